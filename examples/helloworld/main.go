@@ -1,0 +1,33 @@
+// Command helloworld is the seed's sample app: it answers "Hello <TARGET>!" on $PORT.
+//
+// It is the program the seed's image
+// (registry.cn-hangzhou.aliyuncs.com/knative-sample/helloworld-go) runs, rebuilt here so
+// that servekit's local runtime can run it as a process with no container:
+//
+//	PORT=8080 TARGET=servekit go run ./examples/helloworld
+//	curl http://127.0.0.1:8080/   # Hello servekit!
+//
+// Environment: PORT (default 8080), TARGET (default "World"), HOST (address to bind,
+// default 127.0.0.1: the local runtime only ever reaches it over loopback). On SIGTERM
+// or SIGINT it stops accepting connections and finishes the requests in flight
+// (up to 30 s) before it exits.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(ctx, os.Getenv, nil, logger); err != nil {
+		fmt.Fprintln(os.Stderr, "helloworld:", err)
+		os.Exit(1)
+	}
+}
