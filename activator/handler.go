@@ -1,0 +1,234 @@
+package activator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptrace"
+	"net/http/httputil"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/servekit/servekit/queue"
+)
+
+// HandlerOptions configure a Handler.
+type HandlerOptions struct {
+	// Throttler admits the requests; required.
+	Throttler *Throttler
+	// Resolver picks each request's revision; required. See KnativeHeaders for
+	// Knative's header-based choice (opt-in).
+	Resolver Resolver
+	// PeerToken is the secret shared with the pods' queue proxies; it is sent in
+	// queue.PeerTokenHeader with `K-Proxy-Request: activator` on every forwarded
+	// request so the pod trusts that mark and does not count the request twice. Empty
+	// sends no token (the pod then counts the request, as a direct one).
+	PeerToken string
+	// Transport carries requests to pods; nil means the Throttler's transport.
+	Transport http.RoundTripper
+	// Logger receives proxy errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Handler is the activator's http.Handler: it resolves the revision, waits in the
+// Throttler for capacity (within the revision timeout) and proxies to the pod the
+// Throttler picked. Build it once with NewHandler; it is safe for concurrent use.
+//
+// Answers of its own (plain text):
+//   - `K-Network-Probe: activator` → 200 "activator" (Knative's autoscaler checks with
+//     it that the activator is in the path); any other K-Network-Probe value → 400;
+//   - a kubelet probe (User-Agent kube-probe/…, or K-Kubelet-Probe) → 200 "ok", never
+//     forwarded (a pod would trust it as its own kubelet's);
+//   - unknown revision → 404 with the reason;
+//   - queue full, or deadline shorter than the expected cold start → 503 with the reason;
+//   - no pod within the revision timeout → 503 "activator request timeout";
+//   - the pod could not be reached (after failover) → 502; the revision timeout passing
+//     before the pod answered → 504 "activator request timeout".
+type Handler struct {
+	t        *Throttler
+	resolver Resolver
+	proxy    *httputil.ReverseProxy
+	log      *slog.Logger
+	token    string
+	buffers  sync.Pool // *[]byte of 32 KiB, the ReverseProxy's copy buffers
+}
+
+// NewHandler returns a Handler configured by o.
+func NewHandler(o HandlerOptions) (*Handler, error) {
+	if o.Throttler == nil {
+		return nil, errors.New("activator: HandlerOptions.Throttler is required")
+	}
+	if o.Resolver == nil {
+		return nil, errNoResolver
+	}
+	h := &Handler{t: o.Throttler, resolver: o.Resolver, log: o.Logger, token: o.PeerToken}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	tr := o.Transport
+	if tr == nil {
+		tr = o.Throttler.Transport()
+	}
+	h.proxy = &httputil.ReverseProxy{
+		Rewrite:      h.rewrite,
+		Transport:    tr,
+		BufferPool:   bufferPool{&h.buffers},
+		ErrorHandler: h.proxyError,
+		ErrorLog:     log.New(io.Discard, "", 0),
+	}
+	return h, nil
+}
+
+// attempt is one try at sending a request to one pod.
+type attempt struct {
+	dest   string
+	body   *onceBody
+	sent   atomic.Bool // request headers went upstream
+	failed error       // set by proxyError when nothing went upstream: try another pod
+}
+
+type attemptKey struct{}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if v := r.Header.Get(queue.ProbeHeaderName); v != "" {
+		if v == "activator" {
+			writeText(w, http.StatusOK, "activator")
+			return
+		}
+		writeText(w, http.StatusBadRequest, fmt.Sprintf("unexpected probe header value: %q", v))
+		return
+	}
+	if r.Header.Get(queue.KubeletProbeHeader) != "" || strings.HasPrefix(r.UserAgent(), "kube-probe/") {
+		writeText(w, http.StatusOK, "ok")
+		return
+	}
+	key, err := h.resolver.Resolve(r)
+	if err != nil {
+		writeText(w, http.StatusNotFound, err.Error())
+		return
+	}
+	rev, ok := h.t.Revision(key)
+	if !ok {
+		h.t.reject(key, ReasonUnknownRevision)
+		writeText(w, http.StatusNotFound, fmt.Sprintf("%v %s", ErrUnknownRevision, key))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), rev.Timeout)
+	defer cancel()
+	var body *onceBody
+	if r.Body != nil && r.Body != http.NoBody {
+		// The transport closes a request's body when it fails; the pod after a failover
+		// must still be able to read it, and the handler must know whether any of it
+		// was consumed.
+		body = &onceBody{rc: r.Body}
+		r.Body = body
+	}
+	err = h.t.Try(ctx, key, func(dest string) error {
+		a := &attempt{dest: dest, body: body}
+		actx := context.WithValue(ctx, attemptKey{}, a)
+		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteHeaders: func() { a.sent.Store(true) }})
+		h.proxy.ServeHTTP(w, r.WithContext(actx))
+		return a.failed
+	})
+	if err == nil {
+		return
+	}
+	var de *DeadlineError
+	switch {
+	case errors.Is(err, ErrUnknownRevision):
+		writeText(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, queue.ErrRequestQueueFull):
+		writeText(w, http.StatusServiceUnavailable, err.Error())
+	case errors.As(err, &de):
+		writeText(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, ErrPodUnreachable):
+		h.log.Warn("activator: no pod reachable", "revision", key.String(), "error", err.Error())
+		writeText(w, http.StatusBadGateway, http.StatusText(http.StatusBadGateway))
+	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
+		writeText(w, http.StatusServiceUnavailable, "activator request timeout")
+	default:
+		// The client went away: nobody reads the answer.
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+}
+
+// rewrite turns the client's request into the one the pod's queue proxy expects.
+func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
+	a := pr.In.Context().Value(attemptKey{}).(*attempt)
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = a.dest
+	pr.Out.Host = ""
+	hd := pr.Out.Header
+	// Always the Host this request came with: a client-supplied K-Original-Host would
+	// become the app's Host, and the pod trusts it because of the token.
+	hd.Set(queue.OriginalHostHeader, pr.In.Host)
+	hd.Set(queue.ProxyHeaderName, queue.ProxyHeaderValue)
+	if h.token != "" {
+		hd.Set(queue.PeerTokenHeader, h.token)
+	} else {
+		hd.Del(queue.PeerTokenHeader)
+	}
+	hd.Del(queue.KubeletProbeHeader)
+	hd.Del(RevisionNamespaceHeader)
+	hd.Del(RevisionNameHeader)
+	pr.SetXForwarded()
+}
+
+// proxyError is the ReverseProxy's error handler. Nothing was written to the client
+// yet. When nothing went upstream either (the pod refused the connection), it answers
+// nothing and tells Try to fail over.
+func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	a := r.Context().Value(attemptKey{}).(*attempt)
+	ctxErr := r.Context().Err()
+	if ctxErr == nil && !a.sent.Load() && (a.body == nil || !a.body.read.Load()) {
+		a.failed = fmt.Errorf("%w: %s: %v", ErrPodUnreachable, a.dest, err)
+		return
+	}
+	switch {
+	case errors.Is(ctxErr, context.DeadlineExceeded):
+		writeText(w, http.StatusGatewayTimeout, "activator request timeout")
+	case ctxErr != nil:
+		w.WriteHeader(http.StatusInternalServerError) // the client went away
+	default:
+		h.log.Warn("activator: proxy error", "address", a.dest, "error", err.Error())
+		writeText(w, http.StatusBadGateway, http.StatusText(http.StatusBadGateway))
+	}
+}
+
+func writeText(w http.ResponseWriter, code int, msg string) {
+	http.Error(w, msg, code)
+}
+
+// onceBody wraps a request body so that closing it (the transport does on failure)
+// leaves it readable for the next attempt, and records whether it was read.
+type onceBody struct {
+	rc   io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *onceBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.read.Store(true)
+	}
+	return n, err
+}
+
+func (b *onceBody) Close() error { return nil }
+
+// bufferPool reuses the ReverseProxy's 32 KiB copy buffers.
+type bufferPool struct{ p *sync.Pool }
+
+func (bp bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (bp bufferPool) Put(b []byte) { bp.p.Put(&b) }
