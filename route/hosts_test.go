@@ -28,7 +28,9 @@ func TestHosts(t *testing.T) {
 			{RevisionName: "hello-00002", Percent: pct(0), Tag: "candidate"},
 		},
 	}
-	local := func(n string) []string { return []string{n + ".default", n + ".default.svc", n + ".default.svc.cluster.local"} }
+	local := func(n string) []string {
+		return []string{n + ".default", n + ".default.svc", n + ".default.svc.cluster.local"}
+	}
 	tests := []struct {
 		name  string
 		maps  ConfigMaps
@@ -162,8 +164,8 @@ func TestDomainSelection(t *testing.T) {
 		labels map[string]string
 		want   string
 	}{
-		{nil, "svc.cluster.local"}, // no empty selector: default local domain
-		{map[string]string{"app": "x"}, "a.example"},                // tie: lexically smaller
+		{nil, "svc.cluster.local"},                                   // no empty selector: default local domain
+		{map[string]string{"app": "x"}, "a.example"},                 // tie: lexically smaller
 		{map[string]string{"app": "x", "env": "prod"}, "ab.example"}, // most specific
 		{map[string]string{"env": "prod"}, "prod.com"},
 		{map[string]string{"app": "x", VisibilityLabelKey: VisibilityClusterLocal}, "svc.cluster.local"},

@@ -8,11 +8,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func ptrBool(b bool) *bool    { return &b }
-func ptrInt(i int64) *int64   { return &i }
-func pct(i int64) *int64      { return ptrInt(i) }
-func latestTrue() *bool       { return ptrBool(true) }
-func latestFalse() *bool      { return ptrBool(false) }
+func ptrBool(b bool) *bool  { return &b }
+func ptrInt(i int64) *int64 { return &i }
+func pct(i int64) *int64    { return ptrInt(i) }
+func latestTrue() *bool     { return ptrBool(true) }
+func latestFalse() *bool    { return ptrBool(false) }
 func errString(err error) string {
 	if err == nil {
 		return ""
