@@ -107,8 +107,8 @@ func TestRolloutStepTable(t *testing.T) {
 	}
 	rows := []row{
 		{at: 0, latest: "A", want: revs("A", 100), next: -1},
-		{at: time.Second, latest: "B", want: revs("A", 99, "B", 1), next: -1},      // start: 1% at once, no timer yet
-		{at: 2 * time.Second, latest: "B", want: revs("A", 99, "B", 1), next: -1},  // not live yet: nothing
+		{at: time.Second, latest: "B", want: revs("A", 99, "B", 1), next: -1},     // start: 1% at once, no timer yet
+		{at: 2 * time.Second, latest: "B", want: revs("A", 99, "B", 1), next: -1}, // not live yet: nothing
 		{at: 3400 * time.Millisecond, latest: "B", applied: true, want: revs("A", 99, "B", 1), next: 6400 * time.Millisecond},
 		{at: 6399 * time.Millisecond, latest: "B", applied: true, want: revs("A", 99, "B", 1), next: 6400 * time.Millisecond},
 		{at: 6400 * time.Millisecond, latest: "B", applied: true, want: revs("A", 96, "B", 4), next: 9400 * time.Millisecond},
