@@ -245,20 +245,22 @@ func TestProxyTimeouts(t *testing.T) {
 
 func TestProxyTimeoutWhileQueued(t *testing.T) {
 	// The total timeout counts the wait in the breaker (Knative: 504, not 503/500).
-	app := &slowApp{release: make(chan struct{})}
-	srv := startApp(t, app)
-	rp := startProxy(t, srv, ProxyOptions{ContainerConcurrency: 1, Timeout: 200 * time.Millisecond})
+	srv := startApp(t, http.NotFoundHandler())
+	rp := startProxy(t, srv, ProxyOptions{ContainerConcurrency: 1, Timeout: 100 * time.Millisecond})
+	release, ok := rp.p.Breaker().Reserve(context.Background()) // the only slot is busy
+	if !ok {
+		t.Fatal("Reserve failed")
+	}
+	defer release()
 	c := newClient()
 	defer c.CloseIdleConnections()
-	first := make(chan result, 1)
-	go func() { first <- get(c, mustReq(t, "GET", rp.url+"/slow", nil)) }()
-	waitFor(t, "first request running", func() bool { return app.started.Load() == 1 })
 	got := get(c, mustReq(t, "GET", rp.url+"/queued", nil))
 	if diff := cmp.Diff(result{code: 504, body: "request timeout"}, got, cmp.AllowUnexported(result{})); diff != "" {
 		t.Errorf("queued request (-want +got):\n%s", diff)
 	}
-	close(app.release)
-	<-first
+	if got := rp.p.Breaker().InFlight(); got != 1 {
+		t.Errorf("InFlight after the timeout = %d, want 1 (the reservation)", got)
+	}
 }
 
 func TestProxyUpstreamDown(t *testing.T) {
