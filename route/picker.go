@@ -35,8 +35,12 @@ type Split struct {
 // A Picker is immutable except for its counter; all methods are safe for
 // concurrent use and allocate nothing.
 type Picker struct {
-	// next counts Pick calls; slot = next % len(schedule).
+	// next counts Pick calls; slot = next % len(schedule). It is the only
+	// field written after construction, so it gets a cache line of its own:
+	// otherwise every Pick on one core would evict the read-only fields
+	// below from the caches of the others.
 	next atomic.Uint64
+	_    [cacheLine - 8]byte
 
 	namespace, route, tag string
 	names                 []string // distinct revisions with a share > 0
@@ -119,6 +123,9 @@ func (p *Picker) init(splits []Split) error {
 	}
 	return nil
 }
+
+// cacheLine is the size of a CPU cache line on the common platforms.
+const cacheLine = 64
 
 func gcd(a, b int) int {
 	for b != 0 {

@@ -61,8 +61,26 @@ type Table struct {
 type tableEntry struct {
 	picker *Picker
 	// tags are the Route's tag pickers, set on default entries only when
-	// header routing is on.
-	tags map[string]*Picker
+	// header routing is on: a short slice scanned linearly (cheaper than a
+	// map for the handful of tags routes have), or a map past smallTags.
+	tags    []*Picker
+	tagsMap map[string]*Picker
+}
+
+// smallTags is the most tags looked up by linear scan.
+const smallTags = 8
+
+func (e *tableEntry) tag(tag string) (*Picker, bool) {
+	if e.tagsMap != nil {
+		p, ok := e.tagsMap[tag]
+		return p, ok
+	}
+	for _, p := range e.tags {
+		if p.tag == tag {
+			return p, true
+		}
+	}
+	return nil, false
 }
 
 // NewTable builds a table from every Route. Hosts are matched
@@ -80,7 +98,7 @@ func NewTable(routes []TableRoute, opts TableOptions) (*Table, error) {
 	owner := make(map[string]string, n)
 	for _, r := range routes {
 		var def *tableEntry
-		var tags map[string]*Picker
+		var tags []*Picker
 		for _, d := range r.Destinations {
 			p := &Picker{namespace: r.Namespace, route: r.Name, tag: d.Tag}
 			if err := p.init(d.Splits); err != nil {
@@ -90,10 +108,7 @@ func NewTable(routes []TableRoute, opts TableOptions) (*Table, error) {
 			if d.Tag == "" {
 				def = e
 			} else if opts.TagHeaderRouting {
-				if tags == nil {
-					tags = map[string]*Picker{}
-				}
-				tags[d.Tag] = p
+				tags = append(tags, p)
 			}
 			who := r.Namespace + "/" + r.Name
 			if d.Tag != "" {
@@ -108,8 +123,17 @@ func NewTable(routes []TableRoute, opts TableOptions) (*Table, error) {
 				t.hosts[h] = e
 			}
 		}
-		if def != nil {
-			def.tags = tags
+		if def != nil && len(tags) > 0 {
+			if len(tags) <= smallTags {
+				def.tags = tags
+			} else {
+				def.tagsMap = make(map[string]*Picker, len(tags))
+				for _, p := range tags {
+					if _, dup := def.tagsMap[p.tag]; !dup {
+						def.tagsMap[p.tag] = p
+					}
+				}
+			}
 		}
 	}
 	return t, nil
@@ -146,8 +170,8 @@ func (t *Table) Lookup(host, tag string) (*Picker, bool) {
 			return nil, false
 		}
 	}
-	if tag != "" && e.tags != nil {
-		if p, ok := e.tags[tag]; ok {
+	if tag != "" {
+		if p, ok := e.tag(tag); ok {
 			return p, true
 		}
 	}

@@ -2,6 +2,7 @@ package route
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -276,5 +277,29 @@ func TestLookupAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Lookup+Pick allocates %v times, want 0", allocs)
+	}
+}
+
+func TestTagHeaderManyTags(t *testing.T) {
+	// Past smallTags the tags are kept in a map; lookups behave the same.
+	for _, n := range []int{3, smallTags, smallTags + 1, 40} {
+		dests := []Destination{{Hosts: []string{"r.n.example.com"}, Splits: []Split{{"default-rev", 100}}}}
+		for i := range n {
+			tag := "t" + strconv.Itoa(i)
+			dests = append(dests, Destination{Tag: tag, Hosts: []string{tag + "-r.n.example.com"}, Splits: []Split{{tag + "-rev", 100}}})
+		}
+		tbl, err := NewTable([]TableRoute{{Namespace: "n", Name: "r", Destinations: dests}}, TableOptions{TagHeaderRouting: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			tag := "t" + strconv.Itoa(i)
+			if p, ok := tbl.Lookup("r.n.example.com", tag); !ok || p.Pick() != tag+"-rev" {
+				t.Errorf("%d tags: header %q picked %v", n, tag, p.Splits())
+			}
+		}
+		if p, _ := tbl.Lookup("r.n.example.com", "unknown"); p.Pick() != "default-rev" {
+			t.Errorf("%d tags: unknown tag picked %v", n, p.Splits())
+		}
 	}
 }
