@@ -169,10 +169,30 @@ func DecodeDocument(raw []byte, opts DecodeOptions) (Object, *DocumentError) {
 func typeError(err error) *field.Error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return field.Invalid(field.NewPath(te.Field), te.Value,
+		return field.Invalid(field.NewPath(jsonPath(te.Field)), te.Value,
 			fmt.Sprintf("invalid value: cannot use %s as %s", te.Value, te.Type))
 	}
 	return field.Invalid(field.NewPath("<document>"), "", shorten(err.Error()))
+}
+
+// embeddedNames are Go names of inlined structs that encoding/json puts
+// in a type error's field path; they are not part of the JSON path.
+var embeddedNames = map[string]bool{
+	"TypeMeta": true, "ObjectMeta": true, "ListMeta": true, "PodSpec": true,
+	"ConfigurationSpec": true, "RouteSpec": true, "Status": true,
+	"ConfigurationStatusFields": true, "RouteStatusFields": true, "ProbeHandler": true,
+}
+
+// jsonPath drops the inlined struct names from an encoding/json field path.
+func jsonPath(p string) string {
+	parts := strings.Split(p, ".")
+	out := parts[:0]
+	for _, s := range parts {
+		if !embeddedNames[s] {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ".")
 }
 
 func newObject(tm metav1.TypeMeta) (Object, *field.Error) {

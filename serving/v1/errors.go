@@ -78,6 +78,11 @@ func errMultipleOneOf(paths ...*field.Path) field.ErrorList {
 	return errs
 }
 
+// got is the detail naming a bad value where Knative's message does not.
+func got(v string) string {
+	return fmt.Sprintf("got %q", shorten(v))
+}
+
 // withDetails appends Knative's error details (shown by Knative on a
 // second line) after a semicolon.
 func withDetails(msg string, details []string) string {

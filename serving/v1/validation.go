@@ -141,10 +141,10 @@ func validateObjectMeta(meta *metav1.ObjectMeta, p *field.Path, allowAutoscaling
 	switch {
 	case meta.GenerateName != "" && len(nameIsDNS1035Label(meta.GenerateName, true)) > 0:
 		errs = append(errs, errGeneric(p.Child("generateName"), meta.GenerateName,
-			fmt.Sprint("not a DNS 1035 label prefix: ", nameIsDNS1035Label(meta.GenerateName, true))))
+			fmt.Sprint("not a DNS 1035 label prefix: ", nameIsDNS1035Label(meta.GenerateName, true)), got(meta.GenerateName)))
 	case meta.Name != "" && len(nameIsDNS1035Label(meta.Name, false)) > 0:
 		errs = append(errs, errGeneric(p.Child("name"), meta.Name,
-			fmt.Sprint("not a DNS 1035 label: ", nameIsDNS1035Label(meta.Name, false))))
+			fmt.Sprint("not a DNS 1035 label: ", nameIsDNS1035Label(meta.Name, false)), got(meta.Name)))
 	case meta.Name == "" && meta.GenerateName == "":
 		errs = append(errs, field.Required(p.Child("name"), "name or generateName is required"))
 	}
@@ -305,14 +305,14 @@ func validateNetworkingAnnotations(annotations map[string]string, p *field.Path)
 func validateRevisionName(name, generateName string, parent *metav1.ObjectMeta, p *field.Path) field.ErrorList {
 	if generateName != "" {
 		if msgs := nameIsDNS1035Label(generateName, true); len(msgs) > 0 {
-			return field.ErrorList{errInvalidValue(p.Child("generateName"), fmt.Sprint("not a DNS 1035 label prefix: ", msgs))}
+			return field.ErrorList{errGeneric(p.Child("generateName"), generateName, fmt.Sprint("invalid value: not a DNS 1035 label prefix: ", msgs), got(generateName))}
 		}
 	}
 	if name == "" {
 		return nil
 	}
 	if msgs := nameIsDNS1035Label(name, false); len(msgs) > 0 {
-		return field.ErrorList{errInvalidValue(p.Child("name"), fmt.Sprint("not a DNS 1035 label: ", msgs))}
+		return field.ErrorList{errGeneric(p.Child("name"), name, fmt.Sprint("invalid value: not a DNS 1035 label: ", msgs), got(name))}
 	}
 	if parent.Name == "" && parent.GenerateName != "" {
 		// A BYO name needs a known parent name to be prefixed with.

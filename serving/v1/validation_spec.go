@@ -324,7 +324,7 @@ func validateVolumeMounts(mounts []corev1.VolumeMount, volumes map[string]corev1
 		ip := p.Index(i)
 		v, ok := volumes[m.Name]
 		if !ok {
-			errs = append(errs, errGeneric(ip.Child("name"), m.Name, "volumeMount has no matching volume"))
+			errs = append(errs, errGeneric(ip.Child("name"), m.Name, "volumeMount has no matching volume", got(m.Name)))
 		} else {
 			mounted[m.Name] = true
 			writable := v.EmptyDir != nil || v.PersistentVolumeClaim != nil || v.Ephemeral != nil

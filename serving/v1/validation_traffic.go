@@ -23,7 +23,7 @@ func validateTraffic(traffic []TrafficTarget, inService bool, p *field.Path) fie
 	for i := range traffic {
 		if tag := traffic[i].Tag; tag != "" {
 			if msgs := validation.IsDNS1035Label(tag); len(msgs) > 0 {
-				errs = append(errs, errInvalidValue(p.Child("tag").Index(i), fmt.Sprint("not a DNS 1035 label: ", msgs)))
+				errs = append(errs, errGeneric(p.Child("tag").Index(i), tag, fmt.Sprint("invalid value: not a DNS 1035 label: ", msgs), got(tag)))
 			}
 		}
 	}
@@ -35,7 +35,7 @@ func validateTraffic(traffic []TrafficTarget, inService bool, p *field.Path) fie
 		}
 		if j, ok := seen[tag]; ok {
 			msg := fmt.Sprintf("Multiple definitions for %q", shorten(tag))
-			errs = append(errs, errGeneric(p.Index(i).Child("tag"), tag, msg), errGeneric(p.Index(j).Child("tag"), tag, msg))
+			errs = append(errs, errGeneric(p.Index(j).Child("tag"), tag, msg), errGeneric(p.Index(i).Child("tag"), tag, msg))
 			continue
 		}
 		seen[tag] = i
