@@ -132,7 +132,7 @@ func DecodeDocument(raw []byte, opts DecodeOptions) (Object, *DocumentError) {
 		return nil, &DocumentError{Err: fmt.Errorf("malformed document: want a YAML mapping with apiVersion and kind, got %s", shorten(string(data)))}
 	}
 	var tm metav1.TypeMeta
-	if err := json.Unmarshal(data, &tm); err != nil {
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &tm); err != nil {
 		return nil, &DocumentError{Fields: field.ErrorList{typeError(err)}, Err: err}
 	}
 	obj, ferr := newObject(tm)
