@@ -1,0 +1,370 @@
+package autoscaler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+)
+
+// PodCounter tells the MultiScaler how many pods of a revision are ready.
+// Return (0, nil) for a revision whose pods do not exist (yet); any error
+// makes that revision's tick invalid.
+type PodCounter interface {
+	ReadyPods(key types.NamespacedName) (int, error)
+}
+
+// ScaleSetter receives a revision's scale. SetScale is called from the
+// MultiScaler's tick goroutine whenever the result (ignoring RequeueAfter)
+// differs from the last one delivered successfully; an error is logged and
+// the result is delivered again on the next tick.
+type ScaleSetter interface {
+	SetScale(ctx context.Context, key types.NamespacedName, r ScaleResult) error
+}
+
+// StatScraper produces a revision's stat for one second; *Scraper is one.
+// ErrNoPods means "nothing to record".
+type StatScraper interface {
+	Scrape(ctx context.Context, key types.NamespacedName, now time.Time, spec Spec) (Stat, error)
+}
+
+// Reporter observes every tick (for metrics). It is called from the tick
+// goroutine and must not block.
+type Reporter interface {
+	ReportTick(key types.NamespacedName, now time.Time, d Decision, r ScaleResult)
+}
+
+// Options configure a MultiScaler.
+type Options struct {
+	// Clock drives the tickers; nil means the real clock.
+	Clock clock.WithTicker
+	// Logger receives errors; nil discards them.
+	Logger *slog.Logger
+	// PodCounter counts ready pods; required.
+	PodCounter PodCounter
+	// ScaleSetter receives scale results; required.
+	ScaleSetter ScaleSetter
+	// Scraper, when set, is called every second for each revision whose
+	// pods are scraped (TBC ≠ -1) and its stat recorded. Nil means the
+	// caller feeds every stat through Record and Push.
+	Scraper StatScraper
+	// ScrapeConcurrency bounds concurrent scrapes; 0 means 32.
+	ScrapeConcurrency int
+	// Reporter observes ticks; nil means none.
+	Reporter Reporter
+}
+
+// MultiScaler runs the autoscaler for many revisions: one 2 s tick loop
+// deciding for every revision (collector → decider → bounds →
+// ScaleSetter), an optional 1 s scrape loop, and immediate ticks on poke.
+// Revisions may be added, updated and removed while it runs. All methods
+// are safe for concurrent use.
+type MultiScaler struct {
+	opts      Options
+	clock     clock.WithTicker
+	log       *slog.Logger
+	collector *Collector
+
+	// mu guards revs and pokes.
+	mu    sync.RWMutex
+	revs  map[types.NamespacedName]*revision
+	pokes map[types.NamespacedName]struct{}
+	// pokeCh wakes the run loop (buffer 1, never blocks a sender).
+	pokeCh chan struct{}
+
+	// scratch is reused by the tick goroutine only.
+	scratch []*revision
+}
+
+// revision is one revision's autoscaling state.
+type revision struct {
+	key types.NamespacedName
+	// mu guards the fields below.
+	mu        sync.Mutex
+	spec      Spec
+	decider   *Decider
+	bounds    *Bounds
+	last      ScaleResult
+	delivered bool
+	decision  Decision
+}
+
+// NewMultiScaler checks o and returns an idle MultiScaler; call Run.
+func NewMultiScaler(o Options) (*MultiScaler, error) {
+	if o.PodCounter == nil {
+		return nil, errors.New("autoscaler: Options.PodCounter is required")
+	}
+	if o.ScaleSetter == nil {
+		return nil, errors.New("autoscaler: Options.ScaleSetter is required")
+	}
+	if o.ScrapeConcurrency <= 0 {
+		o.ScrapeConcurrency = 32
+	}
+	m := &MultiScaler{
+		opts:      o,
+		clock:     o.Clock,
+		log:       o.Logger,
+		collector: NewCollector(),
+		revs:      make(map[types.NamespacedName]*revision),
+		pokes:     make(map[types.NamespacedName]struct{}),
+		pokeCh:    make(chan struct{}, 1),
+	}
+	if m.clock == nil {
+		m.clock = clock.RealClock{}
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	return m, nil
+}
+
+// Set adds a revision or updates its spec. A new revision's decider is
+// created now with the ready pods PodCounter reports (more than one ready
+// pod starts it in panic, §9.8).
+func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
+	now := m.clock.Now()
+	m.collector.CreateOrUpdate(key, spec, now)
+	m.mu.RLock()
+	r := m.revs[key]
+	m.mu.RUnlock()
+	if r != nil {
+		r.mu.Lock()
+		r.spec = spec
+		r.decider.UpdateSpec(spec)
+		r.bounds.UpdateSpec(spec)
+		r.mu.Unlock()
+		return
+	}
+	ready, err := m.opts.PodCounter.ReadyPods(key)
+	if err != nil {
+		ready = 0
+	}
+	r = &revision{key: key, spec: spec,
+		decider: NewDecider(spec, int32(ready), now), bounds: NewBounds(spec, now)}
+	m.mu.Lock()
+	if _, ok := m.revs[key]; !ok { // lost a race with another Set: keep the first
+		m.revs[key] = r
+	}
+	m.mu.Unlock()
+}
+
+// Remove stops scaling a revision and forgets its metrics.
+func (m *MultiScaler) Remove(key types.NamespacedName) {
+	m.mu.Lock()
+	delete(m.revs, key)
+	delete(m.pokes, key)
+	m.mu.Unlock()
+	m.collector.Delete(key)
+}
+
+// Record records a scraped (or otherwise observed) stat at now.
+func (m *MultiScaler) Record(key types.NamespacedName, now time.Time, st Stat) error {
+	return m.collector.Record(key, now, st)
+}
+
+// Push records a stat pushed by the activator, stamped with the clock's
+// current second (the activator leaves Timestamp unset), then pokes the
+// revision: if its last decision was 0 and the stat carries load, it is
+// decided immediately instead of at the next tick.
+func (m *MultiScaler) Push(key types.NamespacedName, st Stat) error {
+	now := m.clock.Now()
+	if err := m.collector.Record(key, time.Unix(now.Unix(), 0), st); err != nil {
+		return err
+	}
+	if st.AverageConcurrentRequests != 0 {
+		m.Poke(key)
+	}
+	return nil
+}
+
+// Poke asks for an immediate tick of key if its last decision was exactly
+// 0 (scale from zero). A revision with no decision yet (-1) is not poked.
+func (m *MultiScaler) Poke(key types.NamespacedName) {
+	m.mu.Lock()
+	r := m.revs[key]
+	m.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	poke := r.decider.ShouldPoke(1)
+	r.mu.Unlock()
+	if !poke {
+		return
+	}
+	m.mu.Lock()
+	m.pokes[key] = struct{}{}
+	m.mu.Unlock()
+	select {
+	case m.pokeCh <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns key's decider status and last scale result.
+func (m *MultiScaler) Status(key types.NamespacedName) (Status, ScaleResult, bool) {
+	m.mu.RLock()
+	r := m.revs[key]
+	m.mu.RUnlock()
+	if r == nil {
+		return Status{}, ScaleResult{}, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.decider.Status(), r.last, true
+}
+
+// Collector returns the MultiScaler's collector (for reading averages).
+func (m *MultiScaler) Collector() *Collector { return m.collector }
+
+// Run ticks until ctx is done and returns nil after its goroutines end.
+func (m *MultiScaler) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		t := m.clock.NewTicker(TickInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C():
+				m.tick(ctx, m.clock.Now())
+			case <-m.pokeCh:
+				m.tickPoked(ctx, m.clock.Now())
+			}
+		}
+	})
+	if m.opts.Scraper != nil {
+		g.Go(func() error {
+			t := m.clock.NewTicker(ScrapeInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C():
+					m.scrape(ctx, m.clock.Now())
+				}
+			}
+		})
+	}
+	return g.Wait()
+}
+
+// snapshot copies the revision list into the tick goroutine's scratch.
+func (m *MultiScaler) snapshot() []*revision {
+	m.mu.RLock()
+	s := m.scratch[:0]
+	for _, r := range m.revs {
+		s = append(s, r)
+	}
+	m.mu.RUnlock()
+	m.scratch = s
+	return s
+}
+
+func (m *MultiScaler) tick(ctx context.Context, now time.Time) {
+	for _, r := range m.snapshot() {
+		m.tickOne(ctx, r, now)
+	}
+	clear(m.scratch) // drop references to removed revisions
+}
+
+func (m *MultiScaler) tickPoked(ctx context.Context, now time.Time) {
+	m.mu.Lock()
+	var rs []*revision
+	for k := range m.pokes {
+		if r := m.revs[k]; r != nil {
+			rs = append(rs, r)
+		}
+		delete(m.pokes, k)
+	}
+	m.mu.Unlock()
+	for _, r := range rs {
+		m.tickOne(ctx, r, now)
+	}
+}
+
+// tickOne decides one revision and delivers a changed result.
+func (m *MultiScaler) tickOne(ctx context.Context, r *revision, now time.Time) {
+	ready, err := m.opts.PodCounter.ReadyPods(r.key)
+	r.mu.Lock()
+	obs := Observation{ReadyPods: int32(ready), NoData: err != nil}
+	if err == nil {
+		var e error
+		obs.Stable, obs.Panic, e = m.collector.StableAndPanic(r.key, now, r.spec.Metric)
+		obs.NoData = e != nil
+	}
+	d := r.decider.Decide(now, obs)
+	r.decision = d
+	var res ScaleResult
+	if err == nil {
+		res = r.bounds.Reconcile(now, r.decider.Status(), int32(ready))
+	} else {
+		res = r.last
+	}
+	send := err == nil && (!r.delivered || !sameResult(res, r.last))
+	r.last = res
+	r.mu.Unlock()
+
+	if m.opts.Reporter != nil {
+		m.opts.Reporter.ReportTick(r.key, now, d, res)
+	}
+	if !send {
+		return
+	}
+	if err := m.opts.ScaleSetter.SetScale(ctx, r.key, res); err != nil {
+		m.log.Error("autoscaler: set scale", "revision", r.key.String(), "replicas", res.Replicas, "err", err)
+		r.mu.Lock()
+		r.delivered = false
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Lock()
+	r.delivered = true
+	r.mu.Unlock()
+}
+
+func sameResult(a, b ScaleResult) bool {
+	a.RequeueAfter, b.RequeueAfter = 0, 0
+	return a == b
+}
+
+// scrape records one scraped stat per scraped revision.
+func (m *MultiScaler) scrape(ctx context.Context, now time.Time) {
+	m.mu.RLock()
+	type job struct {
+		key  types.NamespacedName
+		spec Spec
+	}
+	jobs := make([]job, 0, len(m.revs))
+	for k, r := range m.revs {
+		r.mu.Lock()
+		if r.spec.Scrapes() {
+			jobs = append(jobs, job{k, r.spec})
+		}
+		r.mu.Unlock()
+	}
+	m.mu.RUnlock()
+	var g errgroup.Group
+	g.SetLimit(m.opts.ScrapeConcurrency)
+	for _, j := range jobs {
+		g.Go(func() error {
+			st, err := m.opts.Scraper.Scrape(ctx, j.key, now, j.spec)
+			switch {
+			case errors.Is(err, ErrNoPods):
+			case err != nil:
+				m.log.Warn("autoscaler: scrape", "revision", j.key.String(), "err", err)
+			default:
+				_ = m.collector.Record(j.key, now, st)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+}

@@ -1,0 +1,308 @@
+package autoscaler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+	"k8s.io/apimachinery/pkg/types"
+	testingclock "k8s.io/utils/clock/testing"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// pods is a PodCounter backed by a map (missing = 0 ready).
+type pods struct {
+	mu  sync.Mutex
+	n   map[types.NamespacedName]int
+	err error
+}
+
+func (p *pods) ReadyPods(k types.NamespacedName) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[k], p.err
+}
+
+func (p *pods) set(k types.NamespacedName, n int) {
+	p.mu.Lock()
+	p.n[k] = n
+	p.mu.Unlock()
+}
+
+type setCall struct {
+	Key types.NamespacedName
+	R   ScaleResult
+}
+
+// setter records SetScale calls on a channel.
+type setter struct {
+	ch  chan setCall
+	err error
+}
+
+func (s *setter) SetScale(_ context.Context, k types.NamespacedName, r ScaleResult) error {
+	if s.err != nil {
+		return s.err
+	}
+	r.RequeueAfter = 0
+	s.ch <- setCall{k, r}
+	return nil
+}
+
+func newTestScaler(t testing.TB, o Options) (*MultiScaler, *pods, *setter, *testingclock.FakeClock) {
+	t.Helper()
+	clk := testingclock.NewFakeClock(epoch)
+	p := &pods{n: map[types.NamespacedName]int{}}
+	s := &setter{ch: make(chan setCall, 100)}
+	o.Clock, o.PodCounter, o.ScaleSetter = clk, p, s
+	ms, err := NewMultiScaler(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms, p, s, clk
+}
+
+func TestNewMultiScalerRequires(t *testing.T) {
+	if _, err := NewMultiScaler(Options{}); err == nil {
+		t.Error("no PodCounter accepted")
+	}
+	if _, err := NewMultiScaler(Options{PodCounter: &pods{}}); err == nil {
+		t.Error("no ScaleSetter accepted")
+	}
+}
+
+func TestMultiScalerTickDecidesAndDelivers(t *testing.T) {
+	ms, p, s, _ := newTestScaler(t, Options{})
+	spec := mustSpec(t, nil, target10, 0) // target 10, TBC 0
+	a := types.NamespacedName{Namespace: "ns", Name: "a"}
+	b := types.NamespacedName{Namespace: "ns", Name: "b"}
+	p.set(a, 1)
+	ms.Set(a, spec)
+	ms.Set(b, spec)
+	ms.Record(a, sec(1), Stat{AverageConcurrentRequests: 15})
+	ms.Record(b, sec(1), Stat{AverageConcurrentRequests: 0})
+
+	ms.tick(context.Background(), sec(2))
+	got := map[string]ScaleResult{}
+	for range 2 {
+		c := <-s.ch
+		got[c.Key.Name] = c.R
+	}
+	want := map[string]ScaleResult{
+		"a": {Replicas: 2, Want: 2, State: StateActive, Activators: 2},
+		// b: no ready pods, decision 0 while activating: wait (want -1).
+		"b": {Replicas: 1, Want: -1, State: StateActivating, Activators: 2},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("first tick (-want +got):\n%s", diff)
+	}
+
+	// Unchanged results are not delivered again.
+	ms.tick(context.Background(), sec(4))
+	select {
+	case c := <-s.ch:
+		t.Errorf("unchanged result delivered: %+v", c)
+	default:
+	}
+	st, _, ok := ms.Status(a)
+	if !ok || st.DesiredScale != 2 {
+		t.Errorf("Status(a) = %+v, %v", st, ok)
+	}
+
+	// Removed revisions are forgotten.
+	ms.Remove(a)
+	if _, _, ok := ms.Status(a); ok {
+		t.Error("removed revision still has a status")
+	}
+	if err := ms.Record(a, sec(5), Stat{}); !errors.Is(err, ErrNotCollecting) {
+		t.Errorf("Record after Remove: %v", err)
+	}
+}
+
+func TestMultiScalerPodCountErrorIsInvalid(t *testing.T) {
+	ms, p, s, _ := newTestScaler(t, Options{})
+	ms.Set(rev, mustSpec(t, nil, target10, 0))
+	ms.Record(rev, sec(1), Stat{AverageConcurrentRequests: 15})
+	p.err = errors.New("informer not synced")
+	ms.tick(context.Background(), sec(2))
+	if st, _, _ := ms.Status(rev); st.DesiredScale != -1 {
+		t.Errorf("DesiredScale = %d after a pod-count error, want -1", st.DesiredScale)
+	}
+	select {
+	case c := <-s.ch:
+		t.Errorf("delivered %+v on a pod-count error", c)
+	default:
+	}
+}
+
+func TestMultiScalerRedeliversAfterSetError(t *testing.T) {
+	ms, p, s, _ := newTestScaler(t, Options{})
+	p.set(rev, 1)
+	ms.Set(rev, mustSpec(t, nil, target10, 0))
+	ms.Record(rev, sec(1), Stat{AverageConcurrentRequests: 5})
+	s.err = errors.New("conflict")
+	ms.tick(context.Background(), sec(2))
+	s.err = nil
+	ms.tick(context.Background(), sec(4))
+	select {
+	case c := <-s.ch:
+		if c.R.Replicas != 1 {
+			t.Errorf("redelivered %+v", c.R)
+		}
+	default:
+		t.Error("result not redelivered after a SetScale error")
+	}
+}
+
+// waitFor polls cond until it holds or a deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func recv(t *testing.T, ch <-chan setCall) setCall {
+	t.Helper()
+	select {
+	case c := <-ch:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for SetScale")
+		return setCall{}
+	}
+}
+
+type countingScraper struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingScraper) Scrape(_ context.Context, _ types.NamespacedName, now time.Time, _ Spec) (Stat, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return Stat{AverageConcurrentRequests: 30, Timestamp: now.Unix()}, nil
+}
+
+func (c *countingScraper) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+func TestMultiScalerRunScrapesTicksAndPokes(t *testing.T) {
+	sc := &countingScraper{}
+	ms, p, s, clk := newTestScaler(t, Options{Scraper: sc})
+	spec := mustSpec(t, nil, target10, 0)
+	ms.Set(rev, spec)
+	p.set(rev, 1)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ms.Run(ctx) }()
+	waitFor(t, "both tickers", func() bool { return clk.Waiters() == 2 })
+
+	clk.Step(time.Second) // scrape at t=1
+	waitFor(t, "a scrape", func() bool { return sc.count() == 1 })
+	clk.Step(time.Second) // scrape and tick at t=2
+	c := recv(t, s.ch)
+	if c.R.Replicas < 3 {
+		t.Errorf("after scraping 30 with target 10: %+v", c.R)
+	}
+
+	// Add a revision while running; it idles at 0, then an activator
+	// stat pokes it without waiting for the tick.
+	idle := types.NamespacedName{Namespace: "ns", Name: "idle"}
+	ms.Set(idle, mustSpec(t, nil, map[string]string{AnnotationTargetBurstCapacity: "-1"}, 0))
+	// Unscraped (TBC -1) and silent: its first tick decides 0.
+	clk.Step(2 * time.Second)
+	waitFor(t, "idle at 0", func() bool { st, _, _ := ms.Status(idle); return st.DesiredScale == 0 })
+	if err := ms.Push(idle, Stat{AverageConcurrentRequests: 1, RequestCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the poke's decision", func() bool { st, _, _ := ms.Status(idle); return st.DesiredScale == 1 })
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
+
+func TestMultiScalerPokeIgnoredWithoutDecision(t *testing.T) {
+	ms, _, _, _ := newTestScaler(t, Options{})
+	ms.Set(rev, mustSpec(t, nil, nil, 0))
+	ms.Poke(rev) // status -1: no poke (§9.19)
+	ms.mu.RLock()
+	n := len(ms.pokes)
+	ms.mu.RUnlock()
+	if n != 0 {
+		t.Errorf("%d pokes queued for a revision without a decision", n)
+	}
+	ms.Poke(types.NamespacedName{Name: "unknown"})
+}
+
+func BenchmarkMultiScalerTick10k(b *testing.B) {
+	const n = 10_000
+	ms, p, s, _ := newTestScaler(b, Options{})
+	go func() {
+		for range s.ch {
+		}
+	}()
+	defer close(s.ch)
+	spec := mustSpec(b, nil, nil, 0)
+	keys := make([]types.NamespacedName, n)
+	for i := range keys {
+		keys[i] = types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("rev-%05d", i)}
+		p.n[keys[i]] = 3
+		ms.Set(keys[i], spec)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		now := sec(float64(2 * i))
+		for j, k := range keys {
+			_ = ms.Record(k, now, Stat{AverageConcurrentRequests: float64(j % 500)})
+		}
+		ms.tick(ctx, now)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/revision")
+}
+
+func BenchmarkMultiScalerMemoryPerRevision(b *testing.B) {
+	const n = 10_000
+	spec := mustSpec(b, nil, nil, 0)
+	keys := make([]types.NamespacedName, n)
+	for i := range keys {
+		keys[i] = types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("rev-%05d", i)}
+	}
+	var perRev float64
+	for b.Loop() {
+		ms, _, _, _ := newTestScaler(b, Options{})
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for _, k := range keys {
+			ms.Set(k, spec)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perRev = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(ms)
+	}
+	b.ReportMetric(perRev, "B/revision")
+}

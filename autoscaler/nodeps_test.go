@@ -1,0 +1,37 @@
+package autoscaler
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/servekit/servekit/"
+
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list %v: %v\n%s", args, err, out)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestNoForbiddenDeps keeps autoscaler/... free of k8s.io/client-go and of
+// other servekit packages, and OpenCensus out of everything but an
+// */ocmetrics leaf.
+func TestNoForbiddenDeps(t *testing.T) {
+	for _, pkg := range goList(t, module+"autoscaler/...") {
+		leaf := strings.HasSuffix(pkg, "/ocmetrics")
+		for _, dep := range goList(t, "-deps", pkg) {
+			switch {
+			case strings.HasPrefix(dep, "k8s.io/client-go"):
+				t.Errorf("%s depends on %s", pkg, dep)
+			case strings.HasPrefix(dep, module) && !strings.HasPrefix(dep, module+"autoscaler"):
+				t.Errorf("%s depends on servekit package %s", pkg, dep)
+			case !leaf && strings.HasPrefix(dep, "go.opencensus.io"):
+				t.Errorf("%s depends on %s (only an ocmetrics leaf may)", pkg, dep)
+			}
+		}
+	}
+}
