@@ -22,7 +22,10 @@ func TestDefaultsFromMap(t *testing.T) {
 		{name: "empty map is stock", data: nil, want: func(*servingv1.Defaults) {}},
 		{name: "stock values", data: map[string]string{"revision-timeout-seconds": "300", "max-revision-timeout-seconds": "600", "container-concurrency": "0"}, want: func(*servingv1.Defaults) {}},
 		{name: "timeout moves the response-start default with it", data: map[string]string{"revision-timeout-seconds": "120"},
-			want: func(d *servingv1.Defaults) { d.RevisionTimeoutSeconds = 120; d.RevisionResponseStartTimeoutSeconds = 120 }},
+			want: func(d *servingv1.Defaults) {
+				d.RevisionTimeoutSeconds = 120
+				d.RevisionResponseStartTimeoutSeconds = 120
+			}},
 		{name: "every key", data: map[string]string{
 			"revision-timeout-seconds":                "100",
 			"max-revision-timeout-seconds":            "900",
