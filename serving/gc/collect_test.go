@@ -82,14 +82,6 @@ func staleRevs(n int) []*v1.Revision {
 	return revs
 }
 
-func names(revs []*v1.Revision) []string {
-	var out []string
-	for _, r := range revs {
-		out = append(out, r.Name)
-	}
-	return out
-}
-
 const (
 	day  = 24 * time.Hour
 	hour = time.Hour
