@@ -179,8 +179,8 @@ type DomainTemplateValues struct {
 	Name        string // the route name, or the tag's name from the tag template
 	Namespace   string // the route's namespace
 	Domain      string // the domain chosen from config-domain
-	Annotations map[string]string
-	Labels      map[string]string
+	Annotations map[string]string // the route's annotations; nil means none
+	Labels      map[string]string // the route's labels; nil means none
 }
 
 // TagTemplateValues is the data a tag template renders.

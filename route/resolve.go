@@ -44,14 +44,19 @@ type Revision struct {
 // Route's namespace. The bool is false when the object does not exist.
 // Implementations are the caller's (a lister, a map); see MapLookup.
 type Lookup interface {
+	// Configuration returns the named Configuration, or false if there is
+	// none.
 	Configuration(name string) (Configuration, bool)
+	// Revision returns the named Revision, or false if there is none.
 	Revision(name string) (Revision, bool)
 }
 
 // MapLookup is a Lookup over two maps. Nil maps hold nothing.
 type MapLookup struct {
+	// Configurations by name; nil holds none.
 	Configurations map[string]Configuration
-	Revisions      map[string]Revision
+	// Revisions by name; nil holds none.
+	Revisions map[string]Revision
 }
 
 // Configuration implements Lookup.

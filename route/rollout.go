@@ -27,10 +27,11 @@ type Rollout struct {
 
 // ConfigurationRollout is the rollout of one configuration under one tag.
 type ConfigurationRollout struct {
-	// ConfigurationName and Tag identify the rollout; Tag is empty for the
-	// default traffic.
+	// ConfigurationName is the configuration being rolled out.
 	ConfigurationName string `json:"configurationName"`
-	Tag               string `json:"tag,omitempty"`
+	// Tag is the traffic name the rollout is under; empty for the default
+	// traffic.
+	Tag string `json:"tag,omitempty"`
 	// Percent is the configuration's share of the tag's traffic; the
 	// revisions' percents sum to it.
 	Percent int `json:"percent"`
@@ -43,6 +44,7 @@ type ConfigurationRollout struct {
 
 // RevisionRollout is one revision's share in a rollout.
 type RevisionRollout struct {
+	// RevisionName is the revision's name.
 	RevisionName string `json:"revisionName"`
 	// Percent is a share of the tag's whole traffic, not of the
 	// configuration's.
@@ -150,17 +152,18 @@ func (r *Rollout) Done() bool {
 	return true
 }
 
-// Find returns the rollout of configuration cfg under tag, or nil.
+// Find returns the rollout of configuration cfg under tag, or nil. A nil
+// Rollout has none.
 func (r *Rollout) Find(tag, cfg string) *ConfigurationRollout {
 	if r == nil {
 		return nil
 	}
-	i := sort.Search(len(r.Configurations), func(i int) bool {
-		c := &r.Configurations[i]
-		return c.Tag > tag || c.Tag == tag && c.ConfigurationName >= cfg
-	})
-	if i < len(r.Configurations) && r.Configurations[i].Tag == tag && r.Configurations[i].ConfigurationName == cfg {
-		return &r.Configurations[i]
+	// A linear scan: a route has a handful of configurations, and state
+	// read back from JSON need not be sorted.
+	for i := range r.Configurations {
+		if c := &r.Configurations[i]; c.Tag == tag && c.ConfigurationName == cfg {
+			return c
+		}
 	}
 	return nil
 }
