@@ -176,9 +176,9 @@ func pick(m map[string]string, key, legacy string) (string, bool) {
 
 // DomainTemplateValues is the data a domain template renders.
 type DomainTemplateValues struct {
-	Name        string // the route name, or the tag's name from the tag template
-	Namespace   string // the route's namespace
-	Domain      string // the domain chosen from config-domain
+	Name        string            // the route name, or the tag's name from the tag template
+	Namespace   string            // the route's namespace
+	Domain      string            // the domain chosen from config-domain
 	Annotations map[string]string // the route's annotations; nil means none
 	Labels      map[string]string // the route's labels; nil means none
 }
