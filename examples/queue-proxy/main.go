@@ -1,0 +1,116 @@
+// Command queue-proxy is servekit's drop-in for Knative's queue-proxy sidecar: it
+// reads Knative's environment contract (CONTAINER_CONCURRENCY, QUEUE_SERVING_PORT,
+// USER_PORT, REVISION_TIMEOUT_SECONDS, SERVING_READINESS_PROBE, SERVING_POD, ...; see
+// queue.ParseEnv), proxies the serving port to the user container on
+// 127.0.0.1:$USER_PORT, and drains on SIGTERM/SIGINT.
+//
+// Ports:
+//   - $QUEUE_SERVING_PORT on all interfaces ($SERVEKIT_SERVING_HOST to narrow it):
+//     the traffic, HTTP/1.1 and cleartext HTTP/2.
+//   - $QUEUE_ADMIN_PORT (default 8022) on 127.0.0.1: /wait-for-drain, the user
+//     container's preStop hook.
+//   - $QUEUE_METRICS_PORT (default 9090) on $SERVING_POD_IP (127.0.0.1 if unset):
+//     /metrics serves the autoscaler's protobuf Stat, or Prometheus text when the
+//     Accept header asks for text (text/plain or application/openmetrics-text, as
+//     Prometheus does); /prometheus always serves the text.
+//
+// Trust: set SERVEKIT_PEER_TOKEN to the secret shared with the activator and the
+// kubelet probe, or SERVEKIT_TRUST_KNATIVE_HEADERS=true next to Knative's activator.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"go.opencensus.io/stats/view"
+
+	"github.com/servekit/servekit/examples/internal/promtext"
+	"github.com/servekit/servekit/queue"
+	"github.com/servekit/servekit/queue/ocmetrics"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(ctx, os.Getenv, logger, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "queue-proxy:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends. ready, if not nil, receives the listeners' addresses
+// once they are open (tests use it).
+func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, ready chan<- [3]string) error {
+	env, err := queue.ParseEnv(getenv)
+	if err != nil {
+		return err
+	}
+	reporter := ocmetrics.New()
+	if err := view.Register(reporter.Views()...); err != nil {
+		return fmt.Errorf("registering views: %w", err)
+	}
+	defer view.Unregister(reporter.Views()...)
+
+	opts := env.ProxyOptions()
+	opts.Logger = logger
+	opts.Reporter = reporter
+	p, err := queue.NewProxy(opts)
+	if err != nil {
+		return err
+	}
+
+	metricsHost := env.PodIP
+	if metricsHost == "" {
+		metricsHost = "127.0.0.1"
+	}
+	addrs := []struct{ name, addr string }{
+		{queue.EnvServingPort, net.JoinHostPort(getenv("SERVEKIT_SERVING_HOST"), strconv.Itoa(env.ServingPort))},
+		{queue.EnvAdminPort, net.JoinHostPort("127.0.0.1", strconv.Itoa(env.AdminPort))},
+		{queue.EnvMetricsPort, net.JoinHostPort(metricsHost, strconv.Itoa(env.MetricsPort))},
+	}
+	var lns [3]net.Listener
+	for i, a := range addrs {
+		ln, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			for _, l := range lns[:i] {
+				l.Close()
+			}
+			return fmt.Errorf("%s: listening on %s: %w", a.name, a.addr, err)
+		}
+		lns[i] = ln
+	}
+	text := promtext.Handler(reporter.Views()...)
+	stat := p.StatsHandler()
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wantsText(r.Header.Get("Accept")) {
+			text.ServeHTTP(w, r)
+			return
+		}
+		stat.ServeHTTP(w, r)
+	}))
+	mux.Handle("/prometheus", text)
+
+	logger.Info("queue-proxy: serving", "serving", lns[0].Addr().String(), "admin", lns[1].Addr().String(),
+		"metrics", lns[2].Addr().String(), "target", opts.Target, "containerConcurrency", env.ContainerConcurrency,
+		"peerToken", env.PeerToken != "", "trustKnativeHeaders", env.TrustKnativeHeaders)
+	if ready != nil {
+		ready <- [3]string{lns[0].Addr().String(), lns[1].Addr().String(), lns[2].Addr().String()}
+	}
+	return p.Run(ctx, queue.Listeners{Serving: lns[0], Admin: lns[1], Metrics: lns[2], MetricsHandler: mux})
+}
+
+// wantsText reports whether an Accept header asks for the Prometheus text formats
+// (Knative's autoscaler asks for application/protobuf).
+func wantsText(accept string) bool {
+	return strings.Contains(accept, "text/plain") || strings.Contains(accept, "application/openmetrics-text")
+}

@@ -1,0 +1,91 @@
+// Package ocmetrics reports the queue proxy's requests to OpenCensus: a
+// queue.Reporter that records request count, latency, breaker queue depth and the
+// time spent waiting in the breaker, and the views a binary registers to export them
+// (examples/queue-proxy serves them in Prometheus text on /metrics).
+//
+// It is a leaf adapter: package queue does not import OpenCensus, so an importer on
+// another metrics stack does not pay for it (design.md, Observability).
+package ocmetrics
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"go.opencensus.io/stats"
+	"go.opencensus.io/stats/view"
+	"go.opencensus.io/tag"
+
+	"github.com/servekit/servekit/queue"
+)
+
+// Metric names (Prometheus replaces the dots with underscores).
+const (
+	RequestCountName   = "servekit.queue.request_count"
+	RequestLatencyName = "servekit.queue.request_latencies"
+	QueueDepthName     = "servekit.queue.depth"
+	BreakerWaitName    = "servekit.queue.breaker_wait"
+)
+
+// Reporter is a queue.Reporter that records into OpenCensus. Create it with New.
+type Reporter struct {
+	count   *stats.Int64Measure
+	latency *stats.Float64Measure
+	depth   *stats.Int64Measure
+	wait    *stats.Float64Measure
+
+	codeKey, classKey, proxiedKey tag.Key
+	views                         []*view.View
+}
+
+var _ queue.Reporter = (*Reporter)(nil)
+
+// latencyBuckets are milliseconds, from 5 ms to 10 minutes (the revision timeout).
+var latencyBuckets = []float64{5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000, 300000, 600000}
+
+// New returns a Reporter. Its Views must be registered (view.Register) for anything
+// to be recorded; OpenCensus keeps measures and views by name, so two Reporters share
+// them.
+func New() *Reporter {
+	r := &Reporter{
+		count:      stats.Int64(RequestCountName, "Requests that reached the queue proxy's proxying path", stats.UnitDimensionless),
+		latency:    stats.Float64(RequestLatencyName, "Time from arrival to the end of the response", stats.UnitMilliseconds),
+		depth:      stats.Int64(QueueDepthName, "Requests in the breaker, waiting or running, seen by an arriving request", stats.UnitDimensionless),
+		wait:       stats.Float64(BreakerWaitName, "Time spent waiting for a slot in the breaker", stats.UnitMilliseconds),
+		codeKey:    tag.MustNewKey("response_code"),
+		classKey:   tag.MustNewKey("response_code_class"),
+		proxiedKey: tag.MustNewKey("proxied"),
+	}
+	keys := []tag.Key{r.codeKey, r.classKey, r.proxiedKey}
+	r.views = []*view.View{
+		{Name: RequestCountName, Measure: r.count, Description: r.count.Description(), Aggregation: view.Count(), TagKeys: keys},
+		{Name: RequestLatencyName, Measure: r.latency, Description: r.latency.Description(), Aggregation: view.Distribution(latencyBuckets...), TagKeys: keys},
+		{Name: QueueDepthName, Measure: r.depth, Description: r.depth.Description(), Aggregation: view.LastValue()},
+		{Name: BreakerWaitName, Measure: r.wait, Description: r.wait.Description(), Aggregation: view.Distribution(latencyBuckets...)},
+	}
+	return r
+}
+
+// Views returns the views to register: request count and latency by response code
+// and proxied, the latest queue depth and the breaker wait distribution.
+func (r *Reporter) Views() []*view.View { return r.views }
+
+// ReportRequest records one request.
+func (r *Reporter) ReportRequest(rr queue.RequestReport) {
+	class := "0xx"
+	if rr.Code >= 100 && rr.Code <= 599 {
+		class = strconv.Itoa(rr.Code/100) + "xx"
+	}
+	_ = stats.RecordWithTags(context.Background(),
+		[]tag.Mutator{
+			tag.Upsert(r.codeKey, strconv.Itoa(rr.Code)),
+			tag.Upsert(r.classKey, class),
+			tag.Upsert(r.proxiedKey, strconv.FormatBool(rr.Proxied)),
+		},
+		r.count.M(1),
+		r.latency.M(ms(rr.Latency)),
+	)
+	stats.Record(context.Background(), r.depth.M(int64(rr.QueueDepth)), r.wait.M(ms(rr.BreakerWait)))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,67 @@
+package ocmetrics_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.opencensus.io/stats/view"
+	"go.uber.org/goleak"
+
+	"github.com/servekit/servekit/queue"
+	"github.com/servekit/servekit/queue/ocmetrics"
+)
+
+func TestMain(m *testing.M) {
+	// OpenCensus starts its view worker when the view package is loaded.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+}
+
+func TestReporter(t *testing.T) {
+	r := ocmetrics.New()
+	if err := view.Register(r.Views()...); err != nil {
+		t.Fatal(err)
+	}
+	defer view.Unregister(r.Views()...)
+
+	r.ReportRequest(queue.RequestReport{Code: 200, Latency: 20 * time.Millisecond, BreakerWait: 5 * time.Millisecond, QueueDepth: 3})
+	r.ReportRequest(queue.RequestReport{Code: 200, Latency: 40 * time.Millisecond, QueueDepth: 1, Proxied: true})
+	r.ReportRequest(queue.RequestReport{Code: 503, Latency: time.Millisecond, QueueDepth: 22})
+
+	counts := map[string]int64{}
+	rows, err := view.RetrieveData(ocmetrics.RequestCountName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		key := ""
+		for _, tg := range row.Tags {
+			key += tg.Key.Name() + "=" + tg.Value + " "
+		}
+		counts[key] = row.Data.(*view.CountData).Value
+	}
+	want := map[string]int64{
+		"proxied=false response_code=200 response_code_class=2xx ": 1,
+		"proxied=true response_code=200 response_code_class=2xx ":  1,
+		"proxied=false response_code=503 response_code_class=5xx ": 1,
+	}
+	if diff := cmp.Diff(want, counts); diff != "" {
+		t.Errorf("request counts (-want +got):\n%s", diff)
+	}
+
+	rows, err = view.RetrieveData(ocmetrics.QueueDepthName)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("queue depth rows = %v, %v", rows, err)
+	}
+	if got := rows[0].Data.(*view.LastValueData).Value; got != 22 {
+		t.Errorf("queue depth = %v, want 22", got)
+	}
+	rows, err = view.RetrieveData(ocmetrics.BreakerWaitName)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("breaker wait rows = %v, %v", rows, err)
+	}
+	d := rows[0].Data.(*view.DistributionData)
+	if d.Count != 3 || d.Max != 5 {
+		t.Errorf("breaker wait count %d max %v, want 3 and 5 ms", d.Count, d.Max)
+	}
+}
