@@ -67,7 +67,9 @@ func TestRunServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [3]string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), ready) }()
+	go func() {
+		done <- run(ctx, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), ready)
+	}()
 	var addrs [3]string
 	select {
 	case addrs = <-ready:
