@@ -64,8 +64,8 @@ func (p *Picker) init(splits []Split) error {
 	if len(splits) == 0 {
 		return errors.New("route: no splits")
 	}
-	idx := map[string]int{}
 	sum := 0
+	p.splits = make([]Split, 0, len(splits))
 	for i, s := range splits {
 		if s.RevisionName == "" {
 			return fmt.Errorf("route: splits[%d].revisionName: empty", i)
@@ -74,18 +74,20 @@ func (p *Picker) init(splits []Split) error {
 			return fmt.Errorf("route: splits[%d].percent: expected 0 <= %d <= 100", i, s.Percent)
 		}
 		sum += s.Percent
-		if j, ok := idx[s.RevisionName]; ok {
+		if j := indexSplit(p.splits, s.RevisionName); j >= 0 {
 			p.splits[j].Percent += s.Percent
 			continue
 		}
-		idx[s.RevisionName] = len(p.splits)
 		p.splits = append(p.splits, s)
 	}
 	if sum != 100 {
 		return fmt.Errorf("route: splits sum to %d, want 100", sum)
 	}
-	var weights []int
+	// At most 100 splits can have a share: each has at least 1%.
+	var wbuf [100]int
+	weights := wbuf[:0]
 	g := 0
+	p.names = make([]string, 0, len(p.splits))
 	for _, s := range p.splits {
 		if s.Percent == 0 {
 			continue
@@ -108,7 +110,8 @@ func (p *Picker) init(splits []Split) error {
 	// first on ties) and charges it the total. Over total steps each
 	// revision is picked exactly its weight times, spread out evenly.
 	total := 100 / g
-	credit := make([]int, len(weights))
+	var cbuf [100]int
+	credit := cbuf[:len(weights)]
 	p.schedule = make([]uint8, total)
 	for k := range total {
 		best := 0
@@ -126,6 +129,17 @@ func (p *Picker) init(splits []Split) error {
 
 // cacheLine is the size of a CPU cache line on the common platforms.
 const cacheLine = 64
+
+// indexSplit is the index of the split for rev, or -1. Splits are few, so
+// a scan beats a map here.
+func indexSplit(splits []Split, rev string) int {
+	for i := range splits {
+		if splits[i].RevisionName == rev {
+			return i
+		}
+	}
+	return -1
+}
 
 func gcd(a, b int) int {
 	for b != 0 {

@@ -95,7 +95,6 @@ func NewTable(routes []TableRoute, opts TableOptions) (*Table, error) {
 		}
 	}
 	t := &Table{hosts: make(map[string]*tableEntry, n), tagHeader: opts.TagHeaderRouting, routes: len(routes)}
-	owner := make(map[string]string, n)
 	for _, r := range routes {
 		var def *tableEntry
 		var tags []*Picker
@@ -110,16 +109,11 @@ func NewTable(routes []TableRoute, opts TableOptions) (*Table, error) {
 			} else if opts.TagHeaderRouting {
 				tags = append(tags, p)
 			}
-			who := r.Namespace + "/" + r.Name
-			if d.Tag != "" {
-				who += " tag " + d.Tag
-			}
 			for _, h := range d.Hosts {
 				h = strings.ToLower(strings.TrimSuffix(h, "."))
-				if prev, dup := owner[h]; dup {
-					return nil, &ConflictError{Host: h, First: prev, Second: who}
+				if prev, dup := t.hosts[h]; dup {
+					return nil, &ConflictError{Host: h, First: prev.picker.describe(), Second: p.describe()}
 				}
-				owner[h] = who
 				t.hosts[h] = e
 			}
 		}
@@ -137,6 +131,15 @@ func NewTable(routes []TableRoute, opts TableOptions) (*Table, error) {
 		}
 	}
 	return t, nil
+}
+
+// describe names the picker's route and tag for errors.
+func (p *Picker) describe() string {
+	s := p.namespace + "/" + p.route
+	if p.tag != "" {
+		s += " tag " + p.tag
+	}
+	return s
 }
 
 // Len is the number of routes the table was built from.
