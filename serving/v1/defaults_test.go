@@ -59,6 +59,8 @@ func TestSeedManifestDefaults(t *testing.T) {
 	}
 }
 
+func containerWithImage(image string) corev1.Container { return corev1.Container{Image: image} }
+
 func container(name string, mods ...func(*corev1.Container)) corev1.Container {
 	c := corev1.Container{Name: name, Image: "ghcr.io/servekit/hello:v1"}
 	for _, m := range mods {
