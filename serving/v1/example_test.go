@@ -65,11 +65,12 @@ func ExampleService_Validate() {
 	d := servingv1.StockDefaults()
 	svc.SetDefaults(d)
 	for _, e := range svc.Validate(d) {
-		fmt.Printf("%s: %.60s\n", e.Field, servingv1.Message(e))
+		msg, _, _ := strings.Cut(servingv1.Message(e), " [")
+		fmt.Printf("%s: %s\n", e.Field, msg)
 	}
 	// Output:
 	// spec.template.spec.containerConcurrency: expected 0 <= -1 <= 1000
-	// spec.traffic.tag[0]: invalid value: not a DNS 1035 label: [a DNS-1035 label must 
+	// spec.traffic.tag[0]: invalid value: not a DNS 1035 label:
 	// spec.traffic: Traffic targets sum to 90, want 100
 }
 
