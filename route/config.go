@@ -262,7 +262,7 @@ func parseSelector(v string) (map[string]string, error) {
 	lines := strings.Split(strings.ReplaceAll(v, "\r\n", "\n"), "\n")
 	var sel map[string]string
 	inSelector := false
-	selectorIndent := -1
+	selectorIndent, labelIndent := -1, -1
 	for n, raw := range lines {
 		line := stripComment(raw)
 		if strings.TrimSpace(line) == "" {
@@ -304,6 +304,11 @@ func parseSelector(v string) (map[string]string, error) {
 			}
 			inSelector, selectorIndent = true, 1<<30 // no block lines may follow
 			continue
+		}
+		if labelIndent < 0 {
+			labelIndent = indent
+		} else if indent != labelIndent {
+			return nil, fmt.Errorf("line %d: unexpected indentation: label values must be plain strings", n+1)
 		}
 		if err := addPair(sel, text); err != nil {
 			return nil, fmt.Errorf("line %d: %w", n+1, err)

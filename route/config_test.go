@@ -100,6 +100,7 @@ func TestConfigFromMapsErrors(t *testing.T) {
 		{"unknown field", ConfigMaps{Domain: map[string]string{"example.com": "labels:\n  app: x"}}, []string{"config-domain", "example.com", "unknown field"}},
 		{"label without value", ConfigMaps{Domain: map[string]string{"example.com": "selector:\n  app\n"}}, []string{"config-domain", "example.com", `label "app"`}},
 		{"duplicate label", ConfigMaps{Domain: map[string]string{"example.com": "selector:\n  app: x\n  app: y\n"}}, []string{"example.com", "given twice"}},
+		{"nested map", ConfigMaps{Domain: map[string]string{"example.com": "selector:\n  app:\n    x: y\n"}}, []string{"example.com", "line 3: unexpected indentation"}},
 		{"tabs", ConfigMaps{Domain: map[string]string{"example.com": "selector:\n\tapp: x\n"}}, []string{"example.com", "tabs"}},
 	}
 	for _, tc := range tests {
