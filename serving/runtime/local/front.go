@@ -1,0 +1,57 @@
+package local
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Front is the proxy in front of one pod's user container: what Knative runs as the
+// queue-proxy sidecar. The runtime serves it on the pod's own loopback port, asks it
+// whether the container is ready, scrapes its stats, and drains it before stopping the
+// pod. The default (Options.NewFront nil) is the queue package's Proxy, in-process.
+type Front interface {
+	http.Handler
+	// Ready reports whether the user container answers its readiness probe.
+	Ready(ctx context.Context) bool
+	// Stats returns the pod's statistics for the second that ended at now.
+	Stats(now time.Time) PodStats
+	// InFlight returns the number of requests the proxy holds (queued and running).
+	InFlight() int
+	// Drain stops admitting new work once no request has arrived for the front's
+	// quiet period, and waits for the requests in flight; it returns when all are done
+	// or ctx is done.
+	Drain(ctx context.Context) error
+}
+
+// FrontConfig is what a Front needs to know about its pod.
+type FrontConfig struct {
+	// UserAddr is the user container's address, 127.0.0.1:<PORT>.
+	UserAddr string
+	// ContainerConcurrency is the revision's containerConcurrency (0: unlimited).
+	ContainerConcurrency int
+	// Timeout, ResponseStartTimeout and IdleTimeout are the revision's timeouts
+	// (zero: none).
+	Timeout, ResponseStartTimeout, IdleTimeout time.Duration
+	// ReadinessProbe is the container's readiness probe as JSON (corev1.Probe), or
+	// empty for Knative's default TCP probe of the port.
+	ReadinessProbe string
+	// PeerToken is the secret shared with the pod's trusted peers (the activator).
+	PeerToken string
+	// Pod names the pod, for logs.
+	Pod string
+}
+
+// PodStats is one second of a pod's traffic, as the queue proxy reports it to the
+// autoscaler (Knative's Stat message).
+type PodStats struct {
+	// AverageConcurrency is the time-weighted number of requests in flight.
+	AverageConcurrency float64
+	// AverageProxiedConcurrency is the part of AverageConcurrency that came
+	// through the activator (already counted there).
+	AverageProxiedConcurrency float64
+	// RequestCount is the number of requests that arrived.
+	RequestCount float64
+	// ProxiedRequestCount is the part of RequestCount that came through the activator.
+	ProxiedRequestCount float64
+}

@@ -1,0 +1,150 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// helperEnv makes the test binary act as a pod's program (see helperMain).
+const helperEnv = "SERVEKIT_LOCAL_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		helperMain(mode)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// helperMain is the pod program used by the tests:
+//   - "serve": answers every request with its Knative env vars; /slow?d=... waits.
+//   - "crash": exits with status 3 at once.
+//   - "fork": starts a grandchild (sleep) whose pid it writes to $PIDFILE, then serves.
+func helperMain(mode string) {
+	switch mode {
+	case "crash":
+		os.Exit(3)
+	case "fork":
+		c := exec.Command("sleep", "1000")
+		if err := c.Start(); err != nil {
+			os.Exit(4)
+		}
+		if err := os.WriteFile(os.Getenv("PIDFILE"), []byte(fmt.Sprint(c.Process.Pid)), 0o644); err != nil {
+			os.Exit(5)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+	if err != nil {
+		os.Exit(6)
+	}
+	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d, err := time.ParseDuration(r.URL.Query().Get("d")); err == nil {
+			time.Sleep(d) // the slow request a drain must wait for
+		}
+		fmt.Fprintf(w, "K_SERVICE=%s K_CONFIGURATION=%s K_REVISION=%s TARGET=%s\n",
+			os.Getenv("K_SERVICE"), os.Getenv("K_CONFIGURATION"), os.Getenv("K_REVISION"), os.Getenv("TARGET"))
+	})}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		<-sig
+		_ = srv.Shutdown(context.Background())
+	}()
+	_ = srv.Serve(ln)
+	os.Exit(0)
+}
+
+// testFront is a minimal Front for these tests: a reverse proxy that counts what is
+// in flight, a TCP readiness probe, and a drain that waits for in-flight requests.
+type testFront struct {
+	http.Handler
+	addr     string
+	inFlight atomic.Int64
+	requests atomic.Int64
+}
+
+func newTestFront(cfg FrontConfig) (Front, error) {
+	u, err := url.Parse("http://" + cfg.UserAddr)
+	if err != nil {
+		return nil, err
+	}
+	f := &testFront{addr: cfg.UserAddr}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	f.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.inFlight.Add(1)
+		f.requests.Add(1)
+		defer f.inFlight.Add(-1)
+		rp.ServeHTTP(w, r)
+	})
+	return f, nil
+}
+
+func (f *testFront) Ready(ctx context.Context) bool {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", f.addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func (f *testFront) Stats(time.Time) PodStats {
+	return PodStats{AverageConcurrency: float64(f.inFlight.Load()), RequestCount: float64(f.requests.Load())}
+}
+
+func (f *testFront) InFlight() int { return int(f.inFlight.Load()) }
+
+func (f *testFront) Drain(ctx context.Context) error {
+	for f.inFlight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// processGone reports whether pid no longer runs (gone, or a zombie nobody reaped).
+func processGone(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// The state is the field after the parenthesised command name.
+	s := string(stat)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] == 'Z' || s[i+2] == 'X'
+	}
+	return false
+}

@@ -1,0 +1,337 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// pod is one pod: a front (the queue proxy) on its own loopback port, and the user's
+// process behind it, restarted when it crashes. Its goroutine (run) owns the process.
+type pod struct {
+	r    *Runtime
+	rev  *revision // never changes
+	name string
+
+	started bool // guarded by Runtime.mu: run's goroutine was started
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed by terminate: drain and stop
+
+	mu struct {
+		sync.Mutex
+		state    PodState
+		addr     string
+		restarts int
+		lastExit string
+	}
+	front Front // set (under mu) before the process starts; read-only after
+}
+
+func (p *pod) snapshot() Pod {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Pod{Name: p.name, Address: p.mu.addr, State: p.mu.state, Restarts: p.mu.restarts, LastExit: p.mu.lastExit}
+	if s.State == "" {
+		s.State = PodStarting
+	}
+	if f := p.frontLocked(); f != nil {
+		s.InFlight = f.InFlight()
+	}
+	return s
+}
+
+// frontLocked returns the front once it exists.
+func (p *pod) frontLocked() Front {
+	if p.mu.addr == "" {
+		return nil
+	}
+	return p.front
+}
+
+// terminate asks the pod to drain and stop. It is idempotent and does not notify
+// (it may be called with the runtime's lock held; callers notify).
+func (p *pod) terminate() {
+	p.stopOnce.Do(func() {
+		p.mu.Lock()
+		p.mu.state = PodTerminating
+		p.mu.Unlock()
+		close(p.stop)
+	})
+}
+
+// setState records a state change and tells the runtime's listener.
+func (p *pod) setState(s PodState, exit string) {
+	p.mu.Lock()
+	changed := p.mu.state != s
+	if p.mu.state == PodTerminating && s != PodTerminating {
+		p.mu.Unlock()
+		return // terminating is final
+	}
+	p.mu.state = s
+	if exit != "" {
+		p.mu.restarts++
+		p.mu.lastExit = exit
+	}
+	p.mu.Unlock()
+	if changed || exit != "" {
+		p.r.logger.Info("pod state", "pod", p.name, "revision", p.rev.key.String(), "state", string(s), "lastExit", exit)
+		p.r.notifyRev(p.rev)
+	}
+}
+
+// run is the pod's life: start the front, then start and supervise the process until
+// the pod is terminated or ctx is done; then drain and stop everything.
+func (p *pod) run(ctx context.Context) {
+	spec := p.rev.spec
+	userPort, err := freePort()
+	if err != nil {
+		p.r.logger.Error("pod: no free port", "pod", p.name, "err", err)
+		p.setState(PodCrashLoop, err.Error())
+		return
+	}
+	userAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(userPort))
+	fc := spec.front
+	fc.UserAddr = userAddr
+	fc.Pod = p.name
+	front, err := p.r.opts.NewFront(fc)
+	if err != nil {
+		p.r.logger.Error("pod: front", "pod", p.name, "err", err)
+		p.setState(PodCrashLoop, err.Error())
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		p.r.logger.Error("pod: front listener", "pod", p.name, "err", err)
+		p.setState(PodCrashLoop, err.Error())
+		return
+	}
+	srv := newServer(front)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln)
+	}()
+	p.mu.Lock()
+	p.front = front
+	p.mu.addr = ln.Addr().String()
+	p.mu.Unlock()
+
+	p.supervise(ctx, userPort)
+
+	// The front was drained before the process was stopped (stopProcess).
+	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = srv.Shutdown(sctx)
+	cancel()
+	_ = srv.Close()
+	<-served
+}
+
+// supervise starts the process, restarts it after crashes with back-off, and stops
+// it (after draining the front) when the pod is terminated or ctx is done.
+func (p *pod) supervise(ctx context.Context, userPort int) {
+	backoff := p.r.opts.RestartBackoff
+	for {
+		started := p.r.clock.Now()
+		proc, err := p.startProcess(ctx, userPort)
+		if err == nil {
+			readyCtx, cancelReady := context.WithCancel(ctx)
+			go p.awaitReady(readyCtx, proc)
+			select {
+			case <-proc.exited:
+				cancelReady()
+				p.killGroup(proc) // anything it forked goes with it
+				err = fmt.Errorf("%s", proc.exitReason())
+			case <-p.stop:
+				cancelReady()
+				p.stopProcess(proc)
+				return
+			case <-ctx.Done():
+				cancelReady()
+				p.terminate()
+				p.stopProcess(proc)
+				return
+			}
+		}
+		// The process could not start or it exited on its own: report and restart.
+		p.r.logger.Warn("pod: process exited", "pod", p.name, "revision", p.rev.key.String(), "err", err, "restartIn", backoff)
+		p.setState(PodCrashLoop, err.Error())
+		if p.r.clock.Since(started) > 10*p.r.opts.MaxRestartBackoff {
+			backoff = p.r.opts.RestartBackoff // it ran long enough: start over
+		}
+		t := p.r.clock.NewTimer(backoff)
+		select {
+		case <-t.C():
+		case <-p.stop:
+			t.Stop()
+			return
+		case <-ctx.Done():
+			t.Stop()
+			p.terminate()
+			return
+		}
+		backoff = min(2*backoff, p.r.opts.MaxRestartBackoff)
+	}
+}
+
+// awaitReady marks the pod Ready once its front reports the container ready.
+// Knative probes aggressively at start-up (every 50ms), and so do we.
+func (p *pod) awaitReady(ctx context.Context, proc *process) {
+	p.setState(PodStarting, "")
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		ok := p.front.Ready(pctx)
+		cancel()
+		if ok {
+			select {
+			case <-proc.exited:
+				return
+			case <-ctx.Done():
+				return
+			default:
+			}
+			p.setState(PodReady, "")
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		case <-proc.exited:
+			return
+		}
+	}
+}
+
+// process is one run of the user's program.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when Wait returned
+	err    error         // Wait's error, readable after exited
+}
+
+func (pr *process) exitReason() string {
+	if pr.err == nil {
+		return "exited with status 0"
+	}
+	return pr.err.Error()
+}
+
+// startProcess starts the user's program in a new process group.
+func (p *pod) startProcess(ctx context.Context, userPort int) (*process, error) {
+	spec := p.rev.spec
+	argv := spec.argv
+	if name, ok := strings.CutPrefix(argv[0], BuiltinPrefix); ok {
+		bin, err := p.r.builder.path(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		argv = append([]string{bin}, argv[1:]...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(append([]string(nil), spec.env...), "PORT="+strconv.Itoa(userPort))
+	cmd.Dir = spec.dir
+	cmd.Stdout = p.r.out.forPod(p.name)
+	cmd.Stderr = cmd.Stdout
+	cmd.WaitDelay = time.Second // a grandchild holding the output pipe must not block Wait
+	startInGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %q: %w", argv[0], err)
+	}
+	pr := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		pr.err = cmd.Wait()
+		close(pr.exited)
+	}()
+	p.r.logger.Debug("pod: process started", "pod", p.name, "pid", cmd.Process.Pid, "argv", argv)
+	return pr, nil
+}
+
+// stopProcess sends SIGTERM to the process group, waits up to the termination grace
+// for the leader to exit, then kills whatever is left of the group.
+func (p *pod) stopProcess(pr *process) {
+	// Drain the front first: requests in flight finish before the app is told to stop.
+	dctx, cancel := context.WithTimeout(context.Background(), p.r.opts.DrainTimeout)
+	_ = p.front.Drain(dctx)
+	cancel()
+	pid := pr.cmd.Process.Pid
+	_ = signalGroup(pid, sigTerm)
+	t := time.NewTimer(p.r.opts.TerminationGrace)
+	select {
+	case <-pr.exited:
+		t.Stop()
+	case <-t.C:
+	}
+	p.killGroup(pr)
+	<-pr.exited
+}
+
+// killGroup kills every process left in pr's group.
+func (p *pod) killGroup(pr *process) {
+	if err := signalGroup(pr.cmd.Process.Pid, sigKill); err != nil {
+		p.r.logger.Warn("pod: kill", "pod", p.name, "err", err)
+	}
+}
+
+// probeJSON renders a readiness probe for the front.
+func probeJSON(pr *corev1.Probe) string {
+	b, err := json.Marshal(pr)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// prefixWriter writes the pods' output to one writer, line by line, each line
+// prefixed with the pod's name, so lines of different pods never interleave.
+type prefixWriter struct {
+	mu sync.Mutex // serialises writes to w
+	w  io.Writer
+}
+
+func (pw *prefixWriter) forPod(name string) io.Writer {
+	if pw.w == nil {
+		return io.Discard
+	}
+	return &podWriter{pw: pw, prefix: []byte(name + " | ")}
+}
+
+type podWriter struct {
+	pw     *prefixWriter
+	prefix []byte
+	buf    []byte // an unfinished line; used only by exec's copying goroutine
+}
+
+func (w *podWriter) Write(b []byte) (int, error) {
+	w.buf = append(w.buf, b...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.pw.mu.Lock()
+		_, err := w.pw.w.Write(append(append([]byte(nil), w.prefix...), w.buf[:i+1]...))
+		w.pw.mu.Unlock()
+		w.buf = w.buf[i+1:]
+		if err != nil {
+			return len(b), nil // the pod must not die because the log sink failed
+		}
+	}
+	if len(w.buf) > 64<<10 {
+		w.buf = append(w.buf, '\n')
+		return w.Write(nil)
+	}
+	return len(b), nil
+}

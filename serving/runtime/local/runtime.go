@@ -1,0 +1,483 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	"github.com/servekit/servekit/serving"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+// Options configures a Runtime. The zero value runs only containers that set their
+// own command, with no pod output, and needs NewFront.
+type Options struct {
+	// ImageMap maps container images to local commands. Nil means DefaultImageMap().
+	ImageMap ImageMap
+	// CacheDir is where builtin programs (see BuiltinPrefix) are built. Empty means
+	// builtins cannot be used.
+	CacheDir string
+	// BaseEnv is the environment every pod process starts from (KEY=VALUE), before the
+	// manifest's env and Knative's variables are added. Nil means an empty one.
+	BaseEnv []string
+	// Output receives the pods' stdout and stderr, each line prefixed with the pod's
+	// name. Nil means discard.
+	Output io.Writer
+	// NewFront builds the proxy in front of each pod. Nil means the queue package's Proxy.
+	NewFront func(FrontConfig) (Front, error)
+	// PeerToken is handed to every Front (see queue.ProxyOptions.PeerToken).
+	PeerToken string
+	// Clock times restart back-off. Nil means the real clock.
+	Clock clock.Clock
+	// RestartBackoff is the wait before the first restart of a crashed process; it
+	// doubles per consecutive crash up to MaxRestartBackoff. Zero means 250ms.
+	RestartBackoff time.Duration
+	// MaxRestartBackoff caps RestartBackoff. Zero means 10s.
+	MaxRestartBackoff time.Duration
+	// TerminationGrace is how long a process has to exit after SIGTERM before its
+	// process group is killed. Zero means 10s.
+	TerminationGrace time.Duration
+	// DrainTimeout bounds a pod's drain before it is stopped anyway. Zero means 30s.
+	DrainTimeout time.Duration
+	// Logger receives pod lifecycle events (started, ready, crashed, stopped). Nil
+	// means discard.
+	Logger *slog.Logger
+}
+
+// PodState is where a pod is in its life.
+type PodState string
+
+// The states of a pod.
+const (
+	PodStarting    PodState = "Starting"    // process started, not yet ready
+	PodReady       PodState = "Ready"       // serving
+	PodCrashLoop   PodState = "CrashLoop"   // process exited; waiting to restart
+	PodTerminating PodState = "Terminating" // draining before it stops
+)
+
+// Pod is a snapshot of one pod of a revision.
+type Pod struct {
+	// Name is "<revision>-<n>".
+	Name string
+	// Address is host:port of the pod's front (its queue proxy): where traffic goes.
+	Address string
+	// State is Starting, Ready, CrashLoop or Terminating.
+	State PodState
+	// Restarts counts the times the process exited and was started again.
+	Restarts int
+	// LastExit describes the last unexpected exit ("exit status 2"), or "".
+	LastExit string
+	// InFlight is the number of requests the front holds.
+	InFlight int
+}
+
+// Runtime runs pods as local processes, each behind its own front on loopback. It is
+// servekit's local backend: the controller applies revisions, sets their scale, and
+// reads their pods. Create it with New and call Run; methods may be called before
+// Run, but pods start only while Run runs.
+type Runtime struct {
+	opts    Options
+	clock   clock.Clock
+	logger  *slog.Logger
+	builder builder
+	out     *prefixWriter
+
+	mu struct {
+		sync.Mutex
+		revs    map[types.NamespacedName]*revision
+		notify  func(types.NamespacedName) // set by Run
+		ctx     context.Context            // Run's context; nil before Run
+		stopped bool                       // Run has returned or is returning
+		wg      sync.WaitGroup             // one per pod goroutine
+	}
+}
+
+// revision is the runtime's record of an applied revision. Guarded by Runtime.mu.
+type revision struct {
+	key     types.NamespacedName
+	spec    podSpec
+	pods    []*pod // live pods, in creation order (not terminating)
+	leaving []*pod // pods draining or stopping
+	nextID  int
+	deleted bool
+}
+
+// podSpec is what the runtime needs from a Revision to start its pods.
+type podSpec struct {
+	argv  []string // command and args; argv[0] may be a builtin
+	env   []string // manifest env plus Knative's, without PORT
+	dir   string
+	front FrontConfig // without UserAddr and Pod
+}
+
+// New returns a Runtime with opts.
+func New(opts Options) (*Runtime, error) {
+	if opts.ImageMap == nil {
+		opts.ImageMap = DefaultImageMap()
+	}
+	if opts.NewFront == nil {
+		return nil, errors.New("local: Options.NewFront is required")
+	}
+	if opts.RestartBackoff <= 0 {
+		opts.RestartBackoff = 250 * time.Millisecond
+	}
+	if opts.MaxRestartBackoff <= 0 {
+		opts.MaxRestartBackoff = 10 * time.Second
+	}
+	if opts.TerminationGrace <= 0 {
+		opts.TerminationGrace = 10 * time.Second
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 30 * time.Second
+	}
+	r := &Runtime{opts: opts, clock: opts.Clock, logger: opts.Logger}
+	if r.clock == nil {
+		r.clock = clock.RealClock{}
+	}
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
+	r.builder.dir = opts.CacheDir
+	r.out = &prefixWriter{w: opts.Output}
+	r.mu.revs = make(map[types.NamespacedName]*revision)
+	return r, nil
+}
+
+// Run starts the pods asked for so far and those asked for later, calls notify
+// (from any goroutine, never with the runtime's lock held) whenever the pods of a
+// revision change (started, ready, crashed, gone), and when ctx is done stops every
+// pod — drained, then its whole process group terminated — and returns once all
+// are gone.
+func (r *Runtime) Run(ctx context.Context, notify func(types.NamespacedName)) error {
+	if notify == nil {
+		notify = func(types.NamespacedName) {}
+	}
+	r.mu.Lock()
+	if r.mu.ctx != nil {
+		r.mu.Unlock()
+		return errors.New("local: Run called twice")
+	}
+	r.mu.ctx = ctx
+	r.mu.notify = notify
+	for _, rev := range r.mu.revs {
+		r.reconcileLocked(rev, len(rev.pods))
+	}
+	r.mu.Unlock()
+
+	<-ctx.Done()
+	r.mu.Lock()
+	r.mu.stopped = true
+	r.mu.Unlock()
+	// Every pod goroutine watches ctx and stops its process; wait for them all.
+	r.mu.wg.Wait()
+	return nil
+}
+
+// Apply records a revision so it can be scaled. Revisions are immutable: applying one
+// that is already known changes nothing. The error names the field that the local
+// runtime cannot run (an unmapped image, an env var taken from a secret, ...).
+func (r *Runtime) Apply(rev *v1.Revision) error {
+	key := types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}
+	spec, err := r.specFor(rev)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.mu.revs[key]; ok && !old.deleted {
+		return nil
+	}
+	r.mu.revs[key] = &revision{key: key, spec: spec}
+	return nil
+}
+
+// Scale sets the number of pods of a revision. Scaling down drains the least busy
+// pods first (not-ready ones before ready ones) and stops them once drained.
+func (r *Runtime) Scale(key types.NamespacedName, n int) error {
+	if n < 0 {
+		return fmt.Errorf("local: scale %s to %d: want >= 0", key, n)
+	}
+	r.mu.Lock()
+	rev, ok := r.mu.revs[key]
+	if !ok || rev.deleted {
+		r.mu.Unlock()
+		return fmt.Errorf("local: scale %s: revision not applied", key)
+	}
+	changed := r.reconcileLocked(rev, n)
+	notify := r.mu.notify
+	r.mu.Unlock()
+	if changed && notify != nil {
+		notify(key)
+	}
+	return nil
+}
+
+// Delete stops every pod of a revision (draining them) and forgets it.
+func (r *Runtime) Delete(key types.NamespacedName) error {
+	r.mu.Lock()
+	rev, ok := r.mu.revs[key]
+	if !ok {
+		r.mu.Unlock()
+		return nil
+	}
+	rev.deleted = true
+	r.reconcileLocked(rev, 0)
+	if len(rev.leaving) == 0 {
+		delete(r.mu.revs, key)
+	}
+	notify := r.mu.notify
+	r.mu.Unlock()
+	if notify != nil {
+		notify(key)
+	}
+	return nil
+}
+
+// Pods returns a snapshot of a revision's pods, terminating ones included, ordered
+// by name.
+func (r *Runtime) Pods(key types.NamespacedName) []Pod {
+	r.mu.Lock()
+	rev, ok := r.mu.revs[key]
+	if !ok {
+		r.mu.Unlock()
+		return nil
+	}
+	all := append(slices.Clone(rev.pods), rev.leaving...)
+	r.mu.Unlock()
+	out := make([]Pod, 0, len(all))
+	for _, p := range all {
+		out = append(out, p.snapshot())
+	}
+	slices.SortFunc(out, func(a, b Pod) int { return podOrder(a.Name, b.Name) })
+	return out
+}
+
+// Stats returns the stats of each ready pod of a revision for the second that ended
+// at now, keyed by pod name — what the autoscaler would scrape from each queue proxy.
+func (r *Runtime) Stats(key types.NamespacedName, now time.Time) map[string]PodStats {
+	r.mu.Lock()
+	rev, ok := r.mu.revs[key]
+	if !ok {
+		r.mu.Unlock()
+		return nil
+	}
+	pods := append(slices.Clone(rev.pods), rev.leaving...)
+	r.mu.Unlock()
+	out := make(map[string]PodStats, len(pods))
+	for _, p := range pods {
+		if p.front == nil {
+			continue
+		}
+		out[p.name] = p.front.Stats(now)
+	}
+	return out
+}
+
+// reconcileLocked starts or stops pods so that rev has want live pods, and reports
+// whether anything changed. Pods are only started while Run runs.
+func (r *Runtime) reconcileLocked(rev *revision, want int) bool {
+	changed := false
+	for len(rev.pods) > want {
+		// The least busy pod leaves first: not ready before ready, then fewest
+		// requests in flight, then the newest.
+		i := leastBusy(rev.pods)
+		p := rev.pods[i]
+		rev.pods = slices.Delete(rev.pods, i, i+1)
+		changed = true
+		if !p.started {
+			continue // a record Run never started: nothing to stop
+		}
+		rev.leaving = append(rev.leaving, p)
+		p.terminate()
+	}
+	if r.mu.ctx == nil || r.mu.stopped {
+		// Not running yet: remember how many pods are wanted by creating their
+		// records; they start when Run does.
+		for len(rev.pods) < want {
+			rev.pods = append(rev.pods, r.newPodLocked(rev))
+			changed = true
+		}
+		return changed
+	}
+	for len(rev.pods) < want {
+		rev.pods = append(rev.pods, r.newPodLocked(rev))
+		changed = true
+	}
+	for _, p := range rev.pods {
+		r.startLocked(p)
+	}
+	return changed
+}
+
+// leastBusy returns the index of the pod to remove first.
+func leastBusy(pods []*pod) int {
+	best, bestScore := 0, [2]int{}
+	for i, p := range pods {
+		s := p.snapshot()
+		ready := 0
+		if s.State == PodReady {
+			ready = 1
+		}
+		score := [2]int{ready, s.InFlight}
+		if i == 0 || score[0] < bestScore[0] || (score[0] == bestScore[0] && score[1] <= bestScore[1]) {
+			best, bestScore = i, score
+		}
+	}
+	return best
+}
+
+func (r *Runtime) newPodLocked(rev *revision) *pod {
+	rev.nextID++
+	p := &pod{
+		r:    r,
+		rev:  rev,
+		name: rev.key.Name + "-" + strconv.Itoa(rev.nextID),
+		stop: make(chan struct{}),
+	}
+	p.mu.state = PodStarting
+	return p
+}
+
+// startLocked starts p's goroutine once.
+func (r *Runtime) startLocked(p *pod) {
+	if p.started {
+		return
+	}
+	p.started = true
+	ctx := r.mu.ctx
+	r.mu.wg.Add(1)
+	go func() {
+		defer r.mu.wg.Done()
+		p.run(ctx)
+		r.podGone(p)
+	}()
+}
+
+// podGone forgets a pod whose goroutine has ended.
+func (r *Runtime) podGone(p *pod) {
+	r.mu.Lock()
+	rev := p.rev
+	rev.leaving = slices.DeleteFunc(rev.leaving, func(q *pod) bool { return q == p })
+	rev.pods = slices.DeleteFunc(rev.pods, func(q *pod) bool { return q == p })
+	if rev.deleted && len(rev.leaving) == 0 && len(rev.pods) == 0 && r.mu.revs[rev.key] == rev {
+		delete(r.mu.revs, rev.key)
+	}
+	notify := r.mu.notify
+	r.mu.Unlock()
+	if notify != nil {
+		notify(rev.key)
+	}
+}
+
+// podOrder orders pod names by their numeric suffix.
+func podOrder(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// specFor turns a revision into what its pods run.
+func (r *Runtime) specFor(rev *v1.Revision) (podSpec, error) {
+	containers := rev.Spec.Containers
+	if len(containers) != 1 {
+		return podSpec{}, fmt.Errorf("local: revision %s/%s: spec.containers: the local runtime runs exactly one container, got %d", rev.Namespace, rev.Name, len(containers))
+	}
+	c := containers[0]
+	argv, err := r.argvFor(c)
+	if err != nil {
+		return podSpec{}, fmt.Errorf("local: revision %s/%s: %w", rev.Namespace, rev.Name, err)
+	}
+	env := slices.Clone(r.opts.BaseEnv)
+	if len(c.EnvFrom) > 0 {
+		return podSpec{}, fmt.Errorf("local: revision %s/%s: spec.containers[0].envFrom: not supported by the local runtime", rev.Namespace, rev.Name)
+	}
+	for i, e := range c.Env {
+		if e.ValueFrom != nil {
+			return podSpec{}, fmt.Errorf("local: revision %s/%s: spec.containers[0].env[%d].valueFrom (%s): not supported by the local runtime", rev.Namespace, rev.Name, i, e.Name)
+		}
+		env = append(env, e.Name+"="+e.Value)
+	}
+	env = append(env,
+		"K_SERVICE="+rev.Labels[serving.ServiceLabelKey],
+		"K_CONFIGURATION="+rev.Labels[serving.ConfigurationLabelKey],
+		"K_REVISION="+rev.Name,
+	)
+	fc := FrontConfig{PeerToken: r.opts.PeerToken}
+	if cc := rev.Spec.ContainerConcurrency; cc != nil {
+		fc.ContainerConcurrency = int(*cc)
+	}
+	fc.Timeout = seconds(rev.Spec.TimeoutSeconds)
+	fc.ResponseStartTimeout = seconds(rev.Spec.ResponseStartTimeoutSeconds)
+	fc.IdleTimeout = seconds(rev.Spec.IdleTimeoutSeconds)
+	if c.ReadinessProbe != nil {
+		fc.ReadinessProbe = probeJSON(c.ReadinessProbe)
+	}
+	return podSpec{argv: argv, env: env, dir: c.WorkingDir, front: fc}, nil
+}
+
+// argvFor resolves a container to a command line, with Kubernetes' rules: command
+// replaces the image's entrypoint, args replace its arguments.
+func (r *Runtime) argvFor(c corev1.Container) ([]string, error) {
+	if len(c.Command) > 0 {
+		return append(slices.Clone(c.Command), c.Args...), nil
+	}
+	mapped, ok := r.opts.ImageMap[c.Image]
+	if !ok {
+		return nil, fmt.Errorf("spec.containers[0].image %q: not in the image map and the container sets no command (add `%s: [command, args...]` to the --image-map file)", c.Image, c.Image)
+	}
+	if len(c.Args) > 0 {
+		return append([]string{mapped[0]}, c.Args...), nil
+	}
+	return slices.Clone(mapped), nil
+}
+
+func seconds(s *int64) time.Duration {
+	if s == nil {
+		return 0
+	}
+	return time.Duration(*s) * time.Second
+}
+
+// freePort asks the OS for a free loopback port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// newServer returns the HTTP server for a pod's front.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+}
+
+// notifyRev tells Run's listener that rev's pods changed.
+func (r *Runtime) notifyRev(rev *revision) {
+	r.mu.Lock()
+	notify := r.mu.notify
+	r.mu.Unlock()
+	if notify != nil {
+		notify(rev.key)
+	}
+}

@@ -1,0 +1,288 @@
+package local
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/servekit/servekit/serving"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+func testRevision(name string, c corev1.Container) *v1.Revision {
+	return &v1.Revision{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, Labels: map[string]string{
+			serving.ServiceLabelKey:       "svc",
+			serving.ConfigurationLabelKey: "svc",
+		}},
+		Spec: v1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{c}}},
+	}
+}
+
+func helperContainer(mode string, env ...corev1.EnvVar) corev1.Container {
+	self, _ := os.Executable()
+	return corev1.Container{
+		Image:   "test",
+		Command: []string{self},
+		Env:     append([]corev1.EnvVar{{Name: helperEnv, Value: mode}}, env...),
+	}
+}
+
+// startRuntime runs a Runtime until the test ends and counts notifications.
+func startRuntime(t *testing.T, opts Options) (*Runtime, func()) {
+	t.Helper()
+	if opts.NewFront == nil {
+		opts.NewFront = newTestFront
+	}
+	if opts.TerminationGrace == 0 {
+		opts.TerminationGrace = 5 * time.Second
+	}
+	r, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, nil) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		select {
+		case <-ctx.Done():
+		default:
+			stop()
+		}
+	})
+	return r, stop
+}
+
+func readyPods(r *Runtime, key types.NamespacedName) []Pod {
+	var out []Pod
+	for _, p := range r.Pods(key) {
+		if p.State == PodReady {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestSeedImageRunsHelloworld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds examples/helloworld")
+	}
+	r, _ := startRuntime(t, Options{CacheDir: t.TempDir()})
+	rev := testRevision("svc-00001", corev1.Container{
+		Image: SeedImage,
+		Env:   []corev1.EnvVar{{Name: "TARGET", Value: "World"}},
+	})
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	if err := r.Apply(rev); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scale(key, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a ready pod", time.Minute, func() bool { return len(readyPods(r, key)) == 1 })
+	if diff := cmp.Diff("Hello World!\n", get(t, "http://"+readyPods(r, key)[0].Address+"/")); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+}
+
+func TestEnvAndScale(t *testing.T) {
+	r, _ := startRuntime(t, Options{})
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	if err := r.Apply(testRevision(key.Name, helperContainer("serve", corev1.EnvVar{Name: "TARGET", Value: "x"}))); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scale(key, 3); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "3 ready pods", 30*time.Second, func() bool { return len(readyPods(r, key)) == 3 })
+	pods := readyPods(r, key)
+	addrs := map[string]bool{}
+	for _, p := range pods {
+		addrs[p.Address] = true
+		want := "K_SERVICE=svc K_CONFIGURATION=svc K_REVISION=svc-00001 TARGET=x\n"
+		if diff := cmp.Diff(want, get(t, "http://"+p.Address+"/")); diff != "" {
+			t.Errorf("pod %s env (-want +got):\n%s", p.Name, diff)
+		}
+	}
+	if len(addrs) != 3 {
+		t.Errorf("pods share addresses: %v", pods)
+	}
+	if err := r.Scale(key, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "1 pod left", 30*time.Second, func() bool { return len(r.Pods(key)) == 1 })
+	if err := r.Scale(key, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "no pods", 30*time.Second, func() bool { return len(r.Pods(key)) == 0 })
+}
+
+func TestCrashRestartsWithBackoff(t *testing.T) {
+	r, _ := startRuntime(t, Options{RestartBackoff: 10 * time.Millisecond, MaxRestartBackoff: 40 * time.Millisecond})
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	if err := r.Apply(testRevision(key.Name, helperContainer("crash"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scale(key, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "3 restarts", 30*time.Second, func() bool {
+		p := r.Pods(key)
+		return len(p) == 1 && p[0].Restarts >= 3
+	})
+	p := r.Pods(key)[0]
+	if p.LastExit != "exit status 3" || p.State == PodReady {
+		t.Errorf("crashing pod = %+v, want LastExit \"exit status 3\" and not Ready", p)
+	}
+}
+
+func TestScaleDownDrainsLeastBusy(t *testing.T) {
+	r, _ := startRuntime(t, Options{})
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	if err := r.Apply(testRevision(key.Name, helperContainer("serve"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scale(key, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "2 ready pods", 30*time.Second, func() bool { return len(readyPods(r, key)) == 2 })
+	pods := readyPods(r, key)
+	busy, idle := pods[1], pods[0] // the newest would go first if both were idle
+	var wg sync.WaitGroup
+	var body string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		resp, err := http.Get("http://" + busy.Address + "/slow?d=300ms")
+		if err != nil {
+			body = err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+	}()
+	waitFor(t, "a request in flight", 10*time.Second, func() bool {
+		for _, p := range r.Pods(key) {
+			if p.Name == busy.Name && p.InFlight == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	if err := r.Scale(key, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "one pod left", 30*time.Second, func() bool { return len(r.Pods(key)) == 1 })
+	if got := r.Pods(key)[0].Name; got != busy.Name {
+		t.Errorf("scale-down kept %s, want the busy pod %s (idle was %s)", got, busy.Name, idle.Name)
+	}
+	wg.Wait()
+	if !strings.HasPrefix(body, "K_SERVICE=") {
+		t.Errorf("in-flight request got %q", body)
+	}
+	// And the other way: the busy pod, once idle, drains with its request done.
+	if err := r.Scale(key, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "no pods", 30*time.Second, func() bool { return len(r.Pods(key)) == 0 })
+}
+
+func TestStopKillsProcessGroups(t *testing.T) {
+	r, stop := startRuntime(t, Options{TerminationGrace: 2 * time.Second, BaseEnv: []string{"PATH=" + os.Getenv("PATH")}})
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	if err := r.Apply(testRevision(key.Name, helperContainer("fork", corev1.EnvVar{Name: "PIDFILE", Value: pidFile}))); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scale(key, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a ready pod", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grandchild, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if processGone(grandchild) {
+		t.Fatalf("grandchild %d not running before stop", grandchild)
+	}
+	stop()
+	waitFor(t, "the grandchild to be gone", 10*time.Second, func() bool { return processGone(grandchild) })
+}
+
+func TestApplyErrorsNameTheField(t *testing.T) {
+	r, err := New(Options{NewFront: newTestFront})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		c    corev1.Container
+		want string
+	}{
+		{"unmapped image", corev1.Container{Image: "nope:1"}, `spec.containers[0].image "nope:1": not in the image map`},
+		{"env from secret", corev1.Container{Command: []string{"x"}, Env: []corev1.EnvVar{{Name: "A", ValueFrom: &corev1.EnvVarSource{}}}}, "spec.containers[0].env[0].valueFrom (A)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := r.Apply(testRevision("svc-00001", tc.c))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Apply = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseImageMap(t *testing.T) {
+	m, err := ParseImageMap([]byte("a/b:1: [python3, -m, http.server]\nc: [./bin/c, -v]\nd: [\"builtin:helloworld\"]\n"), "/srv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ImageMap{"a/b:1": {"python3", "-m", "http.server"}, "c": {"/srv/bin/c", "-v"}, "d": {"builtin:helloworld"}}
+	if diff := cmp.Diff(want, m); diff != "" {
+		t.Errorf("ParseImageMap (-want +got):\n%s", diff)
+	}
+	for _, bad := range []struct{ in, want string }{
+		{"a: []\n", `image "a": want a non-empty`},
+		{"a: [\"builtin:nope\"]\n", `unknown builtin "builtin:nope"`},
+		{"a: 3\n", "image map:"},
+	} {
+		if _, err := ParseImageMap([]byte(bad.in), ""); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("ParseImageMap(%q) = %v, want an error containing %q", bad.in, err, bad.want)
+		}
+	}
+}
