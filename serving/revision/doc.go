@@ -15,4 +15,8 @@
 //		rev, err = revision.Snapshot(cfg, now) // stamp it, then create it
 //	}
 //	events, err := revision.UpdateLatest(cfg, rev, revs, now) // latest created / ready
+//
+// and, for each Route, SyncRoutingState to keep the Revisions' routing
+// state (pending, active, reserve) in step with the traffic, which is what
+// the garbage collector in package gc reads.
 package revision
