@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func loadTrace(t *testing.T, name string) *Trace {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := DecodeTrace(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func simulate(t *testing.T, tr *Trace) []Tick {
+	t.Helper()
+	ticks, err := Simulate(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ticks
+}
+
+// first returns the time of the first tick satisfying f, or -1.
+func first(ticks []Tick, f func(Tick) bool) int {
+	for _, t := range ticks {
+		if f(t) {
+			return t.Seconds
+		}
+	}
+	return -1
+}
+
+// last returns the time of the last tick satisfying f, or -1.
+func last(ticks []Tick, f func(Tick) bool) int {
+	r := -1
+	for _, t := range ticks {
+		if f(t) {
+			r = t.Seconds
+		}
+	}
+	return r
+}
+
+func TestSteady(t *testing.T) {
+	ticks := simulate(t, loadTrace(t, "steady.json"))
+	// 30 concurrent at target 10 from one pod: ceil(30/10)/1 = 3 ≥ 2, so the
+	// first tick panics; panic lasts a stable window past t=2 (exits at 64).
+	got := map[string]int{
+		"ticks":            len(ticks),
+		"first panic":      first(ticks, func(t Tick) bool { return t.Panic }),
+		"first calm":       first(ticks, func(t Tick) bool { return !t.Panic }),
+		"first scale != 3": first(ticks, func(t Tick) bool { return t.Scale != 3 }),
+		"first invalid":    first(ticks, func(t Tick) bool { return !t.Valid }),
+	}
+	want := map[string]int{"ticks": 60, "first panic": 2, "first calm": 64, "first scale != 3": -1, "first invalid": -1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestBurst(t *testing.T) {
+	ticks := simulate(t, loadTrace(t, "burst.json"))
+	maxScale := int32(0)
+	for _, tk := range ticks {
+		maxScale = max(maxScale, tk.Scale)
+	}
+	got := map[string]int{
+		// The burst starts at 30 s: the panic window (6 s) holds
+		// (5×5+80)/6 = 17.5 → 2 pods for 1 ready pod → panic at once.
+		"first panic": first(ticks, func(t Tick) bool { return t.Panic }),
+		// Last over-threshold tick is 34 s (7 pods wanted, 2 ready);
+		// panic ends once 60 s have passed since then.
+		"first calm after panic": first(ticks, func(t Tick) bool { return t.Seconds > 30 && !t.Panic }),
+		"max scale":              int(maxScale),
+		// The ratchet keeps 8 pods through the whole panic.
+		"last 8":        last(ticks, func(t Tick) bool { return t.Scale == 8 }),
+		"final scale":   int(ticks[len(ticks)-1].Scale),
+		"ready 0 at 2s": int(ticks[0].ReadyPods), // podStartup 3 s
+	}
+	want := map[string]int{"first panic": 30, "first calm after panic": 96, "max scale": 8,
+		"last 8": 94, "final scale": 1, "ready 0 at 2s": 0}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestDrainToZero(t *testing.T) {
+	ticks := simulate(t, loadTrace(t, "drain-to-zero.json"))
+	got := map[string]int{
+		// Load stops at 30 s; the stable average is exactly 0 once the
+		// 60 s window holds no non-zero second (second 29 leaves at 90 s).
+		"first desired 0": first(ticks, func(t Tick) bool { return t.Desired == 0 }),
+		// Then the revision goes inactive (activator in path, TBC 0) and
+		// the last pod goes after the 30 s grace period.
+		"first scale 0":       first(ticks, func(t Tick) bool { return t.Scale == 0 }),
+		"last scale > 0":      last(ticks, func(t Tick) bool { return t.Scale > 0 }),
+		"first ready 0 after": first(ticks, func(t Tick) bool { return t.Seconds > 2 && t.ReadyPods == 0 }),
+	}
+	want := map[string]int{"first desired 0": 90, "first scale 0": 120, "last scale > 0": 118, "first ready 0 after": 122}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestScaleDownDelay(t *testing.T) {
+	tr := loadTrace(t, "scale-down-delay.json")
+	delayed := simulate(t, tr)
+	tr.Spec.ScaleDownDelay = 0
+	undelayed := simulate(t, tr)
+	peak := func(t Tick) bool { return t.Desired == 5 }
+	lastPeak := last(undelayed, peak)
+	reached := first(undelayed, peak)
+	got := map[string]int{
+		"undelayed last 5": lastPeak,
+		// A 30 s delay is 15 two-second slots: the 5 decided at lastPeak
+		// keeps holding the output until lastPeak + 30 s.
+		"delayed first below 5": first(delayed, func(t Tick) bool { return t.Seconds > reached && t.Scale < 5 }),
+		"undelayed first below": first(undelayed, func(t Tick) bool { return t.Seconds > reached && t.Scale < 5 }),
+	}
+	want := map[string]int{"undelayed last 5": lastPeak, "delayed first below 5": lastPeak + 30, "undelayed first below": lastPeak + 2}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if lastPeak < 80 {
+		t.Errorf("undelayed last 5 at %ds; the trace should hold 5 pods through the load", lastPeak)
+	}
+}
+
+func TestReadyPodsOverrideStartsInPanic(t *testing.T) {
+	// Surprise 8 through the simulator: more than one ready pod at t=0.
+	tr, err := DecodeTrace(strings.NewReader(`{"duration":"4s","samples":[{"at":"0s","concurrency":1,"readyPods":3}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks := simulate(t, tr)
+	if !ticks[0].Panic || ticks[0].Desired != 3 || ticks[0].ReadyPods != 3 {
+		t.Errorf("first tick %+v, want panic holding 3 pods", ticks[0])
+	}
+}
+
+func TestNoDataKeepsDecision(t *testing.T) {
+	tr, err := DecodeTrace(strings.NewReader(`{"config":{"stable-window":"10s"},"duration":"30s",
+		"samples":[{"at":"0s","concurrency":150},{"at":"4s","noData":true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks := simulate(t, tr)
+	// Last data at 3 s; the 10 s stable window is empty strictly after 13 s.
+	got := first(ticks, func(t Tick) bool { return !t.Valid })
+	if got != 14 {
+		t.Errorf("first invalid tick at %ds, want 14", got)
+	}
+	for _, tk := range ticks {
+		if !tk.Valid && tk.Desired != ticks[0].Desired {
+			t.Errorf("invalid tick %s changed desired to %d", tk.At, tk.Desired)
+		}
+	}
+}
+
+func TestRunOutput(t *testing.T) {
+	dir := t.TempDir()
+	svg := filepath.Join(dir, "out.svg")
+	var out bytes.Buffer
+	if err := run([]string{"-svg", svg, "testdata/burst.json"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 90 {
+		t.Errorf("%d lines, want 90 (one per 2 s tick up to 180 s)", len(lines))
+	}
+	wantFirst := `{"at":"2s","readyPods":0,"stableConcurrency":5,"panicConcurrency":5,"stableRPS":10,"panicRPS":10,"desired":1,"excessBurstCapacity":-216,"panic":false,"scale":1,"valid":true}`
+	if lines[0] != wantFirst {
+		t.Errorf("first line\n got %s\nwant %s", lines[0], wantFirst)
+	}
+	var keys []string
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(lines[14]), &m); err != nil {
+		t.Fatal(err)
+	}
+	for k := range m {
+		keys = append(keys, k)
+	}
+	if len(keys) != 11 {
+		t.Errorf("line has fields %v, want the 11 of the format", keys)
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{"<svg", "time (s)", "pods", "concurrency (in-flight requests", "scale (applied)", "desired (decider)", "ready pods", `fill="#ffcdd2"`, "</svg>"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+
+	// stdin and CSV.
+	f, _ := os.Open("testdata/steady.json")
+	defer f.Close()
+	out.Reset()
+	if err := run([]string{"-csv"}, f, &out); err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(rows) != 61 || !strings.HasPrefix(rows[0], "at_seconds,readyPods,") || !strings.HasPrefix(rows[1], "2,1,30,30,60,60,3,") {
+		t.Errorf("CSV: %d rows, header %q, first %q", len(rows), rows[0], rows[1])
+	}
+}
+
+func TestBadTraces(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"not JSON", `{`, "trace"},
+		{"unknown field", `{"duration":"10s","durration":"1s"}`, `"durration"`},
+		{"wrong type", `{"duration":10}`, "duration"},
+		{"missing duration", `{}`, "duration: required"},
+		{"bad duration", `{"duration":"ten"}`, "duration"},
+		{"fractional duration", `{"duration":"1.5s"}`, "whole seconds"},
+		{"negative podStartup", `{"duration":"10s","podStartup":"-1s"}`, "podStartup"},
+		{"config error names the key", `{"duration":"10s","config":{"stable-window":"5s"}}`, "config: autoscaler: stable-window"},
+		{"annotation error names the key", `{"duration":"10s","annotations":{"autoscaling.knative.dev/target":"0"}}`, "annotations: autoscaler: annotation autoscaling.knative.dev/target"},
+		{"negative containerConcurrency", `{"duration":"10s","containerConcurrency":-1}`, "containerConcurrency"},
+		{"sample without at", `{"duration":"10s","samples":[{"concurrency":1}]}`, "samples[0].at: required"},
+		{"sample unknown field", `{"duration":"10s","samples":[{"at":"0s"},{"at":"1s","conc":1}]}`, `samples[1]: json: unknown field "conc"`},
+		{"sample wrong type", `{"duration":"10s","samples":[{"at":"0s","concurrency":"1"}]}`, "samples[0]: concurrency"},
+		{"negative concurrency", `{"duration":"10s","samples":[{"at":"0s","concurrency":-1}]}`, "samples[0].concurrency"},
+		{"negative rps", `{"duration":"10s","samples":[{"at":"0s"},{"at":"2s","rps":-5}]}`, "samples[1].rps"},
+		{"negative readyPods", `{"duration":"10s","samples":[{"at":"0s","readyPods":-1}]}`, "samples[0].readyPods"},
+		{"out of order", `{"duration":"10s","samples":[{"at":"5s"},{"at":"5s"}]}`, "samples[1].at"},
+		{"after duration", `{"duration":"10s","samples":[{"at":"11s"}]}`, "samples[0].at"},
+		{"fractional at", `{"duration":"10s","samples":[{"at":"0.5s"}]}`, "samples[0].at"},
+		{"noData with load", `{"duration":"10s","samples":[{"at":"0s","noData":true,"concurrency":3}]}`, "samples[0].noData"},
+		{"trailing data", `{"duration":"10s"} {}`, "after the JSON object"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeTrace(strings.NewReader(tc.in))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+			var out bytes.Buffer
+			if err := run(nil, strings.NewReader(tc.in), &out); err == nil || out.Len() != 0 {
+				t.Errorf("run: err %v, printed %q; want an error and nothing printed", err, out.String())
+			}
+		})
+	}
+}
+
+func FuzzDecodeTrace(f *testing.F) {
+	for _, name := range []string{"steady.json", "burst.json", "drain-to-zero.json", "scale-down-delay.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"duration":"4s","samples":[{"at":"0s","readyPods":3},{"at":"2s","noData":true}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr, err := DecodeTrace(bytes.NewReader(b))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "scalesim: ") {
+				t.Fatalf("error without the scalesim prefix: %v", err)
+			}
+			return
+		}
+		if tr.Duration > 600e9 { // keep each fuzz run short
+			return
+		}
+		ticks, err := Simulate(tr)
+		if err != nil {
+			t.Fatalf("Simulate: %v", err)
+		}
+		if want := int(tr.Duration.Seconds()) / 2; len(ticks) != want {
+			t.Fatalf("%d ticks for %v, want %d", len(ticks), tr.Duration, want)
+		}
+		for _, tk := range ticks {
+			if tk.Scale < 0 || tk.ReadyPods < 0 {
+				t.Fatalf("negative output %+v", tk)
+			}
+		}
+	})
+}
