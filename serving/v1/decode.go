@@ -53,7 +53,8 @@ type DocumentError struct {
 	// unknown or duplicate field in strict mode, a value of the wrong
 	// type). Empty when Err has no field to name (malformed YAML).
 	Fields field.ErrorList
-	// Err is the underlying error when Fields is empty.
+	// Err is the underlying error (for malformed YAML, its line numbers
+	// count from the start of this document).
 	Err error
 }
 
