@@ -2,7 +2,7 @@ package local
 
 import (
 	"context"
-	"net/http"
+	"net"
 	"time"
 )
 
@@ -11,7 +11,9 @@ import (
 // whether the container is ready, scrapes its stats, and drains it before stopping the
 // pod. The default (Options.NewFront nil) is the queue package's Proxy, in-process.
 type Front interface {
-	http.Handler
+	// Serve serves the pod's traffic on ln until ctx is done, then stops accepting,
+	// finishes the requests in flight and returns.
+	Serve(ctx context.Context, ln net.Listener) error
 	// Ready reports whether the user container answers its readiness probe.
 	Ready(ctx context.Context) bool
 	// Stats returns the pod's statistics for the second that ended at now.
@@ -40,6 +42,9 @@ type FrontConfig struct {
 	PeerToken string
 	// Pod names the pod, for logs.
 	Pod string
+	// DrainQuietPeriod is how long a drain waits with no new request before the pod
+	// stops (Knative: 30s; traffic here learns of a leaving pod at once).
+	DrainQuietPeriod time.Duration
 }
 
 // PodStats is one second of a pod's traffic, as the queue proxy reports it to the

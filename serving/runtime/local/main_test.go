@@ -71,7 +71,7 @@ func helperMain(mode string) {
 // testFront is a minimal Front for these tests: a reverse proxy that counts what is
 // in flight, a TCP readiness probe, and a drain that waits for in-flight requests.
 type testFront struct {
-	http.Handler
+	handler  http.Handler
 	addr     string
 	inFlight atomic.Int64
 	requests atomic.Int64
@@ -84,13 +84,23 @@ func newTestFront(cfg FrontConfig) (Front, error) {
 	}
 	f := &testFront{addr: cfg.UserAddr}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	f.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.inFlight.Add(1)
 		f.requests.Add(1)
 		defer f.inFlight.Add(-1)
 		rp.ServeHTTP(w, r)
 	})
 	return f, nil
+}
+
+func (f *testFront) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: f.handler, ReadHeaderTimeout: time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	<-ctx.Done()
+	err := srv.Shutdown(context.Background())
+	<-done
+	return err
 }
 
 func (f *testFront) Ready(ctx context.Context) bool {

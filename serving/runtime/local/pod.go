@@ -116,11 +116,13 @@ func (p *pod) run(ctx context.Context) {
 		p.setState(PodCrashLoop, err.Error())
 		return
 	}
-	srv := newServer(front)
+	sctx, stopServing := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		_ = srv.Serve(ln)
+		if err := front.Serve(sctx, ln); err != nil {
+			p.r.logger.Error("pod: front", "pod", p.name, "err", err)
+		}
 	}()
 	p.mu.Lock()
 	p.front = front
@@ -129,11 +131,9 @@ func (p *pod) run(ctx context.Context) {
 
 	p.supervise(ctx, userPort)
 
-	// The front was drained before the process was stopped (stopProcess).
-	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	_ = srv.Shutdown(sctx)
-	cancel()
-	_ = srv.Close()
+	// The front was drained before the process was stopped (stopProcess); now it
+	// closes its listener and returns.
+	stopServing()
 	<-served
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -49,6 +48,11 @@ type Options struct {
 	// TerminationGrace is how long a process has to exit after SIGTERM before its
 	// process group is killed. Zero means 10s.
 	TerminationGrace time.Duration
+	// DrainQuietPeriod is how long a leaving pod's front waits with no new request
+	// before the pod stops. Zero means 1s: the ingress and the activator run in the
+	// same process and stop routing to a leaving pod at once, so Knative's 30s (which
+	// covers load balancers and the activator learning of it) is not needed.
+	DrainQuietPeriod time.Duration
 	// DrainTimeout bounds a pod's drain before it is stopped anyway. Zero means 30s.
 	DrainTimeout time.Duration
 	// Logger receives pod lifecycle events (started, ready, crashed, stopped). Nil
@@ -128,7 +132,10 @@ func New(opts Options) (*Runtime, error) {
 		opts.ImageMap = DefaultImageMap()
 	}
 	if opts.NewFront == nil {
-		return nil, errors.New("local: Options.NewFront is required")
+		opts.NewFront = newQueueFront
+	}
+	if opts.DrainQuietPeriod <= 0 {
+		opts.DrainQuietPeriod = time.Second
 	}
 	if opts.RestartBackoff <= 0 {
 		opts.RestartBackoff = 250 * time.Millisecond
@@ -421,7 +428,7 @@ func (r *Runtime) specFor(rev *v1.Revision) (podSpec, error) {
 		"K_CONFIGURATION="+rev.Labels[serving.ConfigurationLabelKey],
 		"K_REVISION="+rev.Name,
 	)
-	fc := FrontConfig{PeerToken: r.opts.PeerToken}
+	fc := FrontConfig{PeerToken: r.opts.PeerToken, DrainQuietPeriod: r.opts.DrainQuietPeriod}
 	if cc := rev.Spec.ContainerConcurrency; cc != nil {
 		fc.ContainerConcurrency = int(*cc)
 	}
@@ -465,11 +472,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// newServer returns the HTTP server for a pod's front.
-func newServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 }
 
 // notifyRev tells Run's listener that rev's pods changed.

@@ -97,7 +97,7 @@ func TestSeedImageRunsHelloworld(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds examples/helloworld")
 	}
-	r, _ := startRuntime(t, Options{CacheDir: t.TempDir()})
+	r, _ := startRuntime(t, Options{CacheDir: t.TempDir(), NewFront: newQueueFront}) // the real queue proxy
 	rev := testRevision("svc-00001", corev1.Container{
 		Image: SeedImage,
 		Env:   []corev1.EnvVar{{Name: "TARGET", Value: "World"}},

@@ -1,0 +1,79 @@
+package local
+
+import (
+	"context"
+	"math"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/servekit/servekit/queue"
+)
+
+// queueFront is the default Front: the queue package's Proxy, in-process.
+type queueFront struct {
+	proxy *queue.Proxy
+}
+
+// newQueueFront builds a queue.Proxy for one pod.
+func newQueueFront(cfg FrontConfig) (Front, error) {
+	_, portStr, err := net.SplitHostPort(cfg.UserAddr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, err
+	}
+	probeSpec := cfg.ReadinessProbe
+	if probeSpec == "" {
+		probeSpec = `{"tcpSocket":{"port":0}}` // Knative's default: TCP on the user port
+	}
+	probes, err := queue.ParseProbes(probeSpec, port)
+	if err != nil {
+		return nil, err
+	}
+	p, err := queue.NewProxy(queue.ProxyOptions{
+		Target:               cfg.UserAddr,
+		ContainerConcurrency: cfg.ContainerConcurrency,
+		Timeout:              cfg.Timeout,
+		ResponseStartTimeout: cfg.ResponseStartTimeout,
+		IdleTimeout:          cfg.IdleTimeout,
+		ReadinessProbes:      probes,
+		PeerToken:            cfg.PeerToken,
+		DrainQuietPeriod:     cfg.DrainQuietPeriod,
+		PodName:              cfg.Pod,
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := &queueFront{proxy: p}
+	return f, nil
+}
+
+func (f *queueFront) Serve(ctx context.Context, ln net.Listener) error {
+	return f.proxy.Run(ctx, queue.Listeners{Serving: ln})
+}
+
+func (f *queueFront) Ready(ctx context.Context) bool { return f.proxy.Ready(ctx) }
+
+func (f *queueFront) Stats(time.Time) PodStats {
+	s := f.proxy.Stat()
+	return PodStats{
+		AverageConcurrency:        s.AverageConcurrentRequests,
+		AverageProxiedConcurrency: s.AverageProxiedConcurrentRequests,
+		RequestCount:              s.RequestCount,
+		ProxiedRequestCount:       s.ProxiedRequestCount,
+	}
+}
+
+func (f *queueFront) InFlight() int {
+	if b := f.proxy.Breaker(); b != nil {
+		return b.InFlight()
+	}
+	// Without a breaker (containerConcurrency 0) the proxy does not expose its
+	// in-flight count; the last second's average concurrency ranks pods as well.
+	return int(math.Ceil(f.proxy.Stat().AverageConcurrentRequests))
+}
+
+func (f *queueFront) Drain(ctx context.Context) error { return f.proxy.Drain(ctx) }
