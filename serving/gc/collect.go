@@ -51,7 +51,7 @@ func Collect(c Config, owner *v1.Configuration, revs []*v1.Revision, now time.Ti
 		lastActive time.Time
 	}
 	var total int64
-	var nonActive []candidate
+	nonActive := make([]candidate, 0, len(revs))
 	for _, r := range revs {
 		if r == nil || r.Namespace != owner.Namespace || r.Labels[serving.ConfigurationLabelKey] != owner.Name {
 			continue
