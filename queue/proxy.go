@@ -391,15 +391,11 @@ func isHealthUA(ua string) bool {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := r.Header
 	trusted := p.trusted(r)
-	if _, ok := h[PeerTokenHeader]; ok {
-		delete(h, PeerTokenHeader)
-	}
+	delete(h, PeerTokenHeader)
 	if !trusted {
-		for _, k := range [...]string{ProxyHeaderName, OriginalHostHeader, KubeletProbeHeader} {
-			if _, ok := h[k]; ok {
-				delete(h, k)
-			}
-		}
+		delete(h, ProxyHeaderName)
+		delete(h, OriginalHostHeader)
+		delete(h, KubeletProbeHeader)
 	}
 
 	// Probes of the proxy itself never reach the user container.

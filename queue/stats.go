@@ -59,7 +59,7 @@ func (s Stat) AppendProto(b []byte) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 	}
 	if s.Timestamp != 0 {
-		b = append(b, 7<<3|0) // field 7, varint
+		b = append(b, 7<<3) // field 7, varint (wire type 0)
 		b = binary.AppendUvarint(b, uint64(s.Timestamp))
 	}
 	return b
