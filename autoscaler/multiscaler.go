@@ -36,7 +36,25 @@ type StatScraper interface {
 // Reporter observes every tick (for metrics). It is called from the tick
 // goroutine and must not block.
 type Reporter interface {
-	ReportTick(key types.NamespacedName, now time.Time, d Decision, r ScaleResult)
+	ReportTick(TickReport)
+}
+
+// TickReport is one revision's tick: what the decider saw, what it decided
+// and what the bounds logic applied.
+type TickReport struct {
+	// Key is the revision.
+	Key types.NamespacedName
+	// Now is the tick's instant.
+	Now time.Time
+	// Metric is the scaling metric of Observation's averages
+	// (MetricConcurrency or MetricRPS).
+	Metric string
+	// Observation is the decider's input (NoData on an invalid tick).
+	Observation Observation
+	// Decision is the decider's output.
+	Decision Decision
+	// Result is the scale after bounds and scale-to-zero gating.
+	Result ScaleResult
 }
 
 // Options configure a MultiScaler.
@@ -300,6 +318,7 @@ func (m *MultiScaler) tickOne(ctx context.Context, r *revision, now time.Time) {
 		obs.Stable, obs.Panic, e = m.collector.StableAndPanic(r.key, now, r.spec.Metric)
 		obs.NoData = e != nil
 	}
+	metric := r.spec.Metric
 	d := r.decider.Decide(now, obs)
 	r.decision = d
 	var res ScaleResult
@@ -313,7 +332,8 @@ func (m *MultiScaler) tickOne(ctx context.Context, r *revision, now time.Time) {
 	r.mu.Unlock()
 
 	if m.opts.Reporter != nil {
-		m.opts.Reporter.ReportTick(r.key, now, d, res)
+		m.opts.Reporter.ReportTick(TickReport{Key: r.key, Now: now, Metric: metric,
+			Observation: obs, Decision: d, Result: res})
 	}
 	if !send {
 		return

@@ -1,0 +1,84 @@
+package autoscaler
+
+import (
+	"testing"
+	"time"
+)
+
+// The numbered surprises of the reference's §9 not covered next to the code
+// they concern. The others: 6–9, 12–14, 19 in decider_test.go; 10, 11,
+// 16–18, 20 in collector_test.go; 15 in bounds_test.go
+// (TestBoundsScaleBounds: "unreachable ignores min-scale" and
+// "initial-scale is a floor until initialised").
+
+// Surprise 1: rps utilisation is 0.7 unless the revision annotates it;
+// container-concurrency-target-percentage applies to concurrency only and
+// there is no target-utilization-percentage ConfigMap key.
+func TestSurprise01RPSUtilisation(t *testing.T) {
+	cfg := mustConfig(t, map[string]string{
+		"container-concurrency-target-percentage": "50",
+		"target-utilization-percentage":           "90", // not a ConfigMap key: ignored
+	})
+	for _, tc := range []struct {
+		name string
+		ann  map[string]string
+		want float64
+	}{
+		{"rps default", map[string]string{AnnotationMetric: MetricRPS}, 140},
+		{"rps annotated", map[string]string{AnnotationMetric: MetricRPS, AnnotationTargetUtilization: "50"}, 100},
+		{"concurrency follows the ConfigMap", nil, 50},
+	} {
+		s, err := SpecFromAnnotations(cfg, tc.ann, 0)
+		if err != nil || s.TargetValue != tc.want {
+			t.Errorf("%s: target %v, %v; want %v", tc.name, s.TargetValue, err, tc.want)
+		}
+	}
+}
+
+// Surprise 2: values ≤ 1 are fractions; "1" is 100 % and 1 % cannot be said.
+func TestSurprise02PercentageOrFraction(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{{"1", 1}, {"0.01", 0.01}, {"1.01", 0.0101}, {"100", 1}, {"70", 0.7}} {
+		c := mustConfig(t, map[string]string{KeyContainerConcurrencyTargetPct: tc.in})
+		if c.ContainerConcurrencyTargetFraction != tc.want {
+			t.Errorf("%q → %v, want %v", tc.in, c.ContainerConcurrencyTargetFraction, tc.want)
+		}
+	}
+}
+
+// Surprise 3: panic-threshold-percentage is validated only as an annotation.
+func TestSurprise03PanicThresholdUnvalidatedInConfigMap(t *testing.T) {
+	c := mustConfig(t, map[string]string{KeyPanicThresholdPercentage: "50"})
+	s, err := SpecFromAnnotations(c, nil, 0)
+	if err != nil || s.PanicThreshold != 0.5 {
+		t.Errorf("ConfigMap threshold 50: %v, %v; want 0.5 accepted", s.PanicThreshold, err)
+	}
+	if _, err := SpecFromAnnotations(c, map[string]string{AnnotationPanicThresholdPct: "50"}, 0); err == nil {
+		t.Error("annotation threshold 50 accepted, want rejected (range [110, 1000])")
+	}
+}
+
+// Surprise 4: requests-per-second-target-default only needs ≥ 0.01.
+func TestSurprise04RPSTargetMinimum(t *testing.T) {
+	if _, err := ConfigFromMap(map[string]string{KeyRPSTargetDefault: "0.01"}); err != nil {
+		t.Errorf("0.01 rejected: %v", err)
+	}
+	if _, err := ConfigFromMap(map[string]string{KeyRPSTargetDefault: "0.009"}); err == nil {
+		t.Error("0.009 accepted")
+	}
+}
+
+// Surprise 5: tick-interval is not read; the decider period is fixed at 2 s.
+func TestSurprise05NoTickInterval(t *testing.T) {
+	c := mustConfig(t, map[string]string{"tick-interval": "10s"})
+	if c != DefaultConfig() {
+		t.Error("tick-interval changed the config")
+	}
+	if TickInterval != 2*time.Second {
+		t.Errorf("TickInterval = %v", TickInterval)
+	}
+	// The MultiScaler's decide loop runs on exactly TickInterval: stepping
+	// the fake clock 1 s scrapes, 2 s decides (TestMultiScalerRunScrapesTicksAndPokes).
+}
