@@ -93,12 +93,19 @@ const (
 	MessageNewObservedGenFailure = "unsuccessfully observed a new generation"
 )
 
-var (
-	serviceCondSet       = NewLivingConditionSet(ServiceConditionConfigurationsReady, ServiceConditionRoutesReady)
-	configurationCondSet = NewLivingConditionSet()
-	revisionCondSet      = NewLivingConditionSet(RevisionConditionResourcesAvailable, RevisionConditionContainerHealthy)
-	routeCondSet         = NewLivingConditionSet(RouteConditionAllTrafficAssigned, RouteConditionIngressReady, RouteConditionCertificateProvisioned)
-)
+func serviceCondSet() ConditionSet {
+	return NewLivingConditionSet(ServiceConditionConfigurationsReady, ServiceConditionRoutesReady)
+}
+
+func configurationCondSet() ConditionSet { return NewLivingConditionSet() }
+
+func revisionCondSet() ConditionSet {
+	return NewLivingConditionSet(RevisionConditionResourcesAvailable, RevisionConditionContainerHealthy)
+}
+
+func routeCondSet() ConditionSet {
+	return NewLivingConditionSet(RouteConditionAllTrafficAssigned, RouteConditionIngressReady, RouteConditionCertificateProvisioned)
+}
 
 // ---------------------------------------------------------------------------
 // Service
@@ -113,7 +120,7 @@ func (s *Service) IsFailed() bool { return isFailed(&s.ObjectMeta, &s.Status.Sta
 
 // ConditionManager returns the manager of the Service's conditions.
 func (ss *ServiceStatus) ConditionManager() ConditionManager {
-	return serviceCondSet.Manage(&ss.Status)
+	return serviceCondSet().Manage(&ss.Status)
 }
 
 // InitializeConditions adds missing Ready, ConfigurationsReady and
@@ -206,7 +213,7 @@ func (c *Configuration) IsFailed() bool { return isFailed(&c.ObjectMeta, &c.Stat
 
 // ConditionManager returns the manager of the Configuration's conditions.
 func (cs *ConfigurationStatus) ConditionManager() ConditionManager {
-	return configurationCondSet.Manage(&cs.Status)
+	return configurationCondSet().Manage(&cs.Status)
 }
 
 // InitializeConditions adds a missing Ready condition as Unknown.
@@ -266,7 +273,7 @@ func (r *Revision) IsFailed() bool { return isFailed(&r.ObjectMeta, &r.Status.St
 
 // ConditionManager returns the manager of the Revision's conditions.
 func (rs *RevisionStatus) ConditionManager() ConditionManager {
-	return revisionCondSet.Manage(&rs.Status)
+	return revisionCondSet().Manage(&rs.Status)
 }
 
 // InitializeConditions adds missing Ready, ResourcesAvailable and
@@ -339,7 +346,7 @@ func (r *Route) IsReady() bool { return isReady(&r.ObjectMeta, &r.Status.Status)
 func (r *Route) IsFailed() bool { return isFailed(&r.ObjectMeta, &r.Status.Status) }
 
 // ConditionManager returns the manager of the Route's conditions.
-func (rs *RouteStatus) ConditionManager() ConditionManager { return routeCondSet.Manage(&rs.Status) }
+func (rs *RouteStatus) ConditionManager() ConditionManager { return routeCondSet().Manage(&rs.Status) }
 
 // InitializeConditions adds missing Ready, AllTrafficAssigned, IngressReady
 // and CertificateProvisioned conditions as Unknown.

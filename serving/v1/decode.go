@@ -176,12 +176,15 @@ func typeError(err error) *field.Error {
 	return field.Invalid(field.NewPath("<document>"), "", shorten(err.Error()))
 }
 
-// embeddedNames are Go names of inlined structs that encoding/json puts
+// isEmbeddedName reports the Go names of inlined structs that encoding/json puts
 // in a type error's field path; they are not part of the JSON path.
-var embeddedNames = map[string]bool{
-	"TypeMeta": true, "ObjectMeta": true, "ListMeta": true, "PodSpec": true,
-	"ConfigurationSpec": true, "RouteSpec": true, "Status": true,
-	"ConfigurationStatusFields": true, "RouteStatusFields": true, "ProbeHandler": true,
+func isEmbeddedName(s string) bool {
+	switch s {
+	case "TypeMeta", "ObjectMeta", "ListMeta", "PodSpec", "ConfigurationSpec", "RouteSpec",
+		"Status", "ConfigurationStatusFields", "RouteStatusFields", "ProbeHandler":
+		return true
+	}
+	return false
 }
 
 // jsonPath drops the inlined struct names from an encoding/json field path.
@@ -189,7 +192,7 @@ func jsonPath(p string) string {
 	parts := strings.Split(p, ".")
 	out := parts[:0]
 	for _, s := range parts {
-		if !embeddedNames[s] {
+		if !isEmbeddedName(s) {
 			out = append(out, s)
 		}
 	}

@@ -18,8 +18,9 @@ import (
 // unchanged and validates the same way afterwards.
 func FuzzDecodeDefaultValidate(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.yaml"))
-	more, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.yaml"))
-	for _, s := range append(seeds, more...) {
+	invalid, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.yaml"))
+	valid, _ := filepath.Glob(filepath.Join("testdata", "valid", "*.yaml"))
+	for _, s := range append(append(seeds, invalid...), valid...) {
 		b, err := os.ReadFile(s)
 		if err != nil {
 			f.Fatal(err)

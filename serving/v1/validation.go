@@ -280,22 +280,21 @@ func (t *RevisionTemplateSpec) validate(d Defaults, parent *metav1.ObjectMeta, p
 	return errs
 }
 
-var allowedNetworkingAnnotations = map[string]bool{
-	"networking.knative.dev/ingress.class":               true,
-	"networking.knative.dev/ingress-class":               true,
-	"networking.knative.dev/certificate.class":           true,
-	"networking.knative.dev/certificate-class":           true,
-	"networking.knative.dev/disableAutoTLS":              true,
-	"networking.knative.dev/disable-auto-tls":            true,
-	"networking.knative.dev/disable-external-domain-tls": true,
-	"networking.knative.dev/httpOption":                  true,
-	"networking.knative.dev/http-protocol":               true,
+// allowedNetworkingAnnotation reports the networking.knative.dev
+// annotations allowed on a revision template.
+func allowedNetworkingAnnotation(k string) bool {
+	switch strings.TrimPrefix(k, serving.NetworkingGroupName+"/") {
+	case "ingress.class", "ingress-class", "certificate.class", "certificate-class",
+		"disableAutoTLS", "disable-auto-tls", "disable-external-domain-tls", "httpOption", "http-protocol":
+		return strings.HasPrefix(k, serving.NetworkingGroupName+"/")
+	}
+	return false
 }
 
 func validateNetworkingAnnotations(annotations map[string]string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, k := range sortedKeys(annotations) {
-		if strings.HasPrefix(k, serving.NetworkingGroupName) && !allowedNetworkingAnnotations[k] {
+		if strings.HasPrefix(k, serving.NetworkingGroupName) && !allowedNetworkingAnnotation(k) {
 			errs = append(errs, errInvalidKeyName(p, k))
 		}
 	}

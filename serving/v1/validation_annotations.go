@@ -171,13 +171,15 @@ func durationInRange(ann map[string]string, k string, lo, hi time.Duration, key 
 	return nil
 }
 
-var queueSidecarQuantityAnnotations = []string{
-	serving.QueueSidecarCPUResourceRequestAnnotationKey,
-	serving.QueueSidecarCPUResourceLimitAnnotationKey,
-	serving.QueueSidecarMemoryResourceRequestAnnotationKey,
-	serving.QueueSidecarMemoryResourceLimitAnnotationKey,
-	serving.QueueSidecarEphemeralStorageResourceRequestAnnotationKey,
-	serving.QueueSidecarEphemeralStorageResourceLimitAnnotationKey,
+func queueSidecarQuantityAnnotations() []string {
+	return []string{
+		serving.QueueSidecarCPUResourceRequestAnnotationKey,
+		serving.QueueSidecarCPUResourceLimitAnnotationKey,
+		serving.QueueSidecarMemoryResourceRequestAnnotationKey,
+		serving.QueueSidecarMemoryResourceLimitAnnotationKey,
+		serving.QueueSidecarEphemeralStorageResourceRequestAnnotationKey,
+		serving.QueueSidecarEphemeralStorageResourceLimitAnnotationKey,
+	}
 }
 
 // validateQueueSidecarAnnotations checks that the queue-proxy resource
@@ -186,7 +188,7 @@ var queueSidecarQuantityAnnotations = []string{
 // warnings, so it is not checked.)
 func validateQueueSidecarAnnotations(ann map[string]string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	for _, k := range queueSidecarQuantityAnnotations {
+	for _, k := range queueSidecarQuantityAnnotations() {
 		if v, ok := ann[k]; ok {
 			if _, err := resource.ParseQuantity(v); err != nil {
 				errs = append(errs, errInvalidValue(p.Child(k), v))

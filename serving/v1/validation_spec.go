@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,55 +14,77 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Ports the queue proxy and its admin endpoints use; the user container
-// may not listen on them.
-var reservedPorts = map[int32]bool{8008: true, 8012: true, 8013: true, 8022: true, 9090: true, 9091: true}
+// isReservedPort reports the ports the queue proxy and its admin
+// endpoints use; the user container may not listen on them.
+func isReservedPort(p int32) bool {
+	switch p {
+	case 8008, 8012, 8013, 8022, 9090, 9091:
+		return true
+	}
+	return false
+}
 
-// Environment variables Knative sets in the serving container.
-var reservedEnvVars = map[string]bool{"PORT": true, "K_SERVICE": true, "K_CONFIGURATION": true, "K_REVISION": true}
+// isReservedEnvVar reports the environment variables Knative sets in the
+// serving container.
+func isReservedEnvVar(name string) bool {
+	switch name {
+	case "PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION":
+		return true
+	}
+	return false
+}
 
-// Valid names of the serving container's port.
-var validPortNames = map[string]bool{"": true, "http1": true, "h2c": true}
+// validPortName reports the valid names of the serving container's port.
+func validPortName(name string) bool {
+	return name == "" || name == "http1" || name == "h2c"
+}
 
-// Paths a volume may not be mounted at.
-var reservedMountPaths = map[string]bool{"/": true, "/dev": true, "/dev/log": true}
+// isReservedMountPath reports the paths a volume may not be mounted at.
+func isReservedMountPath(p string) bool {
+	return p == "/" || p == "/dev" || p == "/dev/log"
+}
 
 // queueProxyContainerName is the sidecar Knative adds to every pod.
 const queueProxyContainerName = "queue-proxy"
 
-// podSpecAllowed lists the PodSpec fields (JSON names) Knative's field
+// podSpecAllowed reports the PodSpec fields (JSON names) Knative's field
 // mask allows with stock config-features; everything else must not be set.
-var podSpecAllowed = map[string]bool{
-	"serviceAccountName":           true,
-	"containers":                   true,
-	"volumes":                      true,
-	"imagePullSecrets":             true,
-	"enableServiceLinks":           true,
-	"automountServiceAccountToken": true, // only false; checked separately
+// automountServiceAccountToken may only be false (checked separately).
+func podSpecAllowed(name string) bool {
+	switch name {
+	case "serviceAccountName", "containers", "volumes", "imagePullSecrets", "enableServiceLinks", "automountServiceAccountToken":
+		return true
+	}
+	return false
 }
 
-// containerAllowed lists the Container fields Knative's field mask allows.
-var containerAllowed = map[string]bool{
-	"name": true, "args": true, "command": true, "env": true, "envFrom": true,
-	"image": true, "imagePullPolicy": true, "livenessProbe": true, "readinessProbe": true,
-	"startupProbe": true, "ports": true, "resources": true, "securityContext": true,
-	"terminationMessagePath": true, "terminationMessagePolicy": true,
-	"volumeMounts": true, "workingDir": true,
+// containerAllowed reports the Container fields Knative's field mask
+// allows.
+func containerAllowed(name string) bool {
+	switch name {
+	case "name", "args", "command", "env", "envFrom", "image", "imagePullPolicy", "livenessProbe",
+		"readinessProbe", "startupProbe", "ports", "resources", "securityContext",
+		"terminationMessagePath", "terminationMessagePolicy", "volumeMounts", "workingDir":
+		return true
+	}
+	return false
 }
 
 // volumeSourcesAllowed lists the volume sources allowed with stock
 // config-features (emptyDir is on by default).
-var volumeSourcesAllowed = []string{"configMap", "emptyDir", "projected", "secret"}
+func volumeSourcesAllowed() []string {
+	return []string{"configMap", "emptyDir", "projected", "secret"}
+}
 
 // disallowedFields returns the JSON names of the non-zero fields of the
 // struct v that are not in allowed, in declaration order.
-func disallowedFields(v any, allowed map[string]bool) []string {
+func disallowedFields(v any, allowed func(string) bool) []string {
 	rv := reflect.ValueOf(v)
 	rt := rv.Type()
 	var out []string
 	for i := 0; i < rt.NumField(); i++ {
 		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" || allowed[name] {
+		if name == "" || name == "-" || allowed(name) {
 			continue
 		}
 		if !rv.Field(i).IsZero() {
@@ -169,10 +192,7 @@ func (rs *RevisionSpec) validatePodSpec(p *field.Path) field.ErrorList {
 func validateVolumes(vols []corev1.Volume, p *field.Path) (map[string]corev1.Volume, field.ErrorList) {
 	var errs field.ErrorList
 	byName := make(map[string]corev1.Volume, len(vols))
-	allowed := map[string]bool{}
-	for _, s := range volumeSourcesAllowed {
-		allowed[s] = true
-	}
+	allowed := func(name string) bool { return slices.Contains(volumeSourcesAllowed(), name) }
 	for i, v := range vols {
 		ip := p.Index(i)
 		if v.Name == "" {
@@ -190,7 +210,7 @@ func validateVolumes(vols []corev1.Volume, p *field.Path) (map[string]corev1.Vol
 			errs = append(errs, errDisallowedFields(ip.Child(f)))
 		}
 		var set []*field.Path
-		for _, s := range volumeSourcesAllowed {
+		for _, s := range volumeSourcesAllowed() {
 			if !reflect.ValueOf(v.VolumeSource).FieldByNameFunc(func(n string) bool { return strings.EqualFold(n, s) }).IsNil() {
 				set = append(set, ip.Child(s))
 			}
@@ -198,7 +218,7 @@ func validateVolumes(vols []corev1.Volume, p *field.Path) (map[string]corev1.Vol
 		switch {
 		case len(set) == 0 && len(disallowedFields(v.VolumeSource, allowed)) == 0:
 			var all []*field.Path
-			for _, s := range volumeSourcesAllowed {
+			for _, s := range volumeSourcesAllowed() {
 				all = append(all, ip.Child(s))
 			}
 			errs = append(errs, errMissingOneOf(all...)...)
@@ -232,7 +252,7 @@ func validateContainer(c *corev1.Container, isServing bool, volumes map[string]c
 		switch {
 		case e.Name == "":
 			errs = append(errs, errMissingField(ep.Child("name")))
-		case reservedEnvVars[e.Name] && (isServing || e.Name != "PORT"):
+		case isReservedEnvVar(e.Name) && (isServing || e.Name != "PORT"):
 			errs = append(errs, errGeneric(ep.Child("name"), e.Name, fmt.Sprintf("%q is a reserved environment variable", e.Name)))
 		}
 		if vf := e.ValueFrom; vf != nil {
@@ -303,14 +323,14 @@ func validateServingPort(port corev1.ContainerPort, p *field.Path) field.ErrorLi
 	if port.Protocol != "" && port.Protocol != corev1.ProtocolTCP {
 		errs = append(errs, errInvalidValue(p.Child("protocol"), port.Protocol))
 	}
-	if reservedPorts[port.ContainerPort] {
+	if isReservedPort(port.ContainerPort) {
 		errs = append(errs, errInvalidValue(p.Child("containerPort"), fmt.Sprintf("%d is a reserved port", port.ContainerPort),
 			fmt.Sprintf("%d is a reserved port, please use a different value", port.ContainerPort)))
 	}
 	if port.ContainerPort < 0 || port.ContainerPort > 65535 {
 		errs = append(errs, errOutOfBounds(p.Child("containerPort"), port.ContainerPort, 0, 65535))
 	}
-	if !validPortNames[port.Name] {
+	if !validPortName(port.Name) {
 		errs = append(errs, errGeneric(p, port.Name, fmt.Sprintf("Port name %v is not allowed", shorten(port.Name)),
 			"Name must be empty, or one of: 'h2c', 'http1'"))
 	}
@@ -336,7 +356,7 @@ func validateVolumeMounts(mounts []corev1.VolumeMount, volumes map[string]corev1
 		switch {
 		case m.MountPath == "":
 			errs = append(errs, errMissingField(mp))
-		case reservedMountPaths[filepath.Clean(m.MountPath)]:
+		case isReservedMountPath(filepath.Clean(m.MountPath)):
 			errs = append(errs, errGeneric(mp, m.MountPath, fmt.Sprintf("mountPath %q is a reserved path", filepath.Clean(m.MountPath))))
 		case !filepath.IsAbs(m.MountPath):
 			errs = append(errs, errInvalidValue(mp, m.MountPath))
