@@ -45,14 +45,13 @@ func ExampleProxy() {
 	client := &http.Client{Transport: &http.Transport{}}
 	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
 	req.Host = "hello.default.example.com"
-	res, err := client.Do(req)
-	if err != nil {
+	if res, err := client.Do(req); err != nil {
 		fmt.Println(err)
-		return
+	} else {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		fmt.Println(res.StatusCode, string(body))
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	fmt.Println(res.StatusCode, string(body))
 
 	// The autoscaler's view of that second, read in process.
 	st := p.ReportStat(time.Now())

@@ -141,8 +141,8 @@ func (p *Proxy) Run(ctx context.Context, l Listeners) error {
 			select {
 			case <-runCtx.Done():
 				return
-			case now := <-t.C:
-				p.ReportStat(now)
+			case <-t.C:
+				p.ReportStat(p.now())
 			}
 		}
 	})
