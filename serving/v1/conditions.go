@@ -58,26 +58,54 @@ const (
 
 // Condition reasons used by Knative Serving.
 const (
-	ReasonNotOwned                 = "NotOwned"
-	ReasonOutOfDate                = "OutOfDate"
-	ReasonRevisionNameTaken        = "RevisionNameTaken"
-	ReasonTrafficNotMigrated       = "TrafficNotMigrated"
-	ReasonRevisionFailed           = "RevisionFailed"
-	ReasonRevisionDeleted          = "RevisionDeleted"
-	ReasonRevisionMissing          = "RevisionMissing"
-	ReasonConfigurationMissing     = "ConfigurationMissing"
-	ReasonRevisionNotOwned         = "RevisionNotOwned"
-	ReasonErrorConfig              = "ErrorConfig"
-	ReasonUnknown                  = "Unknown"
-	ReasonIngressNotConfigured     = "IngressNotConfigured"
-	ReasonRolloutInProgress        = "RolloutInProgress"
-	ReasonTLSNotEnabled            = "TLSNotEnabled"
-	ReasonContainerMissing         = "ContainerMissing"
-	ReasonResolvingDigests         = "ResolvingDigests"
-	ReasonDeploying                = "Deploying"
+	// ReasonNotOwned: a child object exists but another owner controls it.
+	ReasonNotOwned = "NotOwned"
+	// ReasonOutOfDate: a child has not yet observed its latest generation.
+	ReasonOutOfDate = "OutOfDate"
+	// ReasonRevisionNameTaken: the BYO revision name is used by a
+	// conflicting Revision.
+	ReasonRevisionNameTaken = "RevisionNameTaken"
+	// ReasonTrafficNotMigrated: the Route is Ready but its traffic does not
+	// point at the latest ready Revision yet.
+	ReasonTrafficNotMigrated = "TrafficNotMigrated"
+	// ReasonRevisionFailed: the latest created Revision failed, or could not
+	// be created.
+	ReasonRevisionFailed = "RevisionFailed"
+	// ReasonRevisionDeleted: the latest ready Revision was deleted.
+	ReasonRevisionDeleted = "RevisionDeleted"
+	// ReasonRevisionMissing: a traffic target has no ready Revision.
+	ReasonRevisionMissing = "RevisionMissing"
+	// ReasonConfigurationMissing: a traffic target names a Configuration
+	// that does not exist.
+	ReasonConfigurationMissing = "ConfigurationMissing"
+	// ReasonRevisionNotOwned: a traffic target names another Service's
+	// Revision.
+	ReasonRevisionNotOwned = "RevisionNotOwned"
+	// ReasonErrorConfig: the domain or tag template gave a bad host name.
+	ReasonErrorConfig = "ErrorConfig"
+	// ReasonUnknown: an unexpected error while building the traffic.
+	ReasonUnknown = "Unknown"
+	// ReasonIngressNotConfigured: the ingress was not yet programmed for
+	// this generation.
+	ReasonIngressNotConfigured = "IngressNotConfigured"
+	// ReasonRolloutInProgress: a gradual rollout is moving traffic.
+	ReasonRolloutInProgress = "RolloutInProgress"
+	// ReasonTLSNotEnabled: certificates are not needed because TLS is off.
+	ReasonTLSNotEnabled = "TLSNotEnabled"
+	// ReasonContainerMissing: an image could not be resolved to a digest.
+	ReasonContainerMissing = "ContainerMissing"
+	// ReasonResolvingDigests: image digests are being resolved.
+	ReasonResolvingDigests = "ResolvingDigests"
+	// ReasonDeploying: the Revision's pods are being created.
+	ReasonDeploying = "Deploying"
+	// ReasonProgressDeadlineExceeded: the Revision never reached its initial
+	// scale.
 	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
-	ReasonNoTraffic                = "NoTraffic"
-	ReasonNewObservedGenFailure    = "NewObservedGenFailure"
+	// ReasonNoTraffic: the Revision is scaled to zero (Active False).
+	ReasonNoTraffic = "NoTraffic"
+	// ReasonNewObservedGenFailure: Ready while a new generation is being
+	// reconciled.
+	ReasonNewObservedGenFailure = "NewObservedGenFailure"
 )
 
 // Messages Knative uses verbatim.

@@ -15,31 +15,52 @@ import (
 
 // Keys of the config-defaults ConfigMap understood by DefaultsFromMap.
 const (
-	RevisionTimeoutSecondsKey              = "revision-timeout-seconds"
-	MaxRevisionTimeoutSecondsKey           = "max-revision-timeout-seconds"
+	// RevisionTimeoutSecondsKey is the default timeoutSeconds.
+	RevisionTimeoutSecondsKey = "revision-timeout-seconds"
+	// MaxRevisionTimeoutSecondsKey is the largest timeoutSeconds accepted.
+	MaxRevisionTimeoutSecondsKey = "max-revision-timeout-seconds"
+	// RevisionResponseStartTimeoutSecondsKey is the default responseStartTimeoutSeconds.
 	RevisionResponseStartTimeoutSecondsKey = "revision-response-start-timeout-seconds"
-	RevisionIdleTimeoutSecondsKey          = "revision-idle-timeout-seconds"
-	ContainerNameTemplateKey               = "container-name-template"
-	InitContainerNameTemplateKey           = "init-container-name-template"
-	ContainerConcurrencyKey                = "container-concurrency"
-	ContainerConcurrencyMaxLimitKey        = "container-concurrency-max-limit"
-	AllowContainerConcurrencyZeroKey       = "allow-container-concurrency-zero"
-	EnableServiceLinksKey                  = "enable-service-links"
-	RevisionCPURequestKey                  = "revision-cpu-request"
-	RevisionCPULimitKey                    = "revision-cpu-limit"
-	RevisionMemoryRequestKey               = "revision-memory-request"
-	RevisionMemoryLimitKey                 = "revision-memory-limit"
-	RevisionEphemeralStorageRequestKey     = "revision-ephemeral-storage-request"
-	RevisionEphemeralStorageLimitKey       = "revision-ephemeral-storage-limit"
+	// RevisionIdleTimeoutSecondsKey is the default idleTimeoutSeconds.
+	RevisionIdleTimeoutSecondsKey = "revision-idle-timeout-seconds"
+	// ContainerNameTemplateKey is the Go template naming unnamed containers.
+	ContainerNameTemplateKey = "container-name-template"
+	// InitContainerNameTemplateKey is the Go template naming unnamed init containers.
+	InitContainerNameTemplateKey = "init-container-name-template"
+	// ContainerConcurrencyKey is the default containerConcurrency.
+	ContainerConcurrencyKey = "container-concurrency"
+	// ContainerConcurrencyMaxLimitKey is the largest containerConcurrency accepted.
+	ContainerConcurrencyMaxLimitKey = "container-concurrency-max-limit"
+	// AllowContainerConcurrencyZeroKey is whether containerConcurrency 0 (unlimited) is accepted.
+	AllowContainerConcurrencyZeroKey = "allow-container-concurrency-zero"
+	// EnableServiceLinksKey is the default enableServiceLinks (true, false, or anything else for unset).
+	EnableServiceLinksKey = "enable-service-links"
+	// RevisionCPURequestKey is the default CPU request.
+	RevisionCPURequestKey = "revision-cpu-request"
+	// RevisionCPULimitKey is the default CPU limit.
+	RevisionCPULimitKey = "revision-cpu-limit"
+	// RevisionMemoryRequestKey is the default memory request.
+	RevisionMemoryRequestKey = "revision-memory-request"
+	// RevisionMemoryLimitKey is the default memory limit.
+	RevisionMemoryLimitKey = "revision-memory-limit"
+	// RevisionEphemeralStorageRequestKey is the default ephemeral-storage request.
+	RevisionEphemeralStorageRequestKey = "revision-ephemeral-storage-request"
+	// RevisionEphemeralStorageLimitKey is the default ephemeral-storage limit.
+	RevisionEphemeralStorageLimitKey = "revision-ephemeral-storage-limit"
 )
 
 // Stock values of config-defaults.
 const (
-	DefaultRevisionTimeoutSeconds       = 300
-	DefaultMaxRevisionTimeoutSeconds    = 600
+	// DefaultRevisionTimeoutSeconds is the stock revision-timeout-seconds.
+	DefaultRevisionTimeoutSeconds = 300
+	// DefaultMaxRevisionTimeoutSeconds is the stock max-revision-timeout-seconds.
+	DefaultMaxRevisionTimeoutSeconds = 600
+	// DefaultContainerConcurrencyMaxLimit is the stock container-concurrency-max-limit.
 	DefaultContainerConcurrencyMaxLimit = 1000
-	DefaultUserContainerName            = "user-container"
-	DefaultInitContainerName            = "init-container"
+	// DefaultUserContainerName is the stock container-name-template.
+	DefaultUserContainerName = "user-container"
+	// DefaultInitContainerName is the stock init-container-name-template.
+	DefaultInitContainerName = "init-container"
 )
 
 // Defaults is the typed content of Knative's config-defaults ConfigMap:
@@ -79,14 +100,22 @@ type Defaults struct {
 	// EnableServiceLinks fills a nil enableServiceLinks on create. Nil
 	// leaves it nil (the Kubernetes default, true).
 	EnableServiceLinks *bool
-	// RevisionCPURequest and the following quantities fill container
-	// resources the user did not set. Nil sets nothing.
-	RevisionCPURequest              *resource.Quantity
-	RevisionCPULimit                *resource.Quantity
-	RevisionMemoryRequest           *resource.Quantity
-	RevisionMemoryLimit             *resource.Quantity
+	// RevisionCPURequest fills a container's CPU request when unset; nil
+	// sets nothing. The five fields below work the same way.
+	RevisionCPURequest *resource.Quantity
+	// RevisionCPULimit fills a container's CPU limit; nil sets nothing.
+	RevisionCPULimit *resource.Quantity
+	// RevisionMemoryRequest fills a container's memory request; nil sets
+	// nothing.
+	RevisionMemoryRequest *resource.Quantity
+	// RevisionMemoryLimit fills a container's memory limit; nil sets nothing.
+	RevisionMemoryLimit *resource.Quantity
+	// RevisionEphemeralStorageRequest fills a container's ephemeral-storage
+	// request; nil sets nothing.
 	RevisionEphemeralStorageRequest *resource.Quantity
-	RevisionEphemeralStorageLimit   *resource.Quantity
+	// RevisionEphemeralStorageLimit fills a container's ephemeral-storage
+	// limit; nil sets nothing.
+	RevisionEphemeralStorageLimit *resource.Quantity
 }
 
 // StockDefaults returns Knative's stock config-defaults: timeout 300 s

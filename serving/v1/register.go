@@ -13,10 +13,14 @@ var SchemeGroupVersion = schema.GroupVersion{Group: serving.GroupName, Version: 
 
 // Kinds of the serving.knative.dev/v1 API.
 const (
-	KindService       = "Service"
+	// KindService is the kind of Service.
+	KindService = "Service"
+	// KindConfiguration is the kind of Configuration.
 	KindConfiguration = "Configuration"
-	KindRevision      = "Revision"
-	KindRoute         = "Route"
+	// KindRevision is the kind of Revision.
+	KindRevision = "Revision"
+	// KindRoute is the kind of Route.
+	KindRoute = "Route"
 )
 
 // Kind returns the group-qualified kind.

@@ -153,3 +153,18 @@ func TestKnativeString(t *testing.T) {
 		t.Errorf("KnativeString (-want +got):\n%s", diff)
 	}
 }
+
+func TestValidateUpdateDispatch(t *testing.T) {
+	d := servingv1.StockDefaults()
+	old := helloService()
+	cur := helloService(func(s *servingv1.Service) { s.Annotations[serving.CreatorAnnotation] = "mallory" })
+	want := []string{"metadata.annotations.serving.knative.dev/creator: annotation value is immutable"}
+	if diff := cmp.Diff(want, messages(servingv1.ValidateUpdate(old, cur, d))); diff != "" {
+		t.Errorf("ValidateUpdate (-want +got):\n%s", diff)
+	}
+	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Name: "hello-00001"}}
+	want = []string{"kind: cannot update a *v1.Service with a *v1.Revision"}
+	if diff := cmp.Diff(want, messages(servingv1.ValidateUpdate(old, rev, d))); diff != "" {
+		t.Errorf("ValidateUpdate across kinds (-want +got):\n%s", diff)
+	}
+}

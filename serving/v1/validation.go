@@ -323,3 +323,29 @@ func validateRevisionName(name, generateName string, parent *metav1.ObjectMeta, 
 	}
 	return nil
 }
+
+// ValidateUpdate validates cur as an update of old, dispatching to the
+// kind's ValidateUpdate method. Objects of different kinds give an error at
+// "kind".
+func ValidateUpdate(old, cur Object, d Defaults) field.ErrorList {
+	switch c := cur.(type) {
+	case *Service:
+		if o, ok := old.(*Service); ok {
+			return c.ValidateUpdate(o, d)
+		}
+	case *Configuration:
+		if o, ok := old.(*Configuration); ok {
+			return c.ValidateUpdate(o, d)
+		}
+	case *Route:
+		if o, ok := old.(*Route); ok {
+			return c.ValidateUpdate(o, d)
+		}
+	case *Revision:
+		if o, ok := old.(*Revision); ok {
+			return c.ValidateUpdate(o, d)
+		}
+	}
+	return field.ErrorList{errGeneric(field.NewPath("kind"), fmt.Sprintf("%T", cur),
+		fmt.Sprintf("cannot update a %T with a %T", old, cur))}
+}
