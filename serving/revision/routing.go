@@ -44,19 +44,7 @@ type RoutingChanges struct {
 // cfgs and revs may hold any objects; only those in route's namespace
 // count. The inputs are not modified. The results are sorted by name.
 func SyncRoutingState(route *v1.Route, cfgs []*v1.Configuration, revs []*v1.Revision, now time.Time) RoutingChanges {
-	ns := route.Namespace
-	cfgByName := make(map[string]*v1.Configuration, len(cfgs))
-	for _, c := range cfgs {
-		if c != nil && c.Namespace == ns {
-			cfgByName[c.Name] = c
-		}
-	}
-	revByName := make(map[string]*v1.Revision, len(revs))
-	for _, r := range revs {
-		if r != nil && r.Namespace == ns {
-			revByName[r.Name] = r
-		}
-	}
+	cfgByName, revByName := byName(cfgs, route.Namespace), byName(revs, route.Namespace)
 
 	refCfgs := map[string]bool{}
 	refRevs := map[string]bool{}
@@ -92,19 +80,7 @@ func SyncRoutingState(route *v1.Route, cfgs []*v1.Configuration, revs []*v1.Revi
 // when a Route is deleted; a Revision left with no route becomes
 // "reserve". The inputs are not modified.
 func ForgetRoute(namespace, name string, cfgs []*v1.Configuration, revs []*v1.Revision, now time.Time) RoutingChanges {
-	cfgByName := make(map[string]*v1.Configuration, len(cfgs))
-	for _, c := range cfgs {
-		if c != nil && c.Namespace == namespace {
-			cfgByName[c.Name] = c
-		}
-	}
-	revByName := make(map[string]*v1.Revision, len(revs))
-	for _, r := range revs {
-		if r != nil && r.Namespace == namespace {
-			revByName[r.Name] = r
-		}
-	}
-	return syncRouting(name, nil, nil, true, cfgByName, revByName, now)
+	return syncRouting(name, nil, nil, true, byName(cfgs, namespace), byName(revs, namespace), now)
 }
 
 func syncRouting(route string, refCfgs, refRevs map[string]bool, clean bool,
@@ -192,6 +168,21 @@ func setRouteList(m *metav1.ObjectMeta, routes []string) {
 		m.Annotations = map[string]string{}
 	}
 	m.Annotations[serving.RoutesAnnotationKey] = strings.Join(routes, ",")
+}
+
+// byName indexes the non-nil objects of namespace ns by name.
+func byName[T interface {
+	comparable
+	metav1.Object
+}](objs []T, ns string) map[string]T {
+	var zero T
+	m := make(map[string]T, len(objs))
+	for _, o := range objs {
+		if o != zero && o.GetNamespace() == ns {
+			m[o.GetName()] = o
+		}
+	}
+	return m
 }
 
 func sortedKeys[V any](m map[string]V) []string {

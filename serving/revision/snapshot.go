@@ -3,6 +3,7 @@ package revision
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -61,16 +62,12 @@ func Snapshot(cfg *v1.Configuration, now time.Time) (*v1.Revision, error) {
 			CreationTimestamp: metav1.NewTime(now),
 			Labels:            make(map[string]string, len(tmpl.Labels)+6),
 			Annotations:       make(map[string]string, len(tmpl.Annotations)+3),
-			OwnerReferences:   []metav1.OwnerReference{controllerRef(cfg)},
+			OwnerReferences:   []metav1.OwnerReference{*metav1.NewControllerRef(cfg, v1.SchemeGroupVersion.WithKind(v1.KindConfiguration))},
 		},
 	}
 	tmpl.Spec.DeepCopyInto(&rev.Spec)
-	for k, v := range tmpl.Labels {
-		rev.Labels[k] = v
-	}
-	for k, v := range tmpl.Annotations {
-		rev.Annotations[k] = v
-	}
+	maps.Copy(rev.Labels, tmpl.Labels)
+	maps.Copy(rev.Annotations, tmpl.Annotations)
 
 	rev.Labels[serving.ConfigurationLabelKey] = cfg.Name
 	rev.Labels[serving.ConfigurationGenerationLabelKey] = strconv.FormatInt(cfg.Generation, 10)
@@ -104,17 +101,4 @@ func Snapshot(cfg *v1.Configuration, now time.Time) (*v1.Revision, error) {
 // whole seconds.
 func RoutingStateModifiedString(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
-}
-
-// controllerRef is the owner reference of a Revision to its Configuration.
-func controllerRef(cfg *v1.Configuration) metav1.OwnerReference {
-	yes := true
-	return metav1.OwnerReference{
-		APIVersion:         v1.SchemeGroupVersion.String(),
-		Kind:               v1.KindConfiguration,
-		Name:               cfg.Name,
-		UID:                cfg.UID,
-		Controller:         &yes,
-		BlockOwnerDeletion: &yes,
-	}
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -32,9 +33,7 @@ func MakeConfiguration(svc *v1.Service) *v1.Configuration {
 // The result shares nothing with svc or existing.
 func MakeConfigurationFromExisting(svc *v1.Service, existing *v1.Configuration) *v1.Configuration {
 	labels := make(map[string]string, len(svc.Labels)+2)
-	for k, v := range svc.Labels {
-		labels[k] = v
-	}
+	maps.Copy(labels, svc.Labels)
 	labels[serving.ServiceLabelKey] = svc.Name
 	labels[serving.ServiceUIDLabelKey] = string(svc.UID)
 
@@ -56,7 +55,7 @@ func MakeConfigurationFromExisting(svc *v1.Service, existing *v1.Configuration) 
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            svc.Name,
 			Namespace:       svc.Namespace,
-			OwnerReferences: []metav1.OwnerReference{controllerRef(svc)},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(svc, v1.SchemeGroupVersion.WithKind(v1.KindService))},
 			Labels:          labels,
 			Annotations:     anns,
 		},
@@ -78,9 +77,7 @@ func MakeConfigurationFromExisting(svc *v1.Service, existing *v1.Configuration) 
 // The result shares nothing with svc.
 func MakeRoute(svc *v1.Service) *v1.Route {
 	labels := make(map[string]string, len(svc.Labels)+1)
-	for k, v := range svc.Labels {
-		labels[k] = v
-	}
+	maps.Copy(labels, svc.Labels)
 	labels[serving.ServiceLabelKey] = svc.Name
 
 	r := &v1.Route{
@@ -88,7 +85,7 @@ func MakeRoute(svc *v1.Service) *v1.Route {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            svc.Name,
 			Namespace:       svc.Namespace,
-			OwnerReferences: []metav1.OwnerReference{controllerRef(svc)},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(svc, v1.SchemeGroupVersion.WithKind(v1.KindService))},
 			Labels:          labels,
 			Annotations:     filterAnnotations(svc.Annotations, 0, serving.LastAppliedConfigAnnotation),
 		},
@@ -120,8 +117,8 @@ func ApplyConfiguration(existing, desired *v1.Configuration) (*v1.Configuration,
 	}
 	out := existing.DeepCopy()
 	desired.Spec.DeepCopyInto(&out.Spec)
-	out.Labels = cloneMap(desired.Labels)
-	out.Annotations = cloneMap(desired.Annotations)
+	out.Labels = maps.Clone(desired.Labels)
+	out.Annotations = maps.Clone(desired.Annotations)
 	return out, true
 }
 
@@ -134,8 +131,8 @@ func ApplyRoute(existing, desired *v1.Route) (*v1.Route, bool) {
 	}
 	out := existing.DeepCopy()
 	desired.Spec.DeepCopyInto(&out.Spec)
-	out.Labels = cloneMap(desired.Labels)
-	out.Annotations = cloneMap(desired.Annotations)
+	out.Labels = maps.Clone(desired.Labels)
+	out.Annotations = maps.Clone(desired.Annotations)
 	return out, true
 }
 
@@ -149,29 +146,4 @@ func filterAnnotations(in map[string]string, extra int, drop ...string) map[stri
 		}
 	}
 	return out
-}
-
-func cloneMap(in map[string]string) map[string]string {
-	if in == nil {
-		return nil
-	}
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		out[k] = v
-	}
-	return out
-}
-
-// controllerRef is the owner reference of a Configuration or Route to its
-// Service.
-func controllerRef(svc *v1.Service) metav1.OwnerReference {
-	yes := true
-	return metav1.OwnerReference{
-		APIVersion:         v1.SchemeGroupVersion.String(),
-		Kind:               v1.KindService,
-		Name:               svc.Name,
-		UID:                svc.UID,
-		Controller:         &yes,
-		BlockOwnerDeletion: &yes,
-	}
 }
