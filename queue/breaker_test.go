@@ -345,3 +345,23 @@ func itoa(n int) string {
 	}
 	return itoa(n/10) + digits[n%10:n%10+1]
 }
+
+// BenchmarkChannelSemaphore is the simple alternative the Breaker is measured
+// against: a buffered channel as a counting semaphore (no queue limit, no FIFO
+// guarantee, no capacity changes).
+func BenchmarkChannelSemaphore(b *testing.B) {
+	thunk := func() {}
+	for _, conc := range []int{1, 1000} {
+		b.Run("parallel/capacity="+itoa(conc), func(b *testing.B) {
+			sem := make(chan struct{}, conc)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					sem <- struct{}{}
+					thunk()
+					<-sem
+				}
+			})
+		})
+	}
+}

@@ -82,10 +82,13 @@ func (r *Reporter) ReportRequest(rr queue.RequestReport) {
 			tag.Upsert(r.classKey, class),
 			tag.Upsert(r.proxiedKey, strconv.FormatBool(rr.Proxied)),
 		},
+		// One record (one hand-off to OpenCensus' worker) for all four; the depth and
+		// wait views have no tag keys, so the tags do not split them.
 		r.count.M(1),
 		r.latency.M(ms(rr.Latency)),
+		r.depth.M(int64(rr.QueueDepth)),
+		r.wait.M(ms(rr.BreakerWait)),
 	)
-	stats.Record(context.Background(), r.depth.M(int64(rr.QueueDepth)), r.wait.M(ms(rr.BreakerWait)))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

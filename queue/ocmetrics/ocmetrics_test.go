@@ -65,3 +65,16 @@ func TestReporter(t *testing.T) {
 		t.Errorf("breaker wait count %d max %v, want 3 and 5 ms", d.Count, d.Max)
 	}
 }
+
+func BenchmarkReportRequest(b *testing.B) {
+	r := ocmetrics.New()
+	if err := view.Register(r.Views()...); err != nil {
+		b.Fatal(err)
+	}
+	defer view.Unregister(r.Views()...)
+	rr := queue.RequestReport{Code: 200, Latency: 3 * time.Millisecond, QueueDepth: 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.ReportRequest(rr)
+	}
+}
