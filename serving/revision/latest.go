@@ -132,10 +132,11 @@ func keepTransitionTime(cs *v1.ConfigurationStatus, before *v1.Condition) {
 
 // candidates returns cfg's Revisions that may become latest ready, in the
 // order they are tried: the bring-your-own named one first, then by
-// generation, newest first (ties by name). When the current latest ready
-// Revision exists, only generations from its own up to cfg's (and current)
-// (and, for a bring-your-own named current Revision, its generation) are
-// candidates, so latest ready never moves backwards.
+// generation, newest first (ties by name). current is always a candidate.
+// When the current latest ready Revision exists, the others must have a
+// generation from its own up to cfg's (or, when current has the
+// bring-your-own name, current's generation), so latest ready never moves
+// backwards.
 func candidates(cfg *v1.Configuration, current *v1.Revision, revs []*v1.Revision) []*v1.Revision {
 	own := make([]*v1.Revision, 0, len(revs)+1)
 	own = append(own, current)
