@@ -198,6 +198,10 @@ func TestValidateInvalidManifests(t *testing.T) {
 		{"run-as-user-negative", []string{
 			"spec.template.spec.containers[0].securityContext.runAsUser: expected 0 <= -1 <= 2147483647",
 		}},
+		{"security-context-privileged", []string{
+			"spec.template.spec.containers[0].securityContext.privileged: must not set the field(s)",
+			"spec.template.spec.containers[0].securityContext.capabilities.add: must not set the field(s)",
+		}},
 		{"service-account-invalid", []string{
 			"spec.template.spec.serviceAccountName: invalid value: Bad_SA; a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
 		}},

@@ -70,6 +70,18 @@ func containerAllowed(name string) bool {
 	return false
 }
 
+// securityContextAllowed reports the container SecurityContext fields
+// Knative's field mask allows (no privileged, SELinux, Windows, procMount
+// or AppArmor settings).
+func securityContextAllowed(name string) bool {
+	switch name {
+	case "allowPrivilegeEscalation", "capabilities", "readOnlyRootFilesystem",
+		"runAsGroup", "runAsNonRoot", "runAsUser", "seccompProfile":
+		return true
+	}
+	return false
+}
+
 // volumeSourcesAllowed lists the volume sources allowed with stock
 // config-features (emptyDir is on by default).
 func volumeSourcesAllowed() []string {
@@ -281,6 +293,13 @@ func validateContainer(c *corev1.Container, isServing bool, volumes map[string]c
 	}
 	errs = append(errs, validateVolumeMounts(c.VolumeMounts, volumes, mounted, p.Child("volumeMounts"))...)
 	if sc := c.SecurityContext; sc != nil {
+		for _, f := range disallowedFields(*sc, securityContextAllowed) {
+			errs = append(errs, errDisallowedFields(p.Child("securityContext", f)))
+		}
+		if sc.Capabilities != nil && len(sc.Capabilities.Add) > 0 {
+			// kubernetes.containerspec-addcapabilities is disabled by default.
+			errs = append(errs, errDisallowedFields(p.Child("securityContext", "capabilities", "add")))
+		}
 		for _, f := range []struct {
 			name string
 			v    *int64
