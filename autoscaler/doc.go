@@ -19,5 +19,8 @@
 // Every decision takes the current instant as an argument; only
 // MultiScaler owns a clock. Revisions are keyed by types.NamespacedName.
 // The behaviour follows Knative Serving's code (not its docs); the places
-// where the two differ are listed in docs/autoscaling.md.
+// where the two differ are listed in docs/autoscaling.md, with benchmark
+// figures (a decider step and window operations allocate nothing; a tick
+// costs about 2 µs and 2.5 KB of memory per revision) and the command that
+// reproduces them.
 package autoscaler

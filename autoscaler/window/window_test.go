@@ -18,7 +18,6 @@ type step struct {
 	at      float64 // seconds after epoch
 	v       float64
 	want    float64 // for reads
-	empty   bool    // for reads: want IsEmpty
 	comment string
 }
 
