@@ -214,3 +214,19 @@ func isReady(meta *metav1.ObjectMeta, s *Status) bool {
 func isFailed(meta *metav1.ObjectMeta, s *Status) bool {
 	return s.ObservedGeneration == meta.Generation && s.GetCondition(ConditionReady).IsFalse()
 }
+
+// BeginReconcile is the first step of Knative's generic reconciler: it
+// initializes the conditions and, when the status describes an older
+// generation, marks Ready Unknown with reason NewObservedGenFailure.
+func (m ConditionManager) BeginReconcile(now time.Time, generation int64) {
+	m.InitializeConditions(now)
+	if m.status.ObservedGeneration != generation {
+		m.MarkUnknown(now, m.set.happy, ReasonNewObservedGenFailure, MessageNewObservedGenFailure)
+	}
+}
+
+// EndReconcile is the last step of Knative's generic reconciler: the
+// status now describes generation, whatever the outcome.
+func (m ConditionManager) EndReconcile(generation int64) {
+	m.status.ObservedGeneration = generation
+}

@@ -319,3 +319,26 @@ func TestIsReady(t *testing.T) {
 		t.Errorf("Revision IsFailed() = %v, want true", rev.IsFailed())
 	}
 }
+
+func TestReconcileWrapper(t *testing.T) {
+	svc := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Generation: 2}}
+	svc.Status.ObservedGeneration = 1
+	svc.Status.Conditions = servingv1.Conditions{
+		{Type: "ConfigurationsReady", Status: T}, {Type: "Ready", Status: T}, {Type: "RoutesReady", Status: T},
+	}
+	m := svc.Status.ConditionManager()
+	m.BeginReconcile(t1, svc.Generation)
+	want := []cond{
+		{"ConfigurationsReady", T, "", ""},
+		{"Ready", U, "NewObservedGenFailure", "unsuccessfully observed a new generation"},
+		{"RoutesReady", T, "", ""},
+	}
+	if diff := cmp.Diff(want, conds(svc.Status.Status)); diff != "" {
+		t.Errorf("after BeginReconcile (-want +got):\n%s", diff)
+	}
+	svc.Status.PropagateRouteStatus(t2, routeStatus(T, "", ""))
+	m.EndReconcile(svc.Generation)
+	if !svc.IsReady() {
+		t.Errorf("IsReady() = false after a clean reconcile: %+v", svc.Status)
+	}
+}
