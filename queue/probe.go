@@ -315,6 +315,7 @@ type readiness struct {
 	mu struct {
 		sync.Mutex
 		run       *probeRun // in progress, or nil
+		joined    int       // callers waiting for a run they did not start
 		successes []int     // consecutive successes per probe, kept across runs
 	}
 }
@@ -350,7 +351,13 @@ func (r *readiness) check(ctx context.Context) bool {
 		r.do(ctx, run)
 		return run.ok
 	}
+	r.mu.joined++
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.mu.joined--
+		r.mu.Unlock()
+	}()
 	select {
 	case <-run.done:
 		return run.ok

@@ -831,3 +831,37 @@ func (r *reports) get() []RequestReport {
 }
 
 var _ = errors.New
+
+func TestReadinessSingleFlight(t *testing.T) {
+	var hits atomic.Int64
+	release := make(chan struct{})
+	srv := startApp(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		<-release
+	}))
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port}, Period: time.Second, Timeout: time.Minute}})
+	const callers = 5
+	results := make(chan bool, callers)
+	for range callers {
+		go func() { results <- r.check(context.Background()) }()
+	}
+	waitFor(t, "one probe and four callers sharing it", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return hits.Load() == 1 && r.mu.joined == callers-1
+	})
+	close(release)
+	for range callers {
+		if !<-results {
+			t.Error("check = false, want true")
+		}
+	}
+	if got := hits.Load(); got != 1 {
+		t.Errorf("probe requests = %d, want 1", got)
+	}
+	// A later check starts a new run.
+	if !r.check(context.Background()) || hits.Load() != 2 {
+		t.Errorf("second check: hits = %d, want 2", hits.Load())
+	}
+}
