@@ -74,8 +74,9 @@ type Config struct {
 	// PanicThresholdPercentage is the panic threshold in percent (not
 	// validated in the ConfigMap, as in Knative).
 	PanicThresholdPercentage float64
-	// MaxScaleUpRate and MaxScaleDownRate cap each tick's change.
-	MaxScaleUpRate   float64
+	// MaxScaleUpRate caps a tick's scale-up: desired ≤ ceil(rate × max(1, ready)).
+	MaxScaleUpRate float64
+	// MaxScaleDownRate caps a tick's scale-down: desired ≥ floor(max(1, ready) / rate).
 	MaxScaleDownRate float64
 	// ActivatorCapacity is the concurrency one activator absorbs.
 	ActivatorCapacity float64
@@ -91,8 +92,9 @@ type Config struct {
 	InitialScale int32
 	// AllowZeroInitialScale permits initial scale 0.
 	AllowZeroInitialScale bool
-	// MinScale and MaxScale are default bounds; MaxScale 0 means unbounded.
+	// MinScale is the default lower bound.
 	MinScale int32
+	// MaxScale is the default upper bound; 0 means unbounded.
 	MaxScale int32
 	// MaxScaleLimit caps max-scale; 0 means no limit.
 	MaxScaleLimit int32

@@ -12,10 +12,11 @@ type Observation struct {
 	// ReadyPods is the revision's ready pod count (use 0 when the
 	// revision's pods are not found, as Knative does).
 	ReadyPods int32
-	// Stable and Panic are the stable- and panic-window averages of the
-	// spec's metric (concurrency or requests per second), revision totals.
+	// Stable is the stable-window average of the spec's metric
+	// (concurrency or requests per second), a revision total.
 	Stable float64
-	Panic  float64
+	// Panic is the panic-window average of the same metric.
+	Panic float64
 	// NoData marks a tick without usable input (Knative's ErrNoData, or a
 	// pod-count error): the decision is invalid and nothing changes.
 	NoData bool

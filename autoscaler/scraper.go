@@ -62,10 +62,13 @@ type HTTPStatsClient struct {
 
 // StatusError is a scrape answered with a non-2xx status.
 type StatusError struct {
-	URL        string
+	// URL is the scraped URL.
+	URL string
+	// StatusCode is the HTTP status received.
 	StatusCode int
 }
 
+// Error returns "autoscaler: scrape <url>: status <code>".
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("autoscaler: scrape %s: status %d", e.URL, e.StatusCode)
 }

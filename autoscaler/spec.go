@@ -93,27 +93,34 @@ type Spec struct {
 	PanicThreshold float64
 	// TargetBurstCapacity: -1 activator always in path, 0 only at zero.
 	TargetBurstCapacity float64
-	// StableWindow and PanicWindow are the averaging windows.
+	// StableWindow is the stable averaging window.
 	StableWindow time.Duration
-	PanicWindow  time.Duration
+	// PanicWindow is the panic averaging window (see PanicWindowFor).
+	PanicWindow time.Duration
 	// ScaleDownDelay holds scale-downs (0 = none).
 	ScaleDownDelay time.Duration
-	// MaxScaleUpRate and MaxScaleDownRate are the per-tick rate caps.
-	MaxScaleUpRate   float64
+	// MaxScaleUpRate is the per-tick scale-up cap (ConfigMap only).
+	MaxScaleUpRate float64
+	// MaxScaleDownRate is the per-tick scale-down cap (ConfigMap only).
 	MaxScaleDownRate float64
 	// ActivatorCapacity sizes the activator subset.
 	ActivatorCapacity float64
 	// ActivationScale is the minimum non-zero scale (0 or 1 = none).
 	ActivationScale int32
-	// MinScale, MaxScale (0 = unbounded) and InitialScale are the bounds.
-	MinScale     int32
-	MaxScale     int32
+	// MinScale is the lower bound (ignored when not Reachable).
+	MinScale int32
+	// MaxScale is the upper bound; 0 means unbounded.
+	MaxScale int32
+	// InitialScale is the scale the revision starts with and the lower
+	// bound until it first reaches it.
 	InitialScale int32
 	// EnableScaleToZero: when false a final 0 becomes 1.
 	EnableScaleToZero bool
-	// ScaleToZeroGracePeriod and ScaleToZeroPodRetentionPeriod gate the
-	// last pod's removal.
-	ScaleToZeroGracePeriod        time.Duration
+	// ScaleToZeroGracePeriod is how long the activator must be in the path
+	// (or the revision inactive) before the last pod goes.
+	ScaleToZeroGracePeriod time.Duration
+	// ScaleToZeroPodRetentionPeriod is the minimum time the last pod stays
+	// after the revision went inactive (ignored when not Reachable).
 	ScaleToZeroPodRetentionPeriod time.Duration
 	// ActivationTimeout is how long a revision may stay activating before
 	// it is scaled to zero (progress deadline + 30 s).

@@ -14,23 +14,35 @@ import (
 // Tick is one decider run: one output line.
 type Tick struct {
 	// At is the tick's time, e.g. "2s".
-	At                  string  `json:"at"`
-	ReadyPods           int32   `json:"readyPods"`
-	StableConcurrency   float64 `json:"stableConcurrency"`
-	PanicConcurrency    float64 `json:"panicConcurrency"`
-	StableRPS           float64 `json:"stableRPS"`
-	PanicRPS            float64 `json:"panicRPS"`
-	Desired             int32   `json:"desired"`
-	ExcessBurstCapacity int32   `json:"excessBurstCapacity"`
-	Panic               bool    `json:"panic"`
-	Scale               int32   `json:"scale"`
-	Valid               bool    `json:"valid"`
+	At string `json:"at"`
+	// ReadyPods is the ready pod count the decider saw.
+	ReadyPods int32 `json:"readyPods"`
+	// StableConcurrency and the next three are the window averages at the
+	// tick (0 on an invalid tick).
+	StableConcurrency float64 `json:"stableConcurrency"`
+	// PanicConcurrency is the panic-window concurrency average.
+	PanicConcurrency float64 `json:"panicConcurrency"`
+	// StableRPS is the stable-window requests-per-second average.
+	StableRPS float64 `json:"stableRPS"`
+	// PanicRPS is the panic-window requests-per-second average.
+	PanicRPS float64 `json:"panicRPS"`
+	// Desired is the decider's DesiredPodCount (its last one when invalid).
+	Desired int32 `json:"desired"`
+	// ExcessBurstCapacity is the decider's EBC.
+	ExcessBurstCapacity int32 `json:"excessBurstCapacity"`
+	// Panic is the decider's panic mode after the tick.
+	Panic bool `json:"panic"`
+	// Scale is the replica count applied after bounds and gating.
+	Scale int32 `json:"scale"`
+	// Valid is false when the decider had no data.
+	Valid bool `json:"valid"`
 
 	// Seconds is At as a number (for charts and CSV).
 	Seconds int `json:"-"`
-	// State and ActivatorInPath come from the bounds logic (chart only).
-	State           autoscaler.State `json:"-"`
-	ActivatorInPath bool             `json:"-"`
+	// State is the revision's activity from the bounds logic (CSV only).
+	State autoscaler.State `json:"-"`
+	// ActivatorInPath is the bounds logic's activator placement (CSV only).
+	ActivatorInPath bool `json:"-"`
 }
 
 // Epoch is t = 0: the Unix epoch, so the decider's 2-second scale-down-delay

@@ -35,11 +35,15 @@ type Trace struct {
 
 // Sample is one step of load, in effect from At until the next sample.
 type Sample struct {
-	At          time.Duration
+	// At is when the step starts (whole seconds).
+	At time.Duration
+	// Concurrency is the revision's total concurrency for each second.
 	Concurrency float64
-	RPS         float64
+	// RPS is the revision's total requests per second.
+	RPS float64
 	// ReadyPods overrides the simulated ready pods when HasReadyPods.
-	ReadyPods    int32
+	ReadyPods int32
+	// HasReadyPods reports that the sample set readyPods.
 	HasReadyPods bool
 	// NoData records nothing for these seconds.
 	NoData bool
