@@ -26,6 +26,9 @@ const (
 	colScale   = "#ef6c00"
 	colReady   = "#2e7d32"
 	colPanic   = "#ffcdd2"
+	// State strip colours.
+	colActivating = "#ffb300"
+	colInactive   = "#78909c"
 )
 
 // niceStep returns a 1/2/5×10^k step giving about n intervals up to max.
@@ -194,6 +197,28 @@ func writeSVG(out io.Writer, tr *Trace, ticks []Tick, name string) error {
 	step(func(t Tick) float64 { return float64(t.Scale) }, yPods, colScale, `stroke-width="3" stroke-opacity="0.85"`, nil)
 	step(func(t Tick) float64 { return float64(t.Desired) }, yPods, colDesired, `stroke-width="2" stroke-dasharray="6 4"`, func(t Tick) bool { return t.Desired < 0 })
 
+	// Revision state strip along the top: activating and inactive periods
+	// (inactive = activator in the path, waiting out the grace period or at 0).
+	for i, t := range ticks {
+		col := ""
+		switch t.State {
+		case autoscaler.StateActivating:
+			col = colActivating
+		case autoscaler.StateInactive:
+			col = colInactive
+		}
+		if col == "" {
+			continue
+		}
+		end := float64(t.Seconds) + 2
+		if i+1 < len(ticks) {
+			end = float64(ticks[i+1].Seconds)
+		}
+		end = math.Min(end, dur)
+		fmt.Fprintf(w, `<rect x="%.1f" y="%g" width="%.1f" height="6" fill="%s"/>`+"\n",
+			x(float64(t.Seconds)), padT, math.Max(x(end)-x(float64(t.Seconds)), 0.5), col)
+	}
+
 	// Invalid ticks (no data): small marks under the axis.
 	for _, t := range ticks {
 		if !t.Valid {
@@ -212,6 +237,8 @@ func writeSVG(out io.Writer, tr *Trace, ticks []Tick, name string) error {
 		{"ready pods", colReady, "line"},
 		{"panic", colPanic, "area"},
 		{"no data", "#b71c1c", "mark"},
+		{"state: activating", colActivating, "area"},
+		{"state: inactive", colInactive, "area"},
 	}
 	lx, ly := padL, 58.0
 	for _, it := range items {
