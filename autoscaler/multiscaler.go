@@ -241,6 +241,7 @@ func (m *MultiScaler) Status(key types.NamespacedName) (Status, ScaleResult, boo
 func (m *MultiScaler) Collector() *Collector { return m.collector }
 
 // Run ticks until ctx is done and returns nil after its goroutines end.
+// Call it once.
 func (m *MultiScaler) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

@@ -306,3 +306,54 @@ func BenchmarkMultiScalerMemoryPerRevision(b *testing.B) {
 	}
 	b.ReportMetric(perRev, "B/revision")
 }
+
+func TestMultiScalerConcurrentUse(t *testing.T) {
+	// Revisions added, updated, fed and removed from several goroutines
+	// while the loops run: -race must stay quiet and Run must return.
+	sc := &countingScraper{}
+	ms, p, s, clk := newTestScaler(t, Options{Scraper: sc})
+	go func() {
+		for range s.ch {
+		}
+	}()
+	defer close(s.ch)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ms.Run(ctx) }()
+	waitFor(t, "both tickers", func() bool { return clk.Waiters() == 2 })
+
+	specs := []Spec{mustSpec(t, nil, nil, 0), mustSpec(t, nil, target10, 0),
+		mustSpec(t, nil, map[string]string{AnnotationWindow: "30s", AnnotationMetric: MetricRPS}, 0)}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("r%d", (g*7+i)%10)}
+				switch i % 6 {
+				case 0:
+					ms.Set(k, specs[i%len(specs)])
+				case 1:
+					_ = ms.Record(k, clk.Now(), Stat{AverageConcurrentRequests: float64(i)})
+				case 2:
+					_ = ms.Push(k, Stat{AverageConcurrentRequests: 1})
+				case 3:
+					ms.Status(k)
+				case 4:
+					p.set(k, i%4)
+				case 5:
+					if i%30 == 5 {
+						ms.Remove(k)
+					}
+				}
+			}
+		})
+	}
+	for range 50 {
+		clk.Step(time.Second)
+	}
+	wg.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
