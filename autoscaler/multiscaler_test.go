@@ -357,3 +357,23 @@ func TestMultiScalerConcurrentUse(t *testing.T) {
 		t.Errorf("Run = %v", err)
 	}
 }
+
+func TestMultiScalerInitialStatusAndPush(t *testing.T) {
+	ms, _, _, clk := newTestScaler(t, Options{})
+	ms.Set(rev, mustSpec(t, nil, nil, 0))
+	st, _, ok := ms.Status(rev)
+	if diff := cmp.Diff(Status{DesiredScale: -1, ExcessBurstCapacity: -111}, st); !ok || diff != "" {
+		t.Errorf("initial status (-want +got):\n%s", diff)
+	}
+	// A pushed stat is stamped with the clock's whole second.
+	clk.SetTime(sec(7.8))
+	if err := ms.Push(rev, Stat{AverageConcurrentRequests: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, err := ms.Collector().StableAndPanicConcurrency(rev, sec(7)); err != nil || s != 4 {
+		t.Errorf("stable at 7 s = %v, %v; want 4 recorded in second 7", s, err)
+	}
+	if err := ms.Push(types.NamespacedName{Name: "nope"}, Stat{}); !errors.Is(err, ErrNotCollecting) {
+		t.Errorf("Push to an unknown revision: %v", err)
+	}
+}
