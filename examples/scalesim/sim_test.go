@@ -295,3 +295,21 @@ func FuzzDecodeTrace(f *testing.F) {
 		}
 	})
 }
+
+func TestIssueExampleLine(t *testing.T) {
+	// The output line quoted in the format's documentation, reproduced:
+	// total 99 at 10 % → target 9.9, so 10 in flight wants 2 pods; a 300 %
+	// threshold keeps it out of panic; EBC = floor(1×99 − 211 − 10) = −122.
+	in := `{"annotations":{"autoscaling.knative.dev/target":"99",
+		"autoscaling.knative.dev/target-utilization-percentage":"10",
+		"autoscaling.knative.dev/panic-threshold-percentage":"300"},
+		"duration":"2s","samples":[{"at":"0s","concurrency":10}]}`
+	var out bytes.Buffer
+	if err := run(nil, strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"at":"2s","readyPods":1,"stableConcurrency":10,"panicConcurrency":10,"stableRPS":0,"panicRPS":0,"desired":2,"excessBurstCapacity":-122,"panic":false,"scale":2,"valid":true}` + "\n"
+	if out.String() != want {
+		t.Errorf("got  %swant %s", out.String(), want)
+	}
+}
