@@ -865,3 +865,34 @@ func TestReadinessSingleFlight(t *testing.T) {
 		t.Errorf("second check: hits = %d, want 2", hits.Load())
 	}
 }
+
+func TestProxyTrailers(t *testing.T) {
+	srv := startApp(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "Grpc-Status")
+		io.WriteString(w, "body")
+		w.Header().Set("Grpc-Status", "0")
+		w.Header().Set(http.TrailerPrefix+"Late", "yes") // undeclared trailer
+	}))
+	rp := startProxy(t, srv, ProxyOptions{ContainerConcurrency: 1, Timeout: time.Minute})
+	h2 := &http.Transport{Protocols: new(http.Protocols)}
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	for _, tc := range []struct {
+		name string
+		tr   *http.Transport
+	}{{"HTTP/1.1", &http.Transport{}}, {"h2c", h2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer tc.tr.CloseIdleConnections()
+			res, err := (&http.Client{Transport: tc.tr}).Get(rp.url + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			got := map[string]string{"body": string(b), "Grpc-Status": res.Trailer.Get("Grpc-Status"), "Late": res.Trailer.Get("Late")}
+			want := map[string]string{"body": "body", "Grpc-Status": "0", "Late": "yes"}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("response (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
