@@ -2,14 +2,75 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 )
 
-// run runs the platform. This placeholder is replaced by the platform
-// runtime (run.go, get.go, ...) written in a later step by another
-// contributor; only the signature is fixed: it returns the exit status.
-func run(_ context.Context, _ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "controller: platform runtime not built yet; try: controller validate [-o yaml] FILE...")
-	return 1
+// run runs the platform ("controller [flags]") or reads its status
+// ("controller get"). It returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "get" {
+		return runGet(ctx, args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.manifests, "manifests", "examples/manifests", "directory of Knative manifests (serving.knative.dev/v1), watched for changes")
+	fs.StringVar(&o.imageMap, "image-map", "", "YAML file mapping container images to local commands (`image: [command, args...]`)")
+	fs.StringVar(&o.configDir, "config", "", "directory of Knative config maps (config-autoscaler, config-defaults, config-network, config-domain, config-gc) as YAML")
+	fs.StringVar(&o.domain, "domain", "example.com", "the domain of routes, when --config has no config-domain")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "ingress address (routes by Host)")
+	fs.StringVar(&o.admin, "admin", "127.0.0.1:8081", "admin address: GET /status, /metrics")
+	fs.DurationVar(&o.pollInterval, "poll", time.Second, "how often the manifests directory is scanned")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: controller [flags]            run the platform")
+		fmt.Fprintln(stderr, "       controller get [--admin ADDR] show services and revisions")
+		fmt.Fprintln(stderr, "       controller validate FILE...   check manifests")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "controller: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	o.logger = slog.New(slog.NewTextHandler(stderr, nil))
+	o.podOutput = stderr
+	if dir, err := os.UserCacheDir(); err == nil {
+		o.cacheDir = filepath.Join(dir, "servekit", "bin")
+	}
+	o.baseEnv = baseEnv(os.Environ())
+	p, err := newPlatform(o)
+	if err != nil {
+		fmt.Fprintln(stderr, "controller:", err)
+		return 1
+	}
+	if err := p.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "controller:", err)
+		return 1
+	}
+	return 0
+}
+
+// baseEnv keeps the variables a local program usually needs (so `python3 app.py`
+// finds its interpreter), and nothing else of the controller's environment.
+func baseEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "USER", "TZ":
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -30,12 +30,6 @@ func signalGroup(pid int, sig syscall.Signal) error {
 	return fmt.Errorf("local: signal %v to process group %d: %w", sig, pid, err)
 }
 
-// groupAlive reports whether any process of the group led by pid still exists.
-func groupAlive(pid int) bool {
-	err := syscall.Kill(-pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
 var (
 	sigTerm = syscall.SIGTERM
 	sigKill = syscall.SIGKILL

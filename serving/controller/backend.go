@@ -1,0 +1,65 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+// Backend runs a revision's pods somewhere: local processes, a Kubernetes cluster.
+// The controller calls Apply once per new revision, Scale whenever the autoscaler's
+// result changes, Delete when the revision goes, and reads Pods and Stats. All methods
+// must be safe for concurrent use.
+type Backend interface {
+	// Run runs the backend until ctx is done, calling notify (from any goroutine,
+	// possibly concurrently) whenever the pods of a revision change, and returns once
+	// every pod it started is gone.
+	Run(ctx context.Context, notify func(types.NamespacedName)) error
+	// Apply makes a revision known so it can be scaled. The error names what the
+	// backend cannot run (e.g. an image it cannot map); the controller reports it in
+	// the revision's status.
+	Apply(rev *v1.Revision) error
+	// Scale sets how many pods the revision should have; scaling down drains the
+	// pods that go.
+	Scale(key types.NamespacedName, replicas int) error
+	// Delete stops every pod of the revision and forgets it.
+	Delete(key types.NamespacedName) error
+	// Pods returns the revision's pods, terminating ones included.
+	Pods(key types.NamespacedName) []Pod
+	// Stats returns, for each pod of the revision that has them, its last
+	// per-second statistics (what Knative's autoscaler scrapes from queue-proxies).
+	Stats(key types.NamespacedName, now time.Time) []PodStats
+}
+
+// Pod is one pod of a revision as the controller sees it.
+type Pod struct {
+	// Name identifies the pod.
+	Name string
+	// Address is host:port of the pod's queue proxy: where traffic is sent.
+	Address string
+	// Ready is true when the pod may receive traffic.
+	Ready bool
+	// Terminating is true while the pod drains before it stops.
+	Terminating bool
+	// Restarts counts the times its container exited and was restarted.
+	Restarts int
+	// LastExit describes the container's last unexpected exit; empty if none.
+	LastExit string
+}
+
+// PodStats is one pod's last second of traffic, Knative's Stat message.
+type PodStats struct {
+	// Pod names the pod.
+	Pod string
+	// AverageConcurrency is the time-weighted number of requests in flight.
+	AverageConcurrency float64
+	// AverageProxiedConcurrency is the part that came through the activator.
+	AverageProxiedConcurrency float64
+	// RequestCount is requests per second.
+	RequestCount float64
+	// ProxiedRequestCount is the part of RequestCount that came through the activator.
+	ProxiedRequestCount float64
+}

@@ -1,0 +1,439 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/clock"
+
+	"github.com/servekit/servekit/activator"
+	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/route"
+	"github.com/servekit/servekit/serving"
+	"github.com/servekit/servekit/serving/gc"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+// DefaultNamespace is the namespace of applied objects that name none, as kubectl's.
+const DefaultNamespace = "default"
+
+// Controller is the platform: reconcile loop, autoscaler, activator and ingress. Create
+// it with New, feed it objects with Apply, serve Handler on the ingress listener, and
+// call Run.
+type Controller struct {
+	backend   Backend
+	clock     clock.WithTicker
+	log       *slog.Logger
+	defaults  v1.Defaults
+	asCfg     autoscaler.Config
+	netCfg    route.Config
+	gcCfg     gc.Config
+	reporter  Reporter
+	resync    time.Duration
+	scaler    *autoscaler.MultiScaler
+	throttler *activator.Throttler
+	act       *activator.Handler
+	ingress   *ingress
+
+	table route.TableHolder
+	// dp maps each revision to its data-plane state; replaced as a whole (under mu)
+	// when revisions come or go, read without locks per request.
+	dp atomic.Pointer[map[types.NamespacedName]*revDataplane]
+
+	kickCh chan struct{} // buffer 1: a reconcile is wanted
+	panics sync.Map      // types.NamespacedName → bool: the decider's panic mode at its last tick
+
+	mu struct {
+		sync.Mutex
+		services map[types.NamespacedName]*v1.Service
+		configs  map[types.NamespacedName]*v1.Configuration
+		routes   map[types.NamespacedName]*v1.Route
+		revs     map[types.NamespacedName]*v1.Revision
+		state    map[types.NamespacedName]*revState
+		// sources maps a source (manifest file) to the objects it applied.
+		sources map[string][]objRef
+		// invalid maps a source to why its last version was rejected.
+		invalid map[string]string
+		// entries keeps each Route's last good table entry, so a Route whose
+		// traffic cannot be resolved for a moment keeps serving what it served.
+		entries map[types.NamespacedName]route.TableRoute
+		running bool
+	}
+}
+
+// objRef names an applied object.
+type objRef struct {
+	Kind string
+	Key  types.NamespacedName
+}
+
+// revState is the controller's bookkeeping for one revision. Guarded by mu.
+type revState struct {
+	key        types.NamespacedName
+	spec       autoscaler.Spec
+	reachable  bool
+	result     autoscaler.ScaleResult
+	haveResult bool
+	everReady  bool
+	applyErr   error
+	ready      string // last logged Ready status, for state-change lines
+	dp         *revDataplane
+}
+
+// revDataplane is what the ingress needs per revision, readable without locks.
+type revDataplane struct {
+	key   activator.RevisionKey
+	serve atomic.Bool              // SKS Serve mode: the activator is out of the path
+	addrs atomic.Pointer[[]string] // ready pod addresses
+	next  atomic.Uint64            // round-robin position
+}
+
+// New returns a Controller configured by o.
+func New(o Options) (*Controller, error) {
+	if o.Backend == nil {
+		return nil, errors.New("controller: Options.Backend is required")
+	}
+	c := &Controller{
+		backend:  o.Backend,
+		clock:    o.Clock,
+		log:      o.Logger,
+		reporter: o.Reporter,
+		resync:   o.ResyncInterval,
+		kickCh:   make(chan struct{}, 1),
+	}
+	if c.clock == nil {
+		c.clock = clock.RealClock{}
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.reporter == nil {
+		c.reporter = nopReporter{}
+	}
+	if c.resync <= 0 {
+		c.resync = time.Second
+	}
+	c.defaults = v1.StockDefaults()
+	if o.Defaults != nil {
+		c.defaults = *o.Defaults
+	}
+	c.asCfg = autoscaler.DefaultConfig()
+	if o.Autoscaler != nil {
+		c.asCfg = *o.Autoscaler
+	}
+	if o.Network != nil {
+		c.netCfg = *o.Network
+	} else {
+		nc, err := route.ConfigFromMaps(route.ConfigMaps{Domain: map[string]string{"example.com": ""}})
+		if err != nil {
+			return nil, err
+		}
+		c.netCfg = nc
+	}
+	c.gcCfg = gc.DefaultConfig()
+	if o.GC != nil {
+		c.gcCfg = *o.GC
+	}
+	scaler, err := autoscaler.NewMultiScaler(autoscaler.Options{
+		Clock:       c.clock,
+		Logger:      c.log,
+		PodCounter:  podCounter{c},
+		ScaleSetter: scaleSetter{c},
+		Scraper:     scraper{c},
+		Reporter:    tickReporter{c},
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.scaler = scaler
+	c.throttler = activator.NewThrottler(activator.Options{
+		Clock:     c.clock,
+		PeerToken: o.PeerToken,
+		StatSink:  activator.StatSinkFunc(c.recordActivatorStat),
+		Hooks: activator.Hooks{ColdStart: func(k activator.RevisionKey, d time.Duration) {
+			c.reporter.ReportColdStart(types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, d)
+		}},
+		Logger: c.log,
+	})
+	if err := c.throttler.UpdateActivators(0, 1); err != nil {
+		return nil, err
+	}
+	c.act, err = activator.NewHandler(activator.HandlerOptions{
+		Throttler: c.throttler,
+		Resolver:  activator.ResolverFunc(resolveFromContext),
+		PeerToken: o.PeerToken,
+		Logger:    c.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.ingress = newIngress(c)
+	c.mu.services = make(map[types.NamespacedName]*v1.Service)
+	c.mu.configs = make(map[types.NamespacedName]*v1.Configuration)
+	c.mu.routes = make(map[types.NamespacedName]*v1.Route)
+	c.mu.revs = make(map[types.NamespacedName]*v1.Revision)
+	c.mu.state = make(map[types.NamespacedName]*revState)
+	c.mu.sources = make(map[string][]objRef)
+	c.mu.invalid = make(map[string]string)
+	c.mu.entries = make(map[types.NamespacedName]route.TableRoute)
+	empty := map[types.NamespacedName]*revDataplane{}
+	c.dp.Store(&empty)
+	table, _ := route.NewTable(nil, c.netCfg.TableOptions())
+	c.table.Store(table)
+	return c, nil
+}
+
+// Handler returns the ingress: it routes each request by Host (and the
+// Knative-Serving-Tag header when tag-header-based-routing is enabled) to a revision,
+// then straight to one of its pods or through the activator.
+func (c *Controller) Handler() http.Handler { return c.ingress }
+
+// Run runs the backend, the autoscaler, the activator and the reconcile loop until
+// ctx is done. It returns after all of them have stopped (every pod stopped by the
+// backend). Stop serving Handler before cancelling ctx so no request is cut.
+func (c *Controller) Run(ctx context.Context) error {
+	c.mu.Lock()
+	if c.mu.running {
+		c.mu.Unlock()
+		return errors.New("controller: Run called twice")
+	}
+	c.mu.running = true
+	c.mu.Unlock()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return c.backend.Run(gctx, c.podsChanged) })
+	g.Go(func() error { return c.scaler.Run(gctx) })
+	g.Go(func() error { return c.throttler.Run(gctx) })
+	g.Go(func() error {
+		t := c.clock.NewTicker(c.resync)
+		defer t.Stop()
+		c.reconcile()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C():
+			case <-c.kickCh:
+			}
+			c.reconcile()
+		}
+	})
+	return g.Wait()
+}
+
+// kick asks for a reconcile soon; it never blocks.
+func (c *Controller) kick() {
+	select {
+	case c.kickCh <- struct{}{}:
+	default:
+	}
+}
+
+// ApplyError is the error of Apply: the problems of one source, each with the field
+// path Knative would report.
+type ApplyError struct {
+	// Source is the source that was rejected.
+	Source string
+	// Problems are "<kind> <namespace>/<name>: <field path>: <message>" lines.
+	Problems []string
+}
+
+// Error joins the problems.
+func (e *ApplyError) Error() string {
+	return e.Source + ": " + strings.Join(e.Problems, "; ")
+}
+
+// Apply makes the objects of a source (e.g. a manifest file) the desired state: each
+// is defaulted and validated as Knative's webhook would (updates of an existing
+// object with ValidateUpdate), and objects the source applied before but no longer
+// holds are deleted. If any object is invalid, nothing changes and the returned
+// *ApplyError names each problem with its field path; the source is then listed in
+// Status().Errors until a valid version is applied or it is removed.
+func (c *Controller) Apply(source string, objs []v1.Object) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var problems []string
+	bad := func(kind string, key types.NamespacedName, errs field.ErrorList) {
+		for _, e := range errs {
+			problems = append(problems, fmt.Sprintf("%s %s: %s: %s", kind, key, e.Field, v1.Message(e)))
+		}
+	}
+	var refs []objRef
+	seen := map[objRef]bool{}
+	prepared := make([]v1.Object, 0, len(objs))
+	for _, o := range objs {
+		o = o.DeepCopyObject().(v1.Object)
+		if o.GetNamespace() == "" {
+			o.SetNamespace(DefaultNamespace)
+		}
+		key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
+		var kind string
+		var errs field.ErrorList
+		switch obj := o.(type) {
+		case *v1.Service:
+			kind = v1.KindService
+			if old := c.mu.services[key]; old != nil {
+				obj.SetDefaultsOnUpdate(old, c.defaults)
+				errs = obj.ValidateUpdate(old, c.defaults)
+			} else {
+				obj.SetDefaults(c.defaults)
+				errs = obj.Validate(c.defaults)
+			}
+		case *v1.Configuration:
+			kind = v1.KindConfiguration
+			if old := c.mu.configs[key]; old != nil {
+				obj.SetDefaultsOnUpdate(old, c.defaults)
+				errs = obj.ValidateUpdate(old, c.defaults)
+			} else {
+				obj.SetDefaults(c.defaults)
+				errs = obj.Validate(c.defaults)
+			}
+		case *v1.Route:
+			kind = v1.KindRoute
+			obj.SetDefaults(c.defaults)
+			errs = obj.Validate(c.defaults)
+		default:
+			problems = append(problems, fmt.Sprintf("%T %s: kind: only Service, Configuration and Route can be applied (Revisions are made by Configurations)", o, key))
+			continue
+		}
+		bad(kind, key, errs)
+		ref := objRef{Kind: kind, Key: key}
+		if seen[ref] {
+			problems = append(problems, fmt.Sprintf("%s %s: metadata.name: defined twice in this source", kind, key))
+		}
+		seen[ref] = true
+		if owner := c.ownerLocked(ref); owner != "" && owner != source {
+			problems = append(problems, fmt.Sprintf("%s %s: metadata.name: already defined by %s", kind, key, owner))
+		}
+		if kind != v1.KindService {
+			// A Configuration or Route of the same name as a Service belongs to it.
+			if _, ok := c.mu.services[key]; ok {
+				problems = append(problems, fmt.Sprintf("%s %s: metadata.name: owned by Service %s", kind, key, key))
+			}
+		}
+		refs = append(refs, ref)
+		prepared = append(prepared, o)
+	}
+	if len(problems) > 0 {
+		err := &ApplyError{Source: source, Problems: problems}
+		c.mu.invalid[source] = err.Error()
+		c.log.Error("manifest rejected; nothing changed", "source", source, "problems", problems)
+		return err
+	}
+	delete(c.mu.invalid, source)
+	now := c.clock.Now()
+	for _, o := range prepared {
+		c.storeLocked(o, now)
+	}
+	for _, old := range c.mu.sources[source] {
+		if !seen[old] {
+			c.deleteLocked(old)
+		}
+	}
+	c.mu.sources[source] = refs
+	c.kick()
+	return nil
+}
+
+// Reject records that a source could not be read or decoded (err says why, with
+// field paths where there are any). Its previously applied objects stay as they were.
+func (c *Controller) Reject(source string, err error) {
+	c.mu.Lock()
+	c.mu.invalid[source] = err.Error()
+	c.mu.Unlock()
+	c.log.Error("manifest rejected; nothing changed", "source", source, "err", err)
+}
+
+// Delete removes the objects a source applied (and what they own: a Service's
+// Configuration, Route and Revisions) and forgets the source.
+func (c *Controller) Delete(source string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ref := range c.mu.sources[source] {
+		c.deleteLocked(ref)
+	}
+	delete(c.mu.sources, source)
+	delete(c.mu.invalid, source)
+	c.kick()
+}
+
+func (c *Controller) ownerLocked(ref objRef) string {
+	for src, refs := range c.mu.sources {
+		if slices.Contains(refs, ref) {
+			return src
+		}
+	}
+	return ""
+}
+
+// storeLocked stores an applied object, bumping its generation when its spec changed.
+func (c *Controller) storeLocked(o v1.Object, now time.Time) {
+	key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
+	switch obj := o.(type) {
+	case *v1.Service:
+		if old := c.mu.services[key]; old != nil {
+			obj.ObjectMeta = mergeMeta(old.ObjectMeta, obj.ObjectMeta, !specEqual(old.Spec, obj.Spec))
+			obj.Status = old.Status
+		} else {
+			initMeta(&obj.ObjectMeta, now)
+			obj.Status.InitializeConditions(now)
+		}
+		c.mu.services[key] = obj
+	case *v1.Configuration:
+		if old := c.mu.configs[key]; old != nil {
+			obj.ObjectMeta = mergeMeta(old.ObjectMeta, obj.ObjectMeta, !specEqual(old.Spec, obj.Spec))
+			obj.Status = old.Status
+		} else {
+			initMeta(&obj.ObjectMeta, now)
+			obj.Status.InitializeConditions(now)
+		}
+		c.mu.configs[key] = obj
+	case *v1.Route:
+		if old := c.mu.routes[key]; old != nil {
+			obj.ObjectMeta = mergeMeta(old.ObjectMeta, obj.ObjectMeta, !specEqual(old.Spec, obj.Spec))
+			obj.Status = old.Status
+		} else {
+			initMeta(&obj.ObjectMeta, now)
+			obj.Status.InitializeConditions(now)
+		}
+		c.mu.routes[key] = obj
+	}
+}
+
+// deleteLocked deletes an applied object and what it owns.
+func (c *Controller) deleteLocked(ref objRef) {
+	switch ref.Kind {
+	case v1.KindService:
+		delete(c.mu.services, ref.Key)
+		// Its Configuration and Route go too (Knative: owner references).
+		if cfg := c.mu.configs[ref.Key]; cfg != nil && cfg.Labels[serving.ServiceLabelKey] == ref.Key.Name {
+			c.deleteConfigLocked(ref.Key)
+		}
+		delete(c.mu.routes, ref.Key)
+		delete(c.mu.entries, ref.Key)
+	case v1.KindConfiguration:
+		c.deleteConfigLocked(ref.Key)
+	case v1.KindRoute:
+		delete(c.mu.routes, ref.Key)
+		delete(c.mu.entries, ref.Key)
+	}
+}
+
+func (c *Controller) deleteConfigLocked(key types.NamespacedName) {
+	delete(c.mu.configs, key)
+	for rk, rev := range c.mu.revs {
+		if rk.Namespace == key.Namespace && rev.Labels[serving.ConfigurationLabelKey] == key.Name {
+			c.deleteRevisionLocked(rk)
+		}
+	}
+}

@@ -1,0 +1,16 @@
+// Package controller composes servekit's primitives into a serving platform: it
+// reconciles Knative Services into Configurations, Routes and immutable Revisions,
+// runs each Revision's pods on a Backend, scales them with the KPA (package
+// autoscaler), routes requests by Host through the route table — straight to pods, or
+// through the activator when a revision has too little spare capacity (Knative's SKS
+// Serve/Proxy modes) — and reports Knative's status conditions and URLs.
+//
+// The one idea: a Controller owns the control loop and the ingress, and nothing about
+// where pods run. That is the Backend's job (declared here, implemented by
+// serving/runtime/local for processes on one machine; a Kubernetes backend can
+// implement the same interface).
+//
+// Objects come in through Apply (grouped by source, e.g. a manifest file, so that
+// removing a source deletes its objects) and go out as Status. Run(ctx) runs
+// everything and returns only after every goroutine it started has ended.
+package controller

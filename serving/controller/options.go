@@ -1,0 +1,91 @@
+package controller
+
+import (
+	"log/slog"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/route"
+	"github.com/servekit/servekit/serving/gc"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+// Options configure a Controller. Only Backend is required.
+type Options struct {
+	// Backend runs the pods; required.
+	Backend Backend
+	// Clock drives the autoscaler, the activator and the resync loop, and stamps
+	// conditions. Nil means the real clock.
+	Clock clock.WithTicker
+	// Logger receives one line per scaling decision that changes a revision's scale,
+	// per revision state change, and errors. Nil discards.
+	Logger *slog.Logger
+	// Defaults are the config-defaults values used to default and validate applied
+	// objects. Nil means v1.StockDefaults().
+	Defaults *v1.Defaults
+	// Autoscaler is config-autoscaler. Nil means autoscaler.DefaultConfig().
+	Autoscaler *autoscaler.Config
+	// Network is config-network + config-domain + config-features (hosts, tags,
+	// tag-header routing). Nil means Knative's defaults with the domain example.com.
+	Network *route.Config
+	// GC is config-gc. Nil means gc.DefaultConfig().
+	GC *gc.Config
+	// PeerToken is the secret the activator shares with the pods' queue proxies
+	// (queue.PeerTokenHeader). The backend must hand the same token to its proxies.
+	// Empty means none: pods then count activator traffic twice.
+	PeerToken string
+	// Reporter observes requests and revisions for metrics. Nil reports nothing.
+	Reporter Reporter
+	// ResyncInterval is how often everything is reconciled even without an event (to
+	// advance time-based state: routing-state changes, GC). Zero means 1s.
+	ResyncInterval time.Duration
+}
+
+// Reporter receives what the platform measures. Implementations must be safe for
+// concurrent use and must not block: ReportRequest runs on the request path.
+type Reporter interface {
+	// ReportRequest is called once per request the ingress served.
+	ReportRequest(RequestReport)
+	// ReportRevision is called for every revision after each reconcile.
+	ReportRevision(RevisionReport)
+	// ReportColdStart receives the time from a revision's first request waiting with
+	// no ready pod to its first ready pod.
+	ReportColdStart(key types.NamespacedName, d time.Duration)
+}
+
+// RequestReport describes one request served by the ingress.
+type RequestReport struct {
+	// Namespace, Route and Revision say where it went; Revision is empty for a
+	// request no route matched.
+	Namespace, Route, Revision string
+	// Code is the status sent (0 if nothing was written).
+	Code int
+	// Latency is the time from arrival to the end of the response.
+	Latency time.Duration
+	// ViaActivator is true when the request went through the activator.
+	ViaActivator bool
+}
+
+// RevisionReport is the state of one revision.
+type RevisionReport struct {
+	// Key names the revision; Service is its serving.knative.dev/service label.
+	Key     types.NamespacedName
+	Service string
+	// DesiredPods is the replica count asked of the backend, ReadyPods those ready.
+	DesiredPods, ReadyPods int
+	// Panic reports the decider's panic mode.
+	Panic bool
+	// ActivatorInPath reports Knative's SKS proxy mode.
+	ActivatorInPath bool
+	// QueueDepth is the number of requests waiting in the activator.
+	QueueDepth int
+}
+
+type nopReporter struct{}
+
+func (nopReporter) ReportRequest(RequestReport)                         {}
+func (nopReporter) ReportRevision(RevisionReport)                       {}
+func (nopReporter) ReportColdStart(types.NamespacedName, time.Duration) {}

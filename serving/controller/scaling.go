@@ -1,0 +1,121 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/servekit/servekit/autoscaler"
+)
+
+// podCounter tells the autoscaler how many pods of a revision are ready.
+type podCounter struct{ c *Controller }
+
+func (p podCounter) ReadyPods(key types.NamespacedName) (int, error) {
+	n := 0
+	for _, pod := range p.c.backend.Pods(key) {
+		if pod.Ready && !pod.Terminating {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// scraper reads the stats of every ready pod from the backend: in-process there is
+// no need for Knative's sampling, so the sum is the revision total.
+type scraper struct{ c *Controller }
+
+func (s scraper) Scrape(_ context.Context, key types.NamespacedName, now time.Time, _ autoscaler.Spec) (autoscaler.Stat, error) {
+	stats := s.c.backend.Stats(key, now)
+	if len(stats) == 0 {
+		return autoscaler.Stat{}, autoscaler.ErrNoPods
+	}
+	total := autoscaler.Stat{PodName: "service-scraper"}
+	for _, st := range stats {
+		total.AverageConcurrentRequests += st.AverageConcurrency
+		total.AverageProxiedConcurrentRequests += st.AverageProxiedConcurrency
+		total.RequestCount += st.RequestCount
+		total.ProxiedRequestCount += st.ProxiedRequestCount
+	}
+	return total, nil
+}
+
+// scaleSetter applies the autoscaler's results: the replica count to the backend,
+// the SKS mode (activator in the path or not) to the ingress.
+type scaleSetter struct{ c *Controller }
+
+func (s scaleSetter) SetScale(_ context.Context, key types.NamespacedName, r autoscaler.ScaleResult) error {
+	c := s.c
+	c.mu.Lock()
+	st := c.mu.state[key]
+	if st == nil {
+		c.mu.Unlock()
+		return nil // deleted meanwhile
+	}
+	old, had := st.result, st.haveResult
+	st.result, st.haveResult = r, true
+	dp := st.dp
+	c.mu.Unlock()
+
+	if !had || old.Replicas != r.Replicas {
+		from := int32(-1)
+		if had {
+			from = old.Replicas
+		}
+		ds, _, _ := c.scaler.Status(key)
+		c.log.Info("scaling decision", "revision", key.String(), "from", from, "to", r.Replicas,
+			"want", r.Want, "desiredScale", ds.DesiredScale, "excessBurstCapacity", ds.ExcessBurstCapacity,
+			"state", r.State.String(), "activatorInPath", r.ActivatorInPath)
+		if err := c.backend.Scale(key, int(r.Replicas)); err != nil {
+			return err
+		}
+	}
+	// Serve mode needs ready pods too: with none, traffic must wait in the activator.
+	serve := !r.ActivatorInPath
+	if dp.serve.Swap(serve) != serve {
+		c.log.Info("activator placement", "revision", key.String(), "activatorInPath", r.ActivatorInPath)
+	}
+	c.kick()
+	return nil
+}
+
+// recordActivatorStat pushes the activator's per-revision stats (and its
+// scale-from-zero poke) into the autoscaler.
+func (c *Controller) recordActivatorStat(namespace, name string, _ time.Time, concurrency, requestCount float64) {
+	_ = c.scaler.Push(types.NamespacedName{Namespace: namespace, Name: name}, autoscaler.Stat{
+		PodName:                   "activator",
+		AverageConcurrentRequests: concurrency,
+		RequestCount:              requestCount,
+	})
+}
+
+// podsChanged is the backend's notification: refresh the revision's endpoints in the
+// activator and the ingress, then reconcile (status). It must not take c.mu: the
+// backend may call it while the controller, holding c.mu, calls the backend.
+func (c *Controller) podsChanged(key types.NamespacedName) {
+	dp := (*c.dp.Load())[key]
+	var addrs []string
+	for _, p := range c.backend.Pods(key) {
+		if p.Ready && !p.Terminating {
+			addrs = append(addrs, p.Address)
+		}
+	}
+	if dp != nil {
+		if addrs == nil {
+			addrs = []string{}
+		}
+		dp.addrs.Store(&addrs)
+		if err := c.throttler.UpdateEndpoints(dp.key, addrs); err != nil {
+			c.log.Error("activator endpoints", "revision", key.String(), "err", err)
+		}
+	}
+	c.kick()
+}
+
+// tickReporter remembers each revision's panic mode for metrics and status.
+type tickReporter struct{ c *Controller }
+
+func (t tickReporter) ReportTick(r autoscaler.TickReport) {
+	t.c.panics.Store(r.Key, r.Decision.Panic)
+}

@@ -1,0 +1,162 @@
+package controller
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/servekit/servekit/serving"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+// Status is the platform's state as GET /status shows it.
+type Status struct {
+	// Services lists every Service, sorted by namespace and name.
+	Services []ServiceStatus `json:"services"`
+	// Errors lists the sources whose last version was rejected (nothing of it
+	// applied), sorted by source.
+	Errors []SourceError `json:"errors,omitempty"`
+}
+
+// SourceError is a rejected source.
+type SourceError struct {
+	Source string `json:"source"`
+	Error  string `json:"error"`
+}
+
+// ServiceStatus is one Service.
+type ServiceStatus struct {
+	Name                      string           `json:"name"`
+	Namespace                 string           `json:"namespace"`
+	URL                       string           `json:"url"`
+	Ready                     bool             `json:"ready"`
+	Reason                    string           `json:"reason,omitempty"`
+	Message                   string           `json:"message,omitempty"`
+	LatestCreatedRevisionName string           `json:"latestCreatedRevisionName"`
+	LatestReadyRevisionName   string           `json:"latestReadyRevisionName"`
+	Traffic                   []TrafficStatus  `json:"traffic"`
+	Revisions                 []RevisionStatus `json:"revisions"`
+}
+
+// TrafficStatus is one entry of a Service's status.traffic.
+type TrafficStatus struct {
+	RevisionName   string `json:"revisionName"`
+	Percent        int64  `json:"percent"`
+	Tag            string `json:"tag,omitempty"`
+	URL            string `json:"url,omitempty"`
+	LatestRevision bool   `json:"latestRevision"`
+}
+
+// RevisionStatus is one Revision of a Service.
+type RevisionStatus struct {
+	Name string `json:"name"`
+	// DesiredScale is the replica count the autoscaler asked for.
+	DesiredScale int `json:"desiredScale"`
+	// ReadyPods and ActualPods count ready and existing (not terminating) pods.
+	ReadyPods  int `json:"readyPods"`
+	ActualPods int `json:"actualPods"`
+	// ActivatorInPath is Knative's SKS proxy mode.
+	ActivatorInPath bool   `json:"activatorInPath"`
+	Ready           bool   `json:"ready"`
+	Reason          string `json:"reason,omitempty"`
+	Message         string `json:"message,omitempty"`
+	Restarts        int    `json:"restarts,omitempty"`
+	LastExit        string `json:"lastExit,omitempty"`
+}
+
+// Status returns the current state.
+func (c *Controller) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := Status{Services: []ServiceStatus{}}
+	keys := slices.SortedFunc(maps.Keys(c.mu.services), func(a, b types.NamespacedName) int {
+		return strings.Compare(a.String(), b.String())
+	})
+	for _, key := range keys {
+		svc := c.mu.services[key]
+		ss := ServiceStatus{
+			Name: key.Name, Namespace: key.Namespace, URL: svc.Status.URL,
+			Ready:                     svc.IsReady(),
+			LatestCreatedRevisionName: svc.Status.LatestCreatedRevisionName,
+			LatestReadyRevisionName:   svc.Status.LatestReadyRevisionName,
+			Traffic:                   []TrafficStatus{},
+			Revisions:                 []RevisionStatus{},
+		}
+		if cond := svc.Status.GetCondition(v1.ServiceConditionReady); cond != nil && !cond.IsTrue() {
+			ss.Reason, ss.Message = cond.Reason, cond.Message
+		}
+		for _, t := range svc.Status.Traffic {
+			ts := TrafficStatus{RevisionName: t.RevisionName, Tag: t.Tag, URL: t.URL}
+			if t.Percent != nil {
+				ts.Percent = *t.Percent
+			}
+			if t.LatestRevision != nil {
+				ts.LatestRevision = *t.LatestRevision
+			}
+			ss.Traffic = append(ss.Traffic, ts)
+		}
+		var revKeys []types.NamespacedName
+		for rk, rev := range c.mu.revs {
+			if rk.Namespace == key.Namespace && rev.Labels[serving.ServiceLabelKey] == key.Name {
+				revKeys = append(revKeys, rk)
+			}
+		}
+		slices.SortFunc(revKeys, func(a, b types.NamespacedName) int { return strings.Compare(a.Name, b.Name) })
+		for _, rk := range revKeys {
+			ss.Revisions = append(ss.Revisions, c.revisionStatusViewLocked(rk))
+		}
+		out.Services = append(out.Services, ss)
+	}
+	for _, src := range slices.Sorted(maps.Keys(c.mu.invalid)) {
+		out.Errors = append(out.Errors, SourceError{Source: src, Error: c.mu.invalid[src]})
+	}
+	return out
+}
+
+func (c *Controller) revisionStatusViewLocked(key types.NamespacedName) RevisionStatus {
+	rev := c.mu.revs[key]
+	rs := RevisionStatus{Name: key.Name, Ready: rev.IsReady(), ActivatorInPath: true}
+	if cond := rev.Status.GetCondition(v1.RevisionConditionReady); cond != nil && !cond.IsTrue() {
+		rs.Reason, rs.Message = cond.Reason, cond.Message
+	}
+	if st := c.mu.state[key]; st != nil {
+		rs.DesiredScale = int(st.spec.InitialScale)
+		if st.haveResult {
+			rs.DesiredScale = int(st.result.Replicas)
+		}
+		rs.ActivatorInPath = !st.dp.serve.Load()
+	}
+	for _, p := range c.backend.Pods(key) {
+		if p.Terminating {
+			continue
+		}
+		rs.ActualPods++
+		if p.Ready {
+			rs.ReadyPods++
+		}
+		rs.Restarts += p.Restarts
+		if p.LastExit != "" {
+			rs.LastExit = p.LastExit
+		}
+	}
+	return rs
+}
+
+// StatusHandler serves Status as JSON (GET /status on the admin listener).
+func (c *Controller) StatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "controller: method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(c.Status())
+	})
+}
