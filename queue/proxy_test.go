@@ -3,7 +3,6 @@ package queue
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -85,15 +84,11 @@ func startProxy(t *testing.T, app *httptest.Server, opts ProxyOptions) *running 
 		metrics: "http://" + ls.Metrics.Addr().String(),
 	}
 	go func() { r.done <- p.Run(ctx, ls) }()
-	stopped := false
 	t.Cleanup(func() {
-		if !stopped {
-			if err := r.stop(t); err != nil {
-				t.Errorf("Run = %v", err)
-			}
+		if err := r.stop(t); err != nil {
+			t.Errorf("Run = %v", err)
 		}
 	})
-	_ = stopped
 	return r
 }
 
@@ -829,8 +824,6 @@ func (r *reports) get() []RequestReport {
 	defer r.mu.Unlock()
 	return r.rs
 }
-
-var _ = errors.New
 
 func TestReadinessSingleFlight(t *testing.T) {
 	var hits atomic.Int64
