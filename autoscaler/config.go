@@ -197,6 +197,36 @@ func ConfigFromMap(data map[string]string) (Config, error) {
 	return c, nil
 }
 
+// Map renders c as config-autoscaler data: ConfigFromMap(c.Map()) returns c
+// for any valid c (TargetUtilization has no key and is not rendered). The
+// target percentage is written as a fraction.
+func (c Config) Map() map[string]string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	i := func(v int32) string { return strconv.FormatInt(int64(v), 10) }
+	return map[string]string{
+		KeyPodAutoscalerClass:            c.PodAutoscalerClass,
+		KeyEnableScaleToZero:             strconv.FormatBool(c.EnableScaleToZero),
+		KeyContainerConcurrencyTargetPct: f(c.ContainerConcurrencyTargetFraction),
+		KeyContainerConcurrencyTargetDef: f(c.ContainerConcurrencyTargetDefault),
+		KeyRPSTargetDefault:              f(c.RPSTargetDefault),
+		KeyTargetBurstCapacity:           f(c.TargetBurstCapacity),
+		KeyStableWindow:                  c.StableWindow.String(),
+		KeyPanicWindowPercentage:         f(c.PanicWindowPercentage),
+		KeyPanicThresholdPercentage:      f(c.PanicThresholdPercentage),
+		KeyMaxScaleUpRate:                f(c.MaxScaleUpRate),
+		KeyMaxScaleDownRate:              f(c.MaxScaleDownRate),
+		KeyActivatorCapacity:             f(c.ActivatorCapacity),
+		KeyScaleToZeroGracePeriod:        c.ScaleToZeroGracePeriod.String(),
+		KeyScaleToZeroPodRetentionPeriod: c.ScaleToZeroPodRetentionPeriod.String(),
+		KeyScaleDownDelay:                c.ScaleDownDelay.String(),
+		KeyInitialScale:                  i(c.InitialScale),
+		KeyAllowZeroInitialScale:         strconv.FormatBool(c.AllowZeroInitialScale),
+		KeyMinScale:                      i(c.MinScale),
+		KeyMaxScale:                      i(c.MaxScale),
+		KeyMaxScaleLimit:                 i(c.MaxScaleLimit),
+	}
+}
+
 // Validate checks c in Knative's order and returns the first violation.
 func (c Config) Validate() error {
 	switch {

@@ -26,6 +26,18 @@ func TestConfigFromMapDefaults(t *testing.T) {
 	}
 }
 
+func TestConfigMapRoundTrip(t *testing.T) {
+	c := mustConfig(t, map[string]string{"container-concurrency-target-percentage": "55", "stable-window": "90s",
+		"scale-down-delay": "10s", "max-scale": "5", "min-scale": "1", "target-burst-capacity": "-1"})
+	got, err := ConfigFromMap(c.Map())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 func TestConfigFromMapParsing(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -140,6 +152,14 @@ func FuzzConfigFromMap(f *testing.F) {
 		}
 		if err := c.Validate(); err != nil {
 			t.Fatalf("parsed config does not validate: %v", err)
+		}
+		// Round trip through Map.
+		back, err := ConfigFromMap(c.Map())
+		if err != nil {
+			t.Fatalf("ConfigFromMap(Map()) of %+v: %v", c, err)
+		}
+		if diff := cmp.Diff(c, back); diff != "" {
+			t.Fatalf("round trip (-want +got):\n%s", diff)
 		}
 		if _, err := SpecFromAnnotations(c, nil, 0); err != nil {
 			t.Fatalf("valid config yields no spec: %v", err)
