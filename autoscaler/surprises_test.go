@@ -7,9 +7,7 @@ import (
 
 // The numbered surprises of the reference's §9 not covered next to the code
 // they concern. The others: 6–9, 12–14, 19 in decider_test.go; 10, 11,
-// 16–18, 20 in collector_test.go; 15 in bounds_test.go
-// (TestBoundsScaleBounds: "unreachable ignores min-scale" and
-// "initial-scale is a floor until initialised").
+// 16–18, 20 in collector_test.go.
 
 // Surprise 1: rps utilisation is 0.7 unless the revision annotates it;
 // container-concurrency-target-percentage applies to concurrency only and
@@ -81,4 +79,24 @@ func TestSurprise05NoTickInterval(t *testing.T) {
 	}
 	// The MultiScaler's decide loop runs on exactly TickInterval: stepping
 	// the fake clock 1 s scrapes, 2 s decides (TestMultiScalerRunScrapesTicksAndPokes).
+}
+
+// Surprise 15: min-scale is ignored for unreachable revisions, and
+// initial-scale only applies until the target first reached it. (Step
+// scripts in TestBoundsScaleBounds; this is the short form.)
+func TestSurprise15MinScaleAndInitialScale(t *testing.T) {
+	s := mustSpec(t, nil, map[string]string{AnnotationMinScale: "2", AnnotationInitialScale: "4", AnnotationTargetBurstCapacity: "0"}, 0)
+
+	reachable := NewBounds(s, epoch)
+	before := reachable.Reconcile(sec(0), Status{DesiredScale: 1}, 0).Replicas // initial-scale floor: 4
+	reachable.Reconcile(sec(2), Status{DesiredScale: 1}, 4)                   // initialised
+	after := reachable.Reconcile(sec(4), Status{DesiredScale: 1}, 4).Replicas // min-scale floor: 2
+
+	s.Reachable = false
+	unreachable := NewBounds(s, epoch)
+	un := unreachable.Reconcile(sec(0), Status{DesiredScale: 1}, 1).Replicas // neither floor applies
+
+	if before != 4 || after != 2 || un != 1 {
+		t.Errorf("replicas: before init %d (want 4), after init %d (want 2), unreachable %d (want 1)", before, after, un)
+	}
 }
