@@ -89,8 +89,8 @@ func TestSurprise15MinScaleAndInitialScale(t *testing.T) {
 
 	reachable := NewBounds(s, epoch)
 	before := reachable.Reconcile(sec(0), Status{DesiredScale: 1}, 0).Replicas // initial-scale floor: 4
-	reachable.Reconcile(sec(2), Status{DesiredScale: 1}, 4)                   // initialised
-	after := reachable.Reconcile(sec(4), Status{DesiredScale: 1}, 4).Replicas // min-scale floor: 2
+	reachable.Reconcile(sec(2), Status{DesiredScale: 1}, 4)                    // initialised
+	after := reachable.Reconcile(sec(4), Status{DesiredScale: 1}, 4).Replicas  // min-scale floor: 2
 
 	s.Reachable = false
 	unreachable := NewBounds(s, epoch)
