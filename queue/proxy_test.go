@@ -200,7 +200,7 @@ func TestProxyTimeouts(t *testing.T) {
 		want: result{code: 504, body: "request timeout"},
 	}, {
 		name: "total, response started: text appended",
-		opts: ProxyOptions{Timeout: 50 * time.Millisecond},
+		opts: ProxyOptions{Timeout: time.Second}, // long enough for the app's first write
 		app:  blockUntilCancelled("partial "),
 		want: result{code: 200, body: "partial request timeout"},
 	}, {
@@ -215,7 +215,7 @@ func TestProxyTimeouts(t *testing.T) {
 		want: result{code: 504, body: "request timeout"},
 	}, {
 		name: "idle after a write",
-		opts: ProxyOptions{Timeout: time.Minute, IdleTimeout: 50 * time.Millisecond},
+		opts: ProxyOptions{Timeout: time.Minute, IdleTimeout: 500 * time.Millisecond},
 		app:  blockUntilCancelled("chunk "),
 		want: result{code: 200, body: "chunk request timeout"},
 	}, {
@@ -613,7 +613,7 @@ func TestReadinessHTTP(t *testing.T) {
 func TestProxyDrainLosesNoRequest(t *testing.T) {
 	app := &slowApp{release: make(chan struct{})}
 	srv := startApp(t, app)
-	p, err := NewProxy(ProxyOptions{Target: srv.Listener.Addr().String(), ContainerConcurrency: 10, DrainQuietPeriod: 300 * time.Millisecond})
+	p, err := NewProxy(ProxyOptions{Target: srv.Listener.Addr().String(), ContainerConcurrency: 10, DrainQuietPeriod: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
