@@ -889,3 +889,25 @@ func TestProxyTrailers(t *testing.T) {
 		})
 	}
 }
+
+func TestRunErrors(t *testing.T) {
+	p, err := NewProxy(ProxyOptions{Target: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background(), Listeners{}); err == nil || !strings.Contains(err.Error(), "Listeners.Serving") {
+		t.Errorf("Run without a serving listener = %v, want an error naming Listeners.Serving", err)
+	}
+	ln := listen(t)
+	ln.Close() // Serve fails at once
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background(), Listeners{Serving: ln}) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Run on a closed listener = nil, want the accept error")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after its server failed")
+	}
+}
