@@ -118,6 +118,8 @@ func TestParseProbes(t *testing.T) {
 		{"http", `{"httpGet":{"path":"/healthz","port":8081,"scheme":"HTTP","httpHeaders":[{"name":"X-A","value":"b"}]},"periodSeconds":5,"timeoutSeconds":2,"successThreshold":3,"failureThreshold":4}`,
 			[]Probe{{HTTPGet: &HTTPGetAction{Path: "/healthz", Port: 8081, Scheme: "HTTP", Headers: http.Header{"X-A": {"b"}}}, Period: 5 * time.Second, Timeout: 2 * time.Second, SuccessThreshold: 3}}},
 		{"string port", `{"httpGet":{"port":"8082"}}`, []Probe{{HTTPGet: &HTTPGetAction{Port: 8082}}}},
+		{"grpc", `{"grpc":{"port":9000,"service":"api"}}`, []Probe{{GRPC: &GRPCAction{Port: 9000, Service: "api"}}}},
+		{"grpc default port", `{"grpc":{}}`, []Probe{{GRPC: &GRPCAction{Port: 8080}}}},
 		{"exec becomes tcp", `{"exec":{"command":["true"]}}`, []Probe{{TCPSocket: &TCPSocketAction{Port: 8080}}}},
 		{"array", `[{"tcpSocket":{"port":1}},{"httpGet":{"port":2}}]`, []Probe{{TCPSocket: &TCPSocketAction{Port: 1}}, {HTTPGet: &HTTPGetAction{Port: 2}}}},
 	}
@@ -139,7 +141,7 @@ func TestParseProbesErrors(t *testing.T) {
 		{"not json", `tcp`, "readiness probe"},
 		{"two handlers", `{"tcpSocket":{},"httpGet":{}}`, "probe[0].handler"},
 		{"no handler", `{}`, "probe[0].handler"},
-		{"grpc", `{"grpc":{"port":1}}`, "probe[0].grpc"},
+		{"grpc port", `{"grpc":{"port":-1}}`, "probe[0].grpc.port"},
 		{"named port", `{"tcpSocket":{"port":"http"}}`, "port"},
 		{"port too big", `{"tcpSocket":{"port":65536}}`, "probe[0].tcpSocket.port"},
 		{"https", `{"httpGet":{"scheme":"HTTPS"}}`, "probe[0].httpGet.scheme"},

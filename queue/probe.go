@@ -3,9 +3,11 @@ package queue
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -17,12 +19,15 @@ import (
 // Probe is a readiness check of the user container: the part of a Kubernetes
 // corev1.Probe that the queue proxy runs itself (dataplane.md §2.6). ParseProbes reads
 // it from Knative's SERVING_READINESS_PROBE JSON, so the queue package does not need
-// k8s.io/api. Exactly one of TCPSocket and HTTPGet is set.
+// k8s.io/api. Exactly one of TCPSocket, HTTPGet and GRPC is set.
 type Probe struct {
 	// TCPSocket, when set, checks that a TCP connection can be opened.
 	TCPSocket *TCPSocketAction
 	// HTTPGet, when set, checks that a GET answers with a status in 200..399.
 	HTTPGet *HTTPGetAction
+	// GRPC, when set, checks that the gRPC health service (grpc.health.v1.Health/Check,
+	// over cleartext HTTP/2) answers SERVING.
+	GRPC *GRPCAction
 	// Timeout bounds one attempt when Period > 0; zero means one second. In the
 	// aggressive mode (Period == 0) every attempt is bounded by 100 ms.
 	Timeout time.Duration
@@ -57,11 +62,25 @@ type HTTPGetAction struct {
 	Headers http.Header
 }
 
-// The JSON shape of corev1.Probe (only the fields the queue proxy uses, plus exec and
-// grpc so that they can be recognised).
+// GRPCAction is a gRPC health check (grpc.health.v1).
+type GRPCAction struct {
+	// Host to connect to; empty means 127.0.0.1.
+	Host string
+	// Port to connect to, 1..65535.
+	Port int
+	// Service is the service name sent in the HealthCheckRequest; empty means the
+	// server's overall health.
+	Service string
+}
+
+// The JSON shape of corev1.Probe (only the fields the queue proxy uses, plus exec so
+// that it can be recognised).
 type probeJSON struct {
-	Exec      *json.RawMessage `json:"exec"`
-	GRPC      *json.RawMessage `json:"grpc"`
+	Exec *json.RawMessage `json:"exec"`
+	GRPC *struct {
+		Port    jsonPort `json:"port"`
+		Service *string  `json:"service"`
+	} `json:"grpc"`
 	TCPSocket *struct {
 		Host string   `json:"host"`
 		Port jsonPort `json:"port"`
@@ -202,7 +221,14 @@ func (r probeJSON) probe(defaultPort int) (Probe, error) {
 		}
 		p.TCPSocket = &TCPSocketAction{Port: port}
 	case r.GRPC != nil:
-		return Probe{}, errors.New("grpc: gRPC readiness probes are not supported by the servekit queue proxy")
+		port, err := checkPort("grpc.port", r.GRPC.Port, defaultPort)
+		if err != nil {
+			return Probe{}, err
+		}
+		p.GRPC = &GRPCAction{Port: port}
+		if r.GRPC.Service != nil {
+			p.GRPC.Service = *r.GRPC.Service
+		}
 	case r.TCPSocket != nil:
 		port, err := checkPort("tcpSocket.port", r.TCPSocket.Port, defaultPort)
 		if err != nil {
@@ -245,6 +271,9 @@ func (p Probe) MarshalJSON() ([]byte, error) {
 	if p.TCPSocket != nil {
 		r.TCPSocket = &tcpOut{Host: p.TCPSocket.Host, Port: p.TCPSocket.Port}
 	}
+	if p.GRPC != nil {
+		r.GRPC = &grpcOut{Port: p.GRPC.Port, Service: p.GRPC.Service}
+	}
 	if g := p.HTTPGet; g != nil {
 		o := &httpOut{Host: g.Host, Port: g.Port, Path: g.Path, Scheme: g.Scheme}
 		for _, name := range sortedKeys(g.Headers) {
@@ -258,11 +287,16 @@ func (p Probe) MarshalJSON() ([]byte, error) {
 }
 
 type probeOut struct {
+	GRPC             *grpcOut `json:"grpc,omitempty"`
 	TCPSocket        *tcpOut  `json:"tcpSocket,omitempty"`
 	HTTPGet          *httpOut `json:"httpGet,omitempty"`
 	TimeoutSeconds   int      `json:"timeoutSeconds,omitempty"`
 	PeriodSeconds    int      `json:"periodSeconds,omitempty"`
 	SuccessThreshold int      `json:"successThreshold,omitempty"`
+}
+type grpcOut struct {
+	Port    int    `json:"port"`
+	Service string `json:"service,omitempty"`
 }
 type tcpOut struct {
 	Host string `json:"host,omitempty"`
@@ -310,6 +344,7 @@ const kubeProbeUA = "kube-probe//"
 type readiness struct {
 	probes []Probe
 	client *http.Client // no keep-alive
+	h2c    *http.Client // cleartext HTTP/2 for gRPC, no keep-alive
 	dialer net.Dialer
 
 	mu struct {
@@ -333,6 +368,9 @@ func newReadiness(probes []Probe) *readiness {
 			return http.ErrUseLastResponse // a 3xx is a success, as for the kubelet
 		},
 	}
+	h2 := &http.Transport{DisableKeepAlives: true, Protocols: new(http.Protocols)}
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	r.h2c = &http.Client{Transport: h2}
 	r.mu.successes = make([]int, len(probes))
 	return r
 }
@@ -465,8 +503,95 @@ func (r *readiness) attempt(ctx context.Context, p Probe, timeout time.Duration)
 		_, _ = buf.ReadFrom(http.MaxBytesReader(nil, res.Body, 10<<10))
 		res.Body.Close()
 		return res.StatusCode >= 200 && res.StatusCode < 400
+	case p.GRPC != nil:
+		return r.grpcCheck(ctx, p.GRPC)
 	}
 	return false
+}
+
+// grpcCheck calls grpc.health.v1.Health/Check by hand (one unary call: a 5-byte
+// frame header and the HealthCheckRequest protobuf) and reports whether the answer is
+// grpc-status 0 with status SERVING.
+func (r *readiness) grpcCheck(ctx context.Context, g *GRPCAction) bool {
+	msg := []byte{}
+	if g.Service != "" {
+		msg = append(msg, 1<<3|2) // field 1 (service), length-delimited
+		msg = binary.AppendUvarint(msg, uint64(len(g.Service)))
+		msg = append(msg, g.Service...)
+	}
+	frame := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(msg)))
+	frame = append(frame, msg...)
+	url := "http://" + net.JoinHostPort(hostOrLoopback(g.Host), strconv.Itoa(g.Port)) + "/grpc.health.v1.Health/Check"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(frame))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("Te", "trailers")
+	req.Header.Set("User-Agent", kubeProbeUA)
+	res, err := r.h2c.Do(req)
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if err != nil || res.StatusCode != http.StatusOK {
+		return false
+	}
+	st := res.Trailer.Get("Grpc-Status")
+	if st == "" {
+		st = res.Header.Get("Grpc-Status") // trailers-only response
+	}
+	if st != "0" || len(body) < 5 || body[0] != 0 {
+		return false
+	}
+	n := binary.BigEndian.Uint32(body[1:5])
+	if uint64(n) != uint64(len(body)-5) {
+		return false
+	}
+	return healthStatus(body[5:]) == 1 // SERVING
+}
+
+// healthStatus returns field 1 (status) of a HealthCheckResponse, 0 if absent or malformed.
+func healthStatus(b []byte) uint64 {
+	var status uint64
+	for len(b) > 0 {
+		tag, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0
+		}
+		b = b[n:]
+		switch tag & 7 {
+		case 0: // varint
+			v, n := binary.Uvarint(b)
+			if n <= 0 {
+				return 0
+			}
+			if tag>>3 == 1 {
+				status = v
+			}
+			b = b[n:]
+		case 1: // 64-bit
+			if len(b) < 8 {
+				return 0
+			}
+			b = b[8:]
+		case 2: // length-delimited
+			l, n := binary.Uvarint(b)
+			if n <= 0 || l > uint64(len(b)-n) {
+				return 0
+			}
+			b = b[n+int(l):]
+		case 5: // 32-bit
+			if len(b) < 4 {
+				return 0
+			}
+			b = b[4:]
+		default:
+			return 0
+		}
+	}
+	return status
 }
 
 func hostOrLoopback(h string) string {

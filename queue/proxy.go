@@ -163,8 +163,14 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 		return nil, fmt.Errorf("queue: ProxyOptions.ShutdownTimeout %v is negative", opts.ShutdownTimeout)
 	}
 	for i, pr := range opts.ReadinessProbes {
-		if (pr.TCPSocket == nil) == (pr.HTTPGet == nil) {
-			return nil, fmt.Errorf("queue: ProxyOptions.ReadinessProbes[%d]: want exactly one of TCPSocket and HTTPGet", i)
+		n := 0
+		for _, set := range [...]bool{pr.TCPSocket != nil, pr.HTTPGet != nil, pr.GRPC != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			return nil, fmt.Errorf("queue: ProxyOptions.ReadinessProbes[%d]: want exactly one of TCPSocket, HTTPGet and GRPC, got %d", i, n)
 		}
 	}
 	if opts.DrainQuietPeriod == 0 {

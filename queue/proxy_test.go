@@ -911,3 +911,67 @@ func TestRunErrors(t *testing.T) {
 		t.Fatal("Run did not return after its server failed")
 	}
 }
+
+// grpcHealth is a fake grpc.health.v1 server: it answers SERVING (1) for the
+// services in serving and NOT_SERVING (2) for others.
+func grpcHealth(t *testing.T, serving map[string]bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/grpc.health.v1.Health/Check" || r.ProtoMajor != 2 || r.Header.Get("Content-Type") != "application/grpc" {
+			t.Errorf("unexpected gRPC request %s %s HTTP/%d %q", r.Method, r.URL.Path, r.ProtoMajor, r.Header.Get("Content-Type"))
+			w.WriteHeader(400)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		service := ""
+		if len(b) > 7 { // frame header, tag, length, name
+			service = string(b[7:])
+		}
+		status := byte(2)
+		if serving[service] {
+			status = 1
+		}
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Trailer", "Grpc-Status")
+		w.Write([]byte{0, 0, 0, 0, 2, 1 << 3, status})
+		w.Header().Set("Grpc-Status", "0")
+	}
+}
+
+func TestReadinessGRPC(t *testing.T) {
+	srv := startApp(t, grpcHealth(t, map[string]bool{"": true, "up": true}))
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	tests := []struct {
+		service string
+		want    bool
+	}{{"", true}, {"up", true}, {"down", false}}
+	for _, tc := range tests {
+		t.Run("service="+tc.service, func(t *testing.T) {
+			r := newReadiness([]Probe{{GRPC: &GRPCAction{Port: port, Service: tc.service}, Period: time.Second}})
+			if got := r.check(context.Background()); got != tc.want {
+				t.Errorf("check = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestHealthStatus(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		want uint64
+	}{
+		{"serving", []byte{0x08, 0x01}, 1},
+		{"not serving", []byte{0x08, 0x02}, 2},
+		{"empty", nil, 0},
+		{"unknown fields skipped", []byte{0x12, 0x01, 'x', 0x08, 0x01, 0x19, 0, 0, 0, 0, 0, 0, 0, 0}, 1},
+		{"truncated", []byte{0x08}, 0},
+		{"bad length", []byte{0x12, 0x05, 'x'}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := healthStatus(tc.in); got != tc.want {
+				t.Errorf("healthStatus(%x) = %d, want %d", tc.in, got, tc.want)
+			}
+		})
+	}
+}
