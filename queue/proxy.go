@@ -129,7 +129,8 @@ type Proxy struct {
 	prevRep  atomic.Int64 // UnixNano of the previous ReportStat, for per-second rates
 
 	draining atomic.Bool
-	lastReq  atomic.Int64 // monotonic nanoseconds since start of the latest request while draining
+	epoch    time.Time    // real (monotonic) construction time, for drain timing
+	lastReq  atomic.Int64 // nanoseconds since epoch of the latest request while draining
 
 	active   atomic.Int64  // requests inside ServeHTTP
 	idleCh   chan struct{} // receives (non-blocking) when active drops to 0
@@ -213,6 +214,7 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 		p.breaker = NewBreaker(BreakerParams{QueueDepth: depth, MaxConcurrency: cc, InitialCapacity: cc})
 	}
 	p.start = p.now()
+	p.epoch = time.Now()
 	p.stats.Report(p.start)
 	p.prevRep.Store(p.start.UnixNano())
 	p.lastStat.Store(&Stat{PodName: opts.PodName})
@@ -428,7 +430,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.active.Add(1)
 	defer p.requestDone()
 	if p.draining.Load() {
-		p.lastReq.Store(int64(time.Since(p.start)))
+		p.lastReq.Store(int64(time.Since(p.epoch)))
 	}
 
 	kubelet := false

@@ -18,14 +18,14 @@ import (
 // does that after Drain returns.
 func (p *Proxy) Drain(ctx context.Context) error {
 	if !p.draining.Swap(true) {
-		p.lastReq.Store(int64(time.Since(p.start)))
+		p.lastReq.Store(int64(time.Since(p.epoch)))
 		p.log.Info("queue: draining", "quietPeriod", p.opts.DrainQuietPeriod)
 	}
 	quiet := p.opts.DrainQuietPeriod
 	t := time.NewTimer(quiet)
 	defer t.Stop()
 	for {
-		elapsed := time.Since(p.start) - time.Duration(p.lastReq.Load())
+		elapsed := time.Since(p.epoch) - time.Duration(p.lastReq.Load())
 		if elapsed >= quiet {
 			return nil
 		}
