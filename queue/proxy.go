@@ -557,6 +557,11 @@ func (p *Proxy) Ready(ctx context.Context) bool {
 	return !p.draining.Load() && p.ready.check(ctx)
 }
 
+// InFlight returns the number of requests inside the proxy: waiting in the breaker
+// or being proxied, hijacked (websocket) connections included, health probes
+// excluded. Unlike Breaker().InFlight it also counts when ContainerConcurrency is 0.
+func (p *Proxy) InFlight() int { return int(p.active.Load()) }
+
 // Breaker returns the proxy's breaker, nil when ContainerConcurrency is 0. Its
 // InFlight is Knative's queue-depth gauge.
 func (p *Proxy) Breaker() *Breaker { return p.breaker }

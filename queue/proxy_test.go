@@ -161,6 +161,9 @@ func TestProxyBreakerAdmitsElevenTimesCC(t *testing.T) {
 	waitFor(t, "2 running and 22 admitted", func() bool {
 		return app.started.Load() == 2 && rp.p.Breaker().InFlight() == admitted
 	})
+	if got := rp.p.InFlight(); got != admitted {
+		t.Errorf("Proxy.InFlight() = %d, want %d", got, admitted)
+	}
 
 	got := get(c, mustReq(t, "GET", rp.url+"/slow", nil))
 	if diff := cmp.Diff(result{code: 503, body: "pending request queue full\n"}, got, cmp.AllowUnexported(result{})); diff != "" {
