@@ -44,6 +44,7 @@ type platform struct {
 	opts    options
 	log     *slog.Logger
 	ctrl    *controller.Controller
+	rt      *local.Runtime
 	watcher *watcher
 	ingress net.Listener
 	admin   net.Listener
@@ -113,7 +114,7 @@ func newPlatform(o options) (*platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &platform{opts: o, log: log, ctrl: ctrl}
+	p := &platform{opts: o, log: log, ctrl: ctrl, rt: rt}
 	p.watcher = newWatcher(o.manifests, ctrl, log, o.pollInterval)
 	if p.ingress, err = net.Listen("tcp", o.listen); err != nil {
 		return nil, fmt.Errorf("--listen: %w", err)

@@ -34,6 +34,7 @@ type pod struct {
 		addr     string
 		restarts int
 		lastExit string
+		pid      int
 	}
 	front Front // set (under mu) before the process starts; read-only after
 }
@@ -41,7 +42,7 @@ type pod struct {
 func (p *pod) snapshot() Pod {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Pod{Name: p.name, Address: p.mu.addr, State: p.mu.state, Restarts: p.mu.restarts, LastExit: p.mu.lastExit}
+	s := Pod{Name: p.name, Address: p.mu.addr, State: p.mu.state, Restarts: p.mu.restarts, LastExit: p.mu.lastExit, PID: p.mu.pid}
 	if s.State == "" {
 		s.State = PodStarting
 	}
@@ -49,6 +50,13 @@ func (p *pod) snapshot() Pod {
 		s.InFlight = f.InFlight()
 	}
 	return s
+}
+
+// currentFront returns the pod's front, nil before it exists.
+func (p *pod) currentFront() Front {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.frontLocked()
 }
 
 // frontLocked returns the front once it exists.
@@ -251,8 +259,14 @@ func (p *pod) startProcess(ctx context.Context, userPort int) (*process, error) 
 		return nil, fmt.Errorf("start %q: %w", argv[0], err)
 	}
 	pr := &process{cmd: cmd, exited: make(chan struct{})}
+	p.mu.Lock()
+	p.mu.pid = cmd.Process.Pid
+	p.mu.Unlock()
 	go func() {
 		pr.err = cmd.Wait()
+		p.mu.Lock()
+		p.mu.pid = 0
+		p.mu.Unlock()
 		close(pr.exited)
 	}()
 	p.r.logger.Debug("pod: process started", "pod", p.name, "pid", cmd.Process.Pid, "argv", argv)

@@ -85,6 +85,9 @@ type Pod struct {
 	LastExit string
 	// InFlight is the number of requests the front holds.
 	InFlight int
+	// PID is the process id of the running process (the leader of its process
+	// group), or 0 when none runs.
+	PID int
 }
 
 // Runtime runs pods as local processes, each behind its own front on loopback. It is
@@ -284,10 +287,9 @@ func (r *Runtime) Stats(key types.NamespacedName, now time.Time) map[string]PodS
 	r.mu.Unlock()
 	out := make(map[string]PodStats, len(pods))
 	for _, p := range pods {
-		if p.front == nil {
-			continue
+		if f := p.currentFront(); f != nil {
+			out[p.name] = f.Stats(now)
 		}
-		out[p.name] = p.front.Stats(now)
 	}
 	return out
 }
