@@ -82,7 +82,7 @@
 // # Not implemented
 //
 // The TLS serving port (QUEUE_SERVING_TLS_PORT), h2c by HTTP/1.1 Upgrade (prior
-// knowledge only, which gRPC uses), HTTP/2 auto-detection in HTTP readiness checks,
-// Knative's dial back-off on dial timeouts, request logs and tracing. gRPC readiness
+// knowledge only, which gRPC uses), Knative's dial back-off on dial timeouts, full
+// duplex (ENABLE_HTTP_FULL_DUPLEX is accepted and ignored), request logs and tracing. gRPC readiness
 // probes are supported: the grpc.health.v1 call is encoded by hand.
 package queue

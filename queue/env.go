@@ -33,8 +33,8 @@ type Env struct {
 	// unset from empty, so they are optional here). PodName goes into every Stat.
 	Namespace, Configuration, Revision, Service, PodName, PodIP string
 
-	// EnableHTTP2AutoDetection is ENABLE_HTTP2_AUTO_DETECTION (accepted, unused:
-	// readiness HTTP checks use HTTP/1.1).
+	// EnableHTTP2AutoDetection is ENABLE_HTTP2_AUTO_DETECTION: HTTP readiness checks
+	// try cleartext HTTP/2 first (ProxyOptions.ReadinessHTTP2AutoDetection).
 	EnableHTTP2AutoDetection bool
 	// EnableHTTPFullDuplex is ENABLE_HTTP_FULL_DUPLEX (accepted, unused).
 	EnableHTTPFullDuplex bool
@@ -198,15 +198,16 @@ func ParseEnv(getenv func(string) string) (Env, error) {
 // for the caller.
 func (e Env) ProxyOptions() ProxyOptions {
 	return ProxyOptions{
-		Target:               "127.0.0.1:" + strconv.Itoa(e.UserPort),
-		ContainerConcurrency: e.ContainerConcurrency,
-		Timeout:              e.RevisionTimeout,
-		ResponseStartTimeout: e.ResponseStartTimeout,
-		IdleTimeout:          e.IdleTimeout,
-		ReadinessProbes:      e.ReadinessProbes,
-		PeerToken:            e.PeerToken,
-		TrustKnativeHeaders:  e.TrustKnativeHeaders,
-		DrainQuietPeriod:     e.DrainQuietPeriod,
-		PodName:              e.PodName,
+		Target:                      "127.0.0.1:" + strconv.Itoa(e.UserPort),
+		ContainerConcurrency:        e.ContainerConcurrency,
+		Timeout:                     e.RevisionTimeout,
+		ResponseStartTimeout:        e.ResponseStartTimeout,
+		IdleTimeout:                 e.IdleTimeout,
+		ReadinessProbes:             e.ReadinessProbes,
+		ReadinessHTTP2AutoDetection: e.EnableHTTP2AutoDetection,
+		PeerToken:                   e.PeerToken,
+		TrustKnativeHeaders:         e.TrustKnativeHeaders,
+		DrainQuietPeriod:            e.DrainQuietPeriod,
+		PodName:                     e.PodName,
 	}
 }

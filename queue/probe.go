@@ -346,6 +346,8 @@ type readiness struct {
 	client *http.Client // no keep-alive
 	h2c    *http.Client // cleartext HTTP/2 for gRPC, no keep-alive
 	dialer net.Dialer
+	// http2Auto makes HTTP checks try cleartext HTTP/2 before HTTP/1.1.
+	http2Auto bool
 
 	mu struct {
 		sync.Mutex
@@ -360,8 +362,8 @@ type probeRun struct {
 	ok   bool
 }
 
-func newReadiness(probes []Probe) *readiness {
-	r := &readiness{probes: probes}
+func newReadiness(probes []Probe, http2Auto bool) *readiness {
+	r := &readiness{probes: probes, http2Auto: http2Auto}
 	r.client = &http.Client{
 		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -479,34 +481,45 @@ func (r *readiness) attempt(ctx context.Context, p Probe, timeout time.Duration)
 		c.Close()
 		return true
 	case p.HTTPGet != nil:
-		g := p.HTTPGet
-		path := g.Path
-		if !strings.HasPrefix(path, "/") {
-			path = "/" + path
+		if r.http2Auto {
+			// Knative's ENABLE_HTTP2_AUTO_DETECTION: h2c first, HTTP/1.1 if the app
+			// does not speak it.
+			if code, err := r.httpGet(ctx, r.h2c, p.HTTPGet); err == nil {
+				return code >= 200 && code < 400
+			}
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(hostOrLoopback(g.Host), strconv.Itoa(g.Port))+path, nil)
-		if err != nil {
-			return false
-		}
-		for k, v := range g.Headers {
-			req.Header[k] = v
-		}
-		req.Header.Set("User-Agent", kubeProbeUA)
-		if h := g.Headers.Get("Host"); h != "" {
-			req.Host = h
-		}
-		res, err := r.client.Do(req)
-		if err != nil {
-			return false
-		}
-		var buf bytes.Buffer
-		_, _ = buf.ReadFrom(http.MaxBytesReader(nil, res.Body, 10<<10))
-		res.Body.Close()
-		return res.StatusCode >= 200 && res.StatusCode < 400
+		code, err := r.httpGet(ctx, r.client, p.HTTPGet)
+		return err == nil && code >= 200 && code < 400
 	case p.GRPC != nil:
 		return r.grpcCheck(ctx, p.GRPC)
 	}
 	return false
+}
+
+// httpGet runs one HTTP readiness request and returns its status.
+func (r *readiness) httpGet(ctx context.Context, c *http.Client, g *HTTPGetAction) (int, error) {
+	path := g.Path
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(hostOrLoopback(g.Host), strconv.Itoa(g.Port))+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range g.Headers {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", kubeProbeUA)
+	if h := g.Headers.Get("Host"); h != "" {
+		req.Host = h
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 10<<10))
+	res.Body.Close()
+	return res.StatusCode, nil
 }
 
 // grpcCheck calls grpc.health.v1.Health/Check by hand (one unary call: a 5-byte

@@ -44,6 +44,10 @@ type ProxyOptions struct {
 	// ReadinessProbes are run to answer health probes (K-Network-Probe: queue) and
 	// Ready; all must pass. Nil means the user container is always ready.
 	ReadinessProbes []Probe
+	// ReadinessHTTP2AutoDetection makes HTTP readiness checks try cleartext HTTP/2
+	// first and fall back to HTTP/1.1 (ENABLE_HTTP2_AUTO_DETECTION). False means
+	// HTTP/1.1 only.
+	ReadinessHTTP2AutoDetection bool
 
 	// PeerToken is the secret shared with the proxy's trusted peers (the activator,
 	// the kubelet). Knative's internal headers (K-Proxy-Request, K-Original-Host,
@@ -194,7 +198,7 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 		log:      opts.Logger,
 		now:      opts.Now,
 		reporter: opts.Reporter,
-		ready:    newReadiness(opts.ReadinessProbes),
+		ready:    newReadiness(opts.ReadinessProbes, opts.ReadinessHTTP2AutoDetection),
 		idleCh:   make(chan struct{}, 1),
 	}
 	if p.log == nil {

@@ -570,7 +570,7 @@ func TestReadinessAggressiveWaitsForApp(t *testing.T) {
 	ln := listen(t)
 	addr := ln.Addr().(*net.TCPAddr)
 	ln.Close()
-	r := newReadiness([]Probe{{TCPSocket: &TCPSocketAction{Port: addr.Port}}})
+	r := newReadiness([]Probe{{TCPSocket: &TCPSocketAction{Port: addr.Port}}}, false)
 	got := make(chan bool, 1)
 	go func() { got <- r.check(context.Background()) }()
 	waitFor(t, "a probe run in progress", func() bool {
@@ -601,7 +601,7 @@ func TestReadinessHTTP(t *testing.T) {
 		}
 	}))
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
-	r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port, Path: "ready", Headers: http.Header{"X-Custom": {"v"}}}, SuccessThreshold: 2}})
+	r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port, Path: "ready", Headers: http.Header{"X-Custom": {"v"}}}, SuccessThreshold: 2}}, false)
 	if !r.check(context.Background()) {
 		t.Fatal("check = false, want true after the app recovers")
 	}
@@ -836,7 +836,7 @@ func TestReadinessSingleFlight(t *testing.T) {
 		<-release
 	}))
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
-	r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port}, Period: time.Second, Timeout: time.Minute}})
+	r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port}, Period: time.Second, Timeout: time.Minute}}, false)
 	const callers = 5
 	results := make(chan bool, callers)
 	for range callers {
@@ -949,7 +949,7 @@ func TestReadinessGRPC(t *testing.T) {
 	}{{"", true}, {"up", true}, {"down", false}}
 	for _, tc := range tests {
 		t.Run("service="+tc.service, func(t *testing.T) {
-			r := newReadiness([]Probe{{GRPC: &GRPCAction{Port: port, Service: tc.service}, Period: time.Second}})
+			r := newReadiness([]Probe{{GRPC: &GRPCAction{Port: port, Service: tc.service}, Period: time.Second}}, false)
 			if got := r.check(context.Background()); got != tc.want {
 				t.Errorf("check = %v, want %v", got, tc.want)
 			}
@@ -974,6 +974,39 @@ func TestHealthStatus(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := healthStatus(tc.in); got != tc.want {
 				t.Errorf("healthStatus(%x) = %d, want %d", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadinessHTTP2AutoDetection(t *testing.T) {
+	var protos sync.Map
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos.Store(r.ProtoMajor, true)
+	})
+	h1only := httptest.NewServer(handler) // speaks HTTP/1.1 only
+	defer h1only.Close()
+	both := startApp(t, handler) // HTTP/1.1 and h2c
+	tests := []struct {
+		name      string
+		srv       *httptest.Server
+		auto      bool
+		wantProto int
+	}{
+		{"off: HTTP/1.1", both, false, 1},
+		{"auto: h2c when the app speaks it", both, true, 2},
+		{"auto: falls back to HTTP/1.1", h1only, true, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			protos.Clear()
+			port := tc.srv.Listener.Addr().(*net.TCPAddr).Port
+			r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port}, Period: time.Second}}, tc.auto)
+			if !r.check(context.Background()) {
+				t.Fatal("check = false, want true")
+			}
+			if _, ok := protos.Load(tc.wantProto); !ok {
+				t.Errorf("the app saw no HTTP/%d request", tc.wantProto)
 			}
 		})
 	}
