@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"math"
 	"net"
 	"strconv"
 	"time"
@@ -67,13 +66,6 @@ func (f *queueFront) Stats(time.Time) PodStats {
 	}
 }
 
-func (f *queueFront) InFlight() int {
-	if b := f.proxy.Breaker(); b != nil {
-		return b.InFlight()
-	}
-	// Without a breaker (containerConcurrency 0) the proxy does not expose its
-	// in-flight count; the last second's average concurrency ranks pods as well.
-	return int(math.Ceil(f.proxy.Stat().AverageConcurrentRequests))
-}
+func (f *queueFront) InFlight() int { return f.proxy.InFlight() }
 
 func (f *queueFront) Drain(ctx context.Context) error { return f.proxy.Drain(ctx) }
