@@ -1,0 +1,272 @@
+package controller_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/servekit/servekit/queue"
+	"github.com/servekit/servekit/serving/controller"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeBackend runs each pod as an in-process HTTP server that answers with its
+// revision's name (and answers the activator's health probe).
+type fakeBackend struct {
+	mu      sync.Mutex
+	revs    map[types.NamespacedName][]*httptest.Server
+	applied []string
+	deleted []string
+	notify  func(types.NamespacedName)
+}
+
+func newFakeBackend() *fakeBackend {
+	return &fakeBackend{revs: map[types.NamespacedName][]*httptest.Server{}}
+}
+
+func (b *fakeBackend) Run(ctx context.Context, notify func(types.NamespacedName)) error {
+	b.mu.Lock()
+	b.notify = notify
+	b.mu.Unlock()
+	<-ctx.Done()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, pods := range b.revs {
+		for _, p := range pods {
+			p.Close()
+		}
+		b.revs[k] = nil
+	}
+	return nil
+}
+
+func (b *fakeBackend) Apply(rev *v1.Revision) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.applied = append(b.applied, rev.Name)
+	if rev.Spec.Containers[0].Image == "unrunnable" {
+		return errors.New("spec.containers[0].image \"unrunnable\": not in the image map")
+	}
+	b.revs[types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}] = nil
+	return nil
+}
+
+func (b *fakeBackend) Scale(key types.NamespacedName, n int) error {
+	b.mu.Lock()
+	pods := b.revs[key]
+	for len(pods) < n {
+		name := key.Name
+		pods = append(pods, httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get(queue.ProbeHeaderName) == queue.ProbeHeaderValue {
+				_, _ = io.WriteString(w, queue.ProbeHeaderValue)
+				return
+			}
+			_, _ = io.WriteString(w, "rev="+name)
+		})))
+	}
+	for len(pods) > n {
+		pods[len(pods)-1].Close()
+		pods = pods[:len(pods)-1]
+	}
+	b.revs[key] = pods
+	notify := b.notify
+	b.mu.Unlock()
+	if notify != nil {
+		notify(key)
+	}
+	return nil
+}
+
+func (b *fakeBackend) Delete(key types.NamespacedName) error {
+	_ = b.Scale(key, 0)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.revs, key)
+	b.deleted = append(b.deleted, key.Name)
+	return nil
+}
+
+func (b *fakeBackend) Pods(key types.NamespacedName) []controller.Pod {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []controller.Pod
+	for _, s := range b.revs[key] {
+		out = append(out, controller.Pod{Name: s.URL, Address: strings.TrimPrefix(s.URL, "http://"), Ready: true})
+	}
+	return out
+}
+
+func (b *fakeBackend) Stats(types.NamespacedName, time.Time) []controller.PodStats { return nil }
+
+func testService(name, image string) *v1.Service {
+	return &v1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "serving.knative.dev/v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1.ServiceSpec{ConfigurationSpec: v1.ConfigurationSpec{Template: v1.RevisionTemplateSpec{
+			Spec: v1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: image}}}},
+		}}},
+	}
+}
+
+// run starts c.Run until the test ends.
+func run(t *testing.T, c *controller.Controller) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval of an observed condition
+	}
+}
+
+func serve(h http.Handler, host string) (int, string) {
+	req := httptest.NewRequest(http.MethodGet, "http://"+host+"/", nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+func TestServiceBecomesReadyAndServes(t *testing.T) {
+	b := newFakeBackend()
+	c, err := controller.New(controller.Options{Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply("hello.yaml", []v1.Object{testService("hello", "example.com/hello")}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	waitFor(t, "hello Ready", func() bool {
+		st := c.Status()
+		return len(st.Services) == 1 && st.Services[0].Ready
+	})
+	st := c.Status()
+	got := st.Services[0]
+	got.Revisions = nil
+	want := controller.ServiceStatus{
+		Name: "hello", Namespace: "default", URL: "http://hello.default.example.com", Ready: true,
+		LatestCreatedRevisionName: "hello-00001", LatestReadyRevisionName: "hello-00001",
+		Traffic: []controller.TrafficStatus{{RevisionName: "hello-00001", Percent: 100, LatestRevision: true}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("status (-want +got):\n%s", diff)
+	}
+	for _, host := range []string{"hello.default.example.com", "hello.default.example.com:8080", "hello.default.svc.cluster.local"} {
+		if code, body := serve(c.Handler(), host); code != http.StatusOK || body != "rev=hello-00001" {
+			t.Errorf("GET Host %s = %d %q, want 200 rev=hello-00001", host, code, body)
+		}
+	}
+	if code, _ := serve(c.Handler(), "other.default.example.com"); code != http.StatusNotFound {
+		t.Errorf("unknown host: %d, want 404", code)
+	}
+}
+
+func TestApplyRejectsInvalidAndChangesNothing(t *testing.T) {
+	b := newFakeBackend()
+	c, err := controller.New(controller.Options{Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := testService("hello", "example.com/hello")
+	if err := c.Apply("hello.yaml", []v1.Object{good}); err != nil {
+		t.Fatal(err)
+	}
+	bad := testService("hello", "example.com/hello")
+	bad.Spec.Template.Spec.ContainerConcurrency = new(int64(-1))
+	err = c.Apply("hello.yaml", []v1.Object{bad})
+	var ae *controller.ApplyError
+	if !errors.As(err, &ae) || !strings.Contains(ae.Error(), "spec.template.spec.containerConcurrency") {
+		t.Fatalf("Apply(containerConcurrency -1) = %v, want an *ApplyError naming spec.template.spec.containerConcurrency", err)
+	}
+	st := c.Status()
+	if len(st.Services) != 1 || len(st.Errors) != 1 || st.Errors[0].Source != "hello.yaml" {
+		t.Errorf("status after a rejected update = %+v, want the old service kept and hello.yaml listed in errors", st)
+	}
+	// Another source may not redefine the service.
+	err = c.Apply("other.yaml", []v1.Object{testService("hello", "example.com/x")})
+	if err == nil || !strings.Contains(err.Error(), "already defined by hello.yaml") {
+		t.Errorf("Apply from a second source = %v, want \"already defined by hello.yaml\"", err)
+	}
+	// A valid version clears the error.
+	if err := c.Apply("hello.yaml", []v1.Object{good}); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Status(); len(st.Errors) != 1 || st.Errors[0].Source != "other.yaml" {
+		t.Errorf("errors after a valid apply = %+v, want only other.yaml", st.Errors)
+	}
+}
+
+func TestDeleteRemovesServiceAndRevisions(t *testing.T) {
+	b := newFakeBackend()
+	c, err := controller.New(controller.Options{Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply("hello.yaml", []v1.Object{testService("hello", "example.com/hello")}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	waitFor(t, "hello Ready", func() bool { st := c.Status(); return len(st.Services) == 1 && st.Services[0].Ready })
+	c.Delete("hello.yaml")
+	waitFor(t, "revision deleted", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return slices.Contains(b.deleted, "hello-00001")
+	})
+	if st := c.Status(); len(st.Services) != 0 {
+		t.Errorf("services after Delete = %+v, want none", st.Services)
+	}
+	waitFor(t, "host gone from the table", func() bool {
+		code, _ := serve(c.Handler(), "hello.default.example.com")
+		return code == http.StatusNotFound
+	})
+}
+
+func TestUnrunnableRevisionIsReported(t *testing.T) {
+	b := newFakeBackend()
+	c, err := controller.New(controller.Options{Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply("x.yaml", []v1.Object{testService("x", "unrunnable")}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	waitFor(t, "revision failure in status", func() bool {
+		st := c.Status()
+		return len(st.Services) == 1 && len(st.Services[0].Revisions) == 1 &&
+			strings.Contains(st.Services[0].Revisions[0].Message, "not in the image map")
+	})
+	st := c.Status().Services[0]
+	if st.Ready || st.Revisions[0].Ready {
+		t.Errorf("status = %+v, want service and revision not ready", st)
+	}
+}
