@@ -68,6 +68,8 @@ type Controller struct {
 		// entries keeps each Route's last good table entry, so a Route whose
 		// traffic cannot be resolved for a moment keeps serving what it served.
 		entries map[types.NamespacedName]route.TableRoute
+		// rollouts keeps each Route's effective gradual rollout.
+		rollouts map[types.NamespacedName]*route.Rollout
 		running bool
 	}
 }
@@ -187,6 +189,7 @@ func New(o Options) (*Controller, error) {
 	c.mu.sources = make(map[string][]objRef)
 	c.mu.invalid = make(map[string]string)
 	c.mu.entries = make(map[types.NamespacedName]route.TableRoute)
+	c.mu.rollouts = make(map[types.NamespacedName]*route.Rollout)
 	empty := map[types.NamespacedName]*revDataplane{}
 	c.dp.Store(&empty)
 	table, _ := route.NewTable(nil, c.netCfg.TableOptions())
@@ -421,11 +424,13 @@ func (c *Controller) deleteLocked(ref objRef) {
 		}
 		delete(c.mu.routes, ref.Key)
 		delete(c.mu.entries, ref.Key)
+		delete(c.mu.rollouts, ref.Key)
 	case v1.KindConfiguration:
 		c.deleteConfigLocked(ref.Key)
 	case v1.KindRoute:
 		delete(c.mu.routes, ref.Key)
 		delete(c.mu.entries, ref.Key)
+		delete(c.mu.rollouts, ref.Key)
 	}
 }
 

@@ -270,3 +270,40 @@ func TestUnrunnableRevisionIsReported(t *testing.T) {
 		t.Errorf("status = %+v, want service and revision not ready", st)
 	}
 }
+
+// A rollout-duration moves traffic to a new revision in steps: right after it is
+// ready, both revisions share the traffic and the route reports the rollout.
+func TestGradualRollout(t *testing.T) {
+	b := newFakeBackend()
+	c, err := controller.New(controller.Options{Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := testService("hello", "example.com/hello")
+	svc.Annotations = map[string]string{"serving.knative.dev/rollout-duration": "600s"}
+	if err := c.Apply("hello.yaml", []v1.Object{svc}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	waitFor(t, "hello-00001 Ready", func() bool { st := c.Status(); return len(st.Services) == 1 && st.Services[0].Ready })
+	v2 := svc.DeepCopy()
+	v2.Spec.Template.Spec.Containers[0].Image = "example.com/hello:v2"
+	if err := c.Apply("hello.yaml", []v1.Object{v2}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a split between both revisions", func() bool {
+		st := c.Status()
+		return len(st.Services) == 1 && len(st.Services[0].Traffic) == 2
+	})
+	st := c.Status().Services[0]
+	got := map[string]int64{}
+	for _, tr := range st.Traffic {
+		got[tr.RevisionName] = tr.Percent
+	}
+	if got["hello-00001"]+got["hello-00002"] != 100 || got["hello-00002"] == 0 || got["hello-00002"] >= 50 {
+		t.Errorf("traffic at the rollout's start = %v, want a small first step to hello-00002", got)
+	}
+	if st.Ready {
+		t.Errorf("service Ready during the rollout; want not ready (%s)", st.Reason)
+	}
+}

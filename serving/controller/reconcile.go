@@ -462,8 +462,19 @@ func (c *Controller) reconcileRouteLocked(key types.NamespacedName, rt *v1.Route
 	}
 	traffic, err := route.ResolveOwned(rt.Labels[serving.ServiceLabelKey], targets, lookup)
 	var entry route.TableRoute
+	var ro *route.Rollout
 	if err == nil {
-		entry, err = c.netCfg.TableRoute(rr, traffic, nil)
+		// Gradual rollout (serving.knative.dev/rollout-duration or config-network's
+		// rollout-duration): the table is stored synchronously, so the previous
+		// step is always live ("applied"); the 1s resync advances the steps.
+		dur, derr := c.netCfg.RolloutDurationFor(rt.Annotations)
+		if derr != nil {
+			c.log.Error("route: rollout duration", "route", key.String(), "err", derr)
+			dur = 0
+		}
+		ro, _ = route.Advance(route.RolloutFrom(traffic), c.mu.rollouts[key], dur, true, now)
+		c.mu.rollouts[key] = ro
+		entry, err = c.netCfg.TableRoute(rr, traffic, ro)
 	}
 	if err == nil && herr != nil {
 		err = herr
@@ -487,7 +498,7 @@ func (c *Controller) reconcileRouteLocked(key types.NamespacedName, rt *v1.Route
 		tagURL[h.Tag] = h.URL
 	}
 	rs.Traffic = rs.Traffic[:0]
-	for _, t := range traffic.Status(nil) {
+	for _, t := range traffic.Status(ro) {
 		tt := v1.TrafficTarget{Tag: t.Tag, RevisionName: t.RevisionName, Percent: ptr(t.Percent)}
 		if t.LatestRevision {
 			tt.LatestRevision = ptr(true)
@@ -500,7 +511,11 @@ func (c *Controller) reconcileRouteLocked(key types.NamespacedName, rt *v1.Route
 		}
 		rs.Traffic = append(rs.Traffic, tt)
 	}
-	rs.PropagateIngressReady(now, corev1.ConditionTrue, "", "")
+	if ro.Done() {
+		rs.PropagateIngressReady(now, corev1.ConditionTrue, "", "")
+	} else {
+		rs.MarkIngressRolloutInProgress(now)
+	}
 	rs.MarkTLSNotEnabled(now, v1.MessageTLSNotEnabled)
 }
 
