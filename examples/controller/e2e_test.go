@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/servekit/servekit/serving/controller"
 )
@@ -69,6 +73,37 @@ func TestSeed(t *testing.T) {
 	if code, _, _ := tp.get("nope.default.example.com", "/"); code != http.StatusNotFound {
 		t.Errorf("unknown host: status %d, want 404", code)
 	}
+
+	// Clean shutdown: every pod process is gone once Run returns.
+	var pids []int
+	for _, p := range tp.p.rt.Pods(types.NamespacedName{Namespace: "default", Name: "helloworld-go-00001"}) {
+		if p.PID > 0 {
+			pids = append(pids, p.PID)
+		}
+	}
+	if len(pids) == 0 {
+		t.Fatal("no running pod process found")
+	}
+	tp.shutdown()
+	for _, pid := range pids {
+		if processAlive(pid) {
+			t.Errorf("pod process %d still running after shutdown", pid)
+		}
+	}
+}
+
+// processAlive reports whether pid runs (a zombie nobody reaped does not count).
+func processAlive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
 }
 
 // Scale from zero: after the revision reached 0 pods, 50 concurrent requests all get

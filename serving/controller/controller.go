@@ -70,7 +70,7 @@ type Controller struct {
 		entries map[types.NamespacedName]route.TableRoute
 		// rollouts keeps each Route's effective gradual rollout.
 		rollouts map[types.NamespacedName]*route.Rollout
-		running bool
+		running  bool
 	}
 }
 
