@@ -13,6 +13,9 @@ type Tracker struct {
 	addr     string
 	capacity atomic.Int64 // 0: unlimited
 	inFlight atomic.Int64
+	// orphaned is set while the tracker is out of its revision's assigned pods but still
+	// has requests in flight (see revision.orphans).
+	orphaned atomic.Bool
 }
 
 // NewTracker returns a Tracker for the pod at addr that admits capacity requests at

@@ -73,7 +73,8 @@ func (s *revStats) end(now time.Time) {
 }
 
 // report closes the period ending at now. ok is false for a cold revision (nothing to
-// send). A period with no load at all makes the revision cold again.
+// send). A period with no load at all (no arrival, nobody in the activator) makes the
+// revision cold again.
 func (s *revStats) report(now time.Time) (concurrency, count float64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -90,7 +91,7 @@ func (s *revStats) report(now time.Time) (concurrency, count float64, ok bool) {
 	if s.poked {
 		concurrency, count, s.poked = max(concurrency-1, 0), max(count-1, 0), false
 	}
-	if s.area == 0 && s.concurrency == 0 {
+	if s.area == 0 && s.requests == 0 && s.concurrency == 0 {
 		s.active = false
 	}
 	s.windowStart, s.lastChange, s.area, s.requests = now, now, 0, 0

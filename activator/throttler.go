@@ -133,8 +133,15 @@ type revision struct {
 	removed  atomic.Bool
 	stats    revStats
 
-	mu        sync.Mutex // guards pods, coldSince, coldStart
-	pods      map[string]*pod
+	mu   sync.Mutex // guards pods, orphans, coldSince, coldStart
+	pods map[string]*pod
+	// orphans are trackers no longer assigned (the pod left the endpoints, failed or
+	// went to another activator's subset) whose requests are still in flight. Each such
+	// request holds a slot of the revision breaker; the capacity is raised by their
+	// number so that they do not keep new requests from the remaining pods (with
+	// containerConcurrency 1 and a draining pod, the new pod would otherwise sit idle
+	// until the old request ended).
+	orphans   map[*Tracker]struct{}
 	coldSince time.Time     // first request that waited with no pod; zero when warm
 	coldStart time.Duration // last observed cold start
 }
@@ -216,6 +223,7 @@ func (t *Throttler) SetRevision(key RevisionKey, r Revision) error {
 		breaker: newBreaker(r.ContainerConcurrency),
 		policy:  t.policyFor(r.ContainerConcurrency),
 		pods:    make(map[string]*pod),
+		orphans: make(map[*Tracker]struct{}),
 	}
 	rev.timeout.Store(int64(r.timeout()))
 	rev.assigned.Store(&[]*Tracker{})
@@ -232,6 +240,18 @@ func (t *Throttler) Revision(key RevisionKey) (Revision, bool) {
 		return Revision{}, false
 	}
 	return Revision{ContainerConcurrency: rev.cc, Timeout: time.Duration(rev.timeout.Load())}, true
+}
+
+// Waiting returns how many requests for the revision are waiting for a pod (0 for an
+// unknown revision): the activator's queue depth, worth exporting as a gauge.
+func (t *Throttler) Waiting(key RevisionKey) int {
+	t.mu.RLock()
+	rev := t.revs[key]
+	t.mu.RUnlock()
+	if rev == nil {
+		return 0
+	}
+	return int(rev.waiting.Load())
 }
 
 // RemoveRevision forgets a revision. Requests waiting for it return
@@ -252,6 +272,7 @@ func (t *Throttler) RemoveRevision(key RevisionKey) {
 		}
 	}
 	clear(rev.pods)
+	clear(rev.orphans)
 	rev.removed.Store(true)
 	rev.assigned.Store(&[]*Tracker{})
 	// Wake every waiter: each finds no pod, sees removed and returns.
@@ -365,16 +386,62 @@ func (t *Throttler) recomputeLocked(rev *revision, now time.Time) (time.Duration
 	if rev.cc > 0 {
 		assigned = assignSlice(healthy, t.index, t.count)
 	}
+	inNew := make(map[*Tracker]bool, len(assigned))
+	for _, tr := range assigned {
+		inNew[tr] = true
+		if tr.orphaned.Load() {
+			tr.orphaned.Store(false)
+			delete(rev.orphans, tr)
+		}
+	}
+	for _, tr := range *rev.assigned.Load() {
+		if !inNew[tr] {
+			// Flag first, then count (in updateCapacityLocked): a request that releases
+			// the tracker and then sees no flag released before the count was taken.
+			tr.orphaned.Store(true)
+			rev.orphans[tr] = struct{}{}
+		}
+	}
 	// Trackers first, capacity last: a request released by more capacity always finds
 	// the pod that brought it.
 	rev.assigned.Store(&assigned)
-	rev.breaker.UpdateConcurrency(capacityFor(rev.cc, len(assigned)))
+	t.updateCapacityLocked(rev)
 	if len(assigned) > 0 && !rev.coldSince.IsZero() {
 		d := now.Sub(rev.coldSince)
 		rev.coldSince, rev.coldStart = time.Time{}, d
 		return d, true
 	}
 	return 0, false
+}
+
+// updateCapacityLocked sets the revision breaker's capacity from its assigned pods and
+// the requests still in flight to orphaned trackers; rev.mu is held.
+func (t *Throttler) updateCapacityLocked(rev *revision) {
+	c := capacityFor(rev.cc, len(*rev.assigned.Load()))
+	if rev.cc > 0 {
+		extra := 0
+		for tr := range rev.orphans {
+			if n := tr.InFlight(); n > 0 {
+				extra += n
+			} else {
+				delete(rev.orphans, tr)
+				tr.orphaned.Store(false)
+			}
+		}
+		c = min(c+extra, math.MaxInt32)
+	} else {
+		clear(rev.orphans) // a gate has no count to correct
+	}
+	rev.breaker.UpdateConcurrency(c)
+}
+
+// orphanDone is called when a request to an orphaned tracker ended.
+func (t *Throttler) orphanDone(rev *revision) {
+	rev.mu.Lock()
+	defer rev.mu.Unlock()
+	if !rev.removed.Load() {
+		t.updateCapacityLocked(rev)
+	}
 }
 
 func (t *Throttler) coldStartEnded(key RevisionKey, d time.Duration) {
@@ -440,7 +507,12 @@ func (t *Throttler) Try(ctx context.Context, key RevisionKey, fn func(dest strin
 			if tr == nil {
 				return
 			}
-			defer tr.Release()
+			defer func() {
+				tr.Release()
+				if tr.orphaned.Load() {
+					t.orphanDone(rev)
+				}
+			}()
 			picked = true
 			if waiting {
 				waiting = false
