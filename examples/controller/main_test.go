@@ -87,7 +87,6 @@ type testPlatform struct {
 	ingress   string // host:port
 	admin     string // host:port
 	client    *http.Client
-	stop      func()
 	stopped   bool
 	cancelRun context.CancelFunc
 	done      chan error
