@@ -370,6 +370,8 @@ func TestDeadlineAwareAdmission(t *testing.T) {
 	if de.Expected != 5*time.Second || de.Remaining > time.Second {
 		t.Errorf("DeadlineError = %+v", de)
 	}
+	// The hook runs after the pod was put in use: wait for it.
+	waitFor(t, "cold start hook", func() bool { mu.Lock(); defer mu.Unlock(); return len(coldStarts) > 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	if diff := cmp.Diff([]time.Duration{5 * time.Second}, coldStarts); diff != "" {
