@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -54,9 +55,22 @@ func newIngress(c *Controller) *ingress {
 		},
 		ErrorHandler: in.directError,
 		ErrorLog:     log.New(io.Discard, "", 0),
+		BufferPool:   &bufferPool{},
 	}
 	return in
 }
+
+// bufferPool recycles the proxy's 32 KiB copy buffers (httputil.BufferPool).
+type bufferPool struct{ p sync.Pool }
+
+func (bp *bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
 // resolveFromContext is the activator's Resolver: the ingress already picked the
 // revision (so no client header can choose one).
