@@ -65,7 +65,7 @@ func TestSeed(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, m := range []string{"servekit_requests_total{", "servekit_request_latencies_ms_bucket{", "servekit_ready_pods{", "servekit_desired_pods{", "servekit_panic_mode{", "servekit_activator_queue_depth{"} {
+	for _, m := range []string{"servekit_requests_total{", "servekit_activator_queue_wait_ms_bucket{", "servekit_request_latencies_ms_bucket{", "servekit_ready_pods{", "servekit_desired_pods{", "servekit_panic_mode{", "servekit_activator_queue_depth{"} {
 		if !bytes.Contains(metrics, []byte(m)) {
 			t.Errorf("/metrics lacks %s", m)
 		}

@@ -17,6 +17,7 @@ import (
 	"go.opencensus.io/stats/view"
 	"golang.org/x/sync/errgroup"
 
+	actocm "github.com/servekit/servekit/activator/ocmetrics"
 	"github.com/servekit/servekit/examples/internal/promtext"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/local"
@@ -45,6 +46,7 @@ type platform struct {
 	log     *slog.Logger
 	ctrl    *controller.Controller
 	rt      *local.Runtime
+	views   []*view.View // served on /metrics
 	watcher *watcher
 	ingress net.Listener
 	admin   net.Listener
@@ -98,7 +100,9 @@ func newPlatform(o options) (*platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := view.Register(metricViews...); err != nil {
+	actMetrics := actocm.New("servekit_activator")
+	views := append(append([]*view.View(nil), metricViews...), actMetrics.Views()...)
+	if err := view.Register(views...); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	ctrl, err := controller.New(controller.Options{
@@ -110,11 +114,13 @@ func newPlatform(o options) (*platform, error) {
 		GC:         &pc.gc,
 		PeerToken:  token,
 		Reporter:   ocReporter{},
+		// Queue wait and rejections of the activator, as histograms and counts.
+		ActivatorHooks: actMetrics.Hooks(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	p := &platform{opts: o, log: log, ctrl: ctrl, rt: rt}
+	p := &platform{opts: o, log: log, ctrl: ctrl, rt: rt, views: views}
 	p.watcher = newWatcher(o.manifests, ctrl, log, o.pollInterval)
 	if p.ingress, err = net.Listen("tcp", o.listen); err != nil {
 		return nil, fmt.Errorf("--listen: %w", err)
@@ -138,7 +144,7 @@ func newToken() (string, error) {
 func (p *platform) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/status", p.ctrl.StatusHandler())
-	mux.Handle("/metrics", promtext.Handler(metricViews...))
+	mux.Handle("/metrics", promtext.Handler(p.views...))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	return mux
 }

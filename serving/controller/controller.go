@@ -163,9 +163,16 @@ func New(o Options) (*Controller, error) {
 		Clock:     c.clock,
 		PeerToken: o.PeerToken,
 		StatSink:  activator.StatSinkFunc(c.recordActivatorStat),
-		Hooks: activator.Hooks{ColdStart: func(k activator.RevisionKey, d time.Duration) {
-			c.reporter.ReportColdStart(types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, d)
-		}},
+		Hooks: activator.Hooks{
+			ColdStart: func(k activator.RevisionKey, d time.Duration) {
+				c.reporter.ReportColdStart(types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, d)
+				if f := o.ActivatorHooks.ColdStart; f != nil {
+					f(k, d)
+				}
+			},
+			QueueWait: o.ActivatorHooks.QueueWait,
+			Rejected:  o.ActivatorHooks.Rejected,
+		},
 		Logger: c.log,
 	})
 	if err := c.throttler.UpdateActivators(0, 1); err != nil {

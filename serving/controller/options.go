@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
+	"github.com/servekit/servekit/activator"
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/route"
 	"github.com/servekit/servekit/serving/gc"
@@ -39,6 +40,9 @@ type Options struct {
 	PeerToken string
 	// Reporter observes requests and revisions for metrics. Nil reports nothing.
 	Reporter Reporter
+	// ActivatorHooks observe the activator's cold starts, queue waits and
+	// rejections (e.g. activator/ocmetrics). Nil fields are no-ops.
+	ActivatorHooks activator.Hooks
 	// ResyncInterval is how often everything is reconciled even without an event (to
 	// advance time-based state: routing-state changes, GC). Zero means 1s.
 	ResyncInterval time.Duration
