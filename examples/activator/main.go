@@ -1,0 +1,343 @@
+// Command activator runs servekit's activator on its own: it holds requests for
+// revisions without ready pods and forwards each to a pod once one passes its probe,
+// fed by a static (-revision) or file-based (-endpoints-file, re-read on change)
+// endpoint source, so the package can be tried without the controller.
+//
+//	activator -revision default/hello-00001=127.0.0.1:8081 -container-concurrency 1
+//	activator -endpoints-file endpoints.yaml
+//
+// endpoints.yaml:
+//
+//	revisions:
+//	- namespace: default
+//	  name: hello-00001
+//	  containerConcurrency: 1
+//	  timeoutSeconds: 300
+//	  hosts: [hello.default.example.com]
+//	  addresses: ["127.0.0.1:8081", "127.0.0.1:8082"]
+//
+// Requests are routed by Host: a listed host, or <revision>.<namespace>.svc.<domain>;
+// with -trust-knative-headers also by Knative's Knative-Serving-Namespace/Revision
+// headers (only where no client can reach the activator directly).
+//
+// Ports (loopback by default): -listen for traffic; -admin for /metrics (Prometheus
+// text) and /healthz. SERVEKIT_PEER_TOKEN is the secret shared with the queue proxies.
+// On SIGTERM/SIGINT /healthz turns 503, and after -drain-delay the server stops
+// accepting and waits (up to -shutdown-timeout) for the requests it holds.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.opencensus.io/stats/view"
+
+	"github.com/servekit/servekit/activator"
+	"github.com/servekit/servekit/activator/ocmetrics"
+	"github.com/servekit/servekit/examples/internal/promtext"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+type revisionFlags []string
+
+func (r *revisionFlags) String() string     { return strings.Join(*r, " ") }
+func (r *revisionFlags) Set(v string) error { *r = append(*r, v); return nil }
+
+type options struct {
+	listen, admin   string
+	endpointsFile   string
+	revisions       revisionFlags
+	cc              int
+	timeout         time.Duration
+	poll            time.Duration
+	index, count    int
+	trustKnative    bool
+	drainDelay      time.Duration
+	shutdownTimeout time.Duration
+	logLevel        string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("activator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8012", "traffic listen address")
+	fs.StringVar(&o.admin, "admin", "127.0.0.1:9012", "admin listen address (/metrics, /healthz)")
+	fs.StringVar(&o.endpointsFile, "endpoints-file", "", "YAML/JSON file of revisions and pod addresses, re-read on change")
+	fs.Var(&o.revisions, "revision", "static revision: namespace/name=ip:port,... (repeatable)")
+	fs.IntVar(&o.cc, "container-concurrency", 0, "containerConcurrency of -revision revisions (0: unlimited)")
+	fs.DurationVar(&o.timeout, "timeout", activator.DefaultTimeout, "timeout of -revision revisions")
+	fs.DurationVar(&o.poll, "poll-interval", time.Second, "how often -endpoints-file is checked for changes")
+	fs.IntVar(&o.index, "activator-index", -1, "this activator's index among -activator-count (subsetting); -1: use all pods")
+	fs.IntVar(&o.count, "activator-count", 0, "number of activators sharing the revisions")
+	fs.BoolVar(&o.trustKnative, "trust-knative-headers", false, "route by Knative-Serving-Namespace/Revision headers (spoofable: only behind an ingress that sets them)")
+	fs.DurationVar(&o.drainDelay, "drain-delay", 5*time.Second, "time /healthz fails before the listener closes on shutdown")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 60*time.Second, "how long shutdown waits for held and in-flight requests")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.endpointsFile == "" && len(o.revisions) == 0 {
+		return nil, errors.New("activator: set -endpoints-file or at least one -revision")
+	}
+	if o.endpointsFile != "" && len(o.revisions) > 0 {
+		return nil, errors.New("activator: -endpoints-file and -revision are exclusive")
+	}
+	if o.poll <= 0 {
+		return nil, fmt.Errorf("activator: -poll-interval must be > 0, got %v", o.poll)
+	}
+	return o, nil
+}
+
+// addrs is told the listeners' addresses once they listen (tests use port 0).
+type addrs func(traffic, admin net.Addr)
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready addrs) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("activator: -log-level %q: %w", o.logLevel, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	metrics := ocmetrics.New("activator")
+	views := metrics.Views()
+	if err := view.Register(views...); err != nil {
+		return fmt.Errorf("activator: registering views: %w", err)
+	}
+	defer view.Unregister(views...)
+
+	token := getenv("SERVEKIT_PEER_TOKEN")
+	if token == "" {
+		log.Warn("SERVEKIT_PEER_TOKEN is not set: pods will count proxied requests as direct ones")
+	}
+	th := activator.NewThrottler(activator.Options{
+		PeerToken: token,
+		Logger:    log,
+		Hooks:     metrics.Hooks(),
+		StatSink: activator.StatSinkFunc(func(ns, name string, at time.Time, c, n float64) {
+			log.Debug("stat", "revision", ns+"/"+name, "concurrency", c, "requests", n)
+		}),
+	})
+	if err := th.UpdateActivators(o.index, o.count); err != nil {
+		return err
+	}
+
+	src := &source{th: th, log: log, current: map[activator.RevisionKey]bool{}}
+	src.resolver.Store(newHostResolver(&Config{}))
+	if len(o.revisions) > 0 {
+		var c Config
+		for _, s := range o.revisions {
+			r, err := parseRevisionFlag(s, o.cc, o.timeout)
+			if err != nil {
+				return err
+			}
+			c.Revisions = append(c.Revisions, r)
+		}
+		src.apply(&c)
+	} else if err := src.load(o.endpointsFile); err != nil {
+		return err // the first read must work; later bad versions are logged and skipped
+	}
+
+	var resolver activator.Resolver = activator.ResolverFunc(func(r *http.Request) (activator.RevisionKey, error) {
+		return src.resolver.Load().Resolve(r)
+	})
+	if o.trustKnative {
+		kh, hr := activator.KnativeHeaders(), resolver
+		resolver = activator.ResolverFunc(func(r *http.Request) (activator.RevisionKey, error) {
+			if r.Header.Get(activator.RevisionNameHeader) != "" {
+				return kh.Resolve(r)
+			}
+			return hr.Resolve(r)
+		})
+	}
+	h, err := activator.NewHandler(activator.HandlerOptions{Throttler: th, Resolver: resolver, PeerToken: token, Logger: log})
+	if err != nil {
+		return err
+	}
+
+	var draining atomic.Bool
+	adminMux := http.NewServeMux()
+	adminMux.Handle("/metrics", promtext.Handler(views...))
+	adminMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+
+	trafficLn, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("activator: -listen: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", o.admin)
+	if err != nil {
+		trafficLn.Close()
+		return fmt.Errorf("activator: -admin: %w", err)
+	}
+	traffic := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	admin := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	log.Info("activator listening", "traffic", trafficLn.Addr().String(), "admin", adminLn.Addr().String())
+	if ready != nil {
+		ready(trafficLn.Addr(), adminLn.Addr())
+	}
+
+	thCtx, stopTh := context.WithCancel(context.Background())
+	errc := make(chan error, 4)
+	go func() { errc <- th.Run(thCtx) }()
+	go func() { errc <- serve(traffic, trafficLn) }()
+	go func() { errc <- serve(admin, adminLn) }()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	go func() {
+		if o.endpointsFile != "" {
+			src.watch(watchCtx, o.endpointsFile, o.poll)
+		}
+		errc <- nil
+	}()
+
+	var (
+		firstErr error
+		received int
+	)
+	waitErr := func() {
+		if err := <-errc; err != nil && firstErr == nil {
+			firstErr = err
+		}
+		received++
+	}
+	// Until the signal, or a server fails (the watcher's nil is only its end).
+	for firstErr == nil && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case err := <-errc:
+			received++
+			firstErr = err
+		}
+	}
+	// Drain: fail health checks so the platform stops sending, then stop accepting and
+	// wait for what is held.
+	draining.Store(true)
+	log.Info("activator draining", "delay", o.drainDelay)
+	if firstErr == nil {
+		select {
+		case <-time.After(o.drainDelay):
+		case err := <-errc:
+			received++
+			firstErr = err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := traffic.Shutdown(sctx); err != nil {
+		log.Warn("traffic shutdown", "error", err.Error())
+	}
+	admin.Shutdown(sctx)
+	stopWatch()
+	stopTh()
+	for received < 4 {
+		waitErr()
+	}
+	return firstErr
+}
+
+func serve(s *http.Server, ln net.Listener) error {
+	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// source applies a Config to the Throttler: revisions added, updated, removed.
+type source struct {
+	th       *activator.Throttler
+	log      *slog.Logger
+	resolver atomic.Pointer[hostResolver]
+	current  map[activator.RevisionKey]bool // owned by whoever calls apply (one goroutine at a time)
+	last     []byte                         // content last applied
+	lastBad  []byte                         // content last rejected, so it is logged once
+}
+
+func (s *source) apply(c *Config) {
+	next := map[activator.RevisionKey]bool{}
+	for _, r := range c.Revisions {
+		rev := activator.Revision{ContainerConcurrency: r.ContainerConcurrency, Timeout: time.Duration(r.TimeoutSeconds) * time.Second}
+		if err := s.th.SetRevision(r.key(), rev); err != nil {
+			s.log.Warn("ignoring revision", "revision", r.key().String(), "reason", err.Error())
+			continue
+		}
+		next[r.key()] = true
+		if err := s.th.UpdateEndpoints(r.key(), r.Addresses); err != nil {
+			s.log.Warn("ignoring endpoints", "revision", r.key().String(), "reason", err.Error())
+		}
+	}
+	for k := range s.current {
+		if !next[k] {
+			s.th.RemoveRevision(k)
+		}
+	}
+	s.current = next
+	s.resolver.Store(newHostResolver(c))
+}
+
+// load reads, parses and applies the file when its content changed.
+func (s *source) load(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("activator: -endpoints-file: %w", err)
+	}
+	if (s.last != nil && bytes.Equal(data, s.last)) || (s.lastBad != nil && bytes.Equal(data, s.lastBad)) {
+		return nil
+	}
+	c, err := parseConfig(data)
+	if err != nil {
+		s.lastBad = data
+		return fmt.Errorf("activator: %s: %w", path, err)
+	}
+	s.lastBad = nil
+	s.last = data
+	s.apply(c)
+	s.log.Info("endpoints loaded", "file", path, "revisions", len(c.Revisions))
+	return nil
+}
+
+// watch re-reads the file every interval until ctx ends; a bad version is logged and
+// the last good one stays in force.
+func (s *source) watch(ctx context.Context, path string, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.load(path); err != nil {
+				s.log.Warn("keeping the last good endpoints", "reason", err.Error())
+			}
+		}
+	}
+}
