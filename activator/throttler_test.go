@@ -370,6 +370,14 @@ func TestDeadlineAwareAdmission(t *testing.T) {
 	if de.Expected != 5*time.Second || de.Remaining > time.Second {
 		t.Errorf("DeadlineError = %+v", de)
 	}
+	// Through the Handler: a revision timeout shorter than the cold start is answered
+	// 503 at once, with the reason.
+	if err := a.t.SetRevision(testKey, Revision{ContainerConcurrency: 1, Timeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.do(t, testKey, "short", nil); r.code != http.StatusServiceUnavailable || !strings.Contains(r.body, "is starting") {
+		t.Errorf("handler: %d %q, want 503 saying the revision is starting", r.code, r.body)
+	}
 	// The hook runs after the pod was put in use: wait for it.
 	waitFor(t, "cold start hook", func() bool { mu.Lock(); defer mu.Unlock(); return len(coldStarts) > 0 })
 	mu.Lock()
@@ -377,7 +385,7 @@ func TestDeadlineAwareAdmission(t *testing.T) {
 	if diff := cmp.Diff([]time.Duration{5 * time.Second}, coldStarts); diff != "" {
 		t.Errorf("cold starts (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{ReasonDeadline}, rejected); diff != "" {
+	if diff := cmp.Diff([]string{ReasonDeadline, ReasonDeadline}, rejected); diff != "" {
 		t.Errorf("rejections (-want +got):\n%s", diff)
 	}
 }
