@@ -10,6 +10,7 @@ import (
 	"go.opencensus.io/tag"
 	"k8s.io/apimachinery/pkg/types"
 
+	actocm "github.com/servekit/servekit/activator/ocmetrics"
 	"github.com/servekit/servekit/serving/controller"
 )
 
@@ -54,6 +55,10 @@ var metricViews = []*view.View{
 		TagKeys:     []tag.Key{keyNamespace, keyRevision},
 		Aggregation: view.Distribution(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)},
 }
+
+// activatorMetrics are the activator's own measures and views (queue wait,
+// rejections, cold start). One set per process: OpenCensus registers views by name.
+var activatorMetrics = actocm.New("servekit_activator")
 
 // ocReporter records the controller's reports as OpenCensus measurements.
 type ocReporter struct{}

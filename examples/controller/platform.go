@@ -17,7 +17,6 @@ import (
 	"go.opencensus.io/stats/view"
 	"golang.org/x/sync/errgroup"
 
-	actocm "github.com/servekit/servekit/activator/ocmetrics"
 	"github.com/servekit/servekit/examples/internal/promtext"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/local"
@@ -100,7 +99,7 @@ func newPlatform(o options) (*platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	actMetrics := actocm.New("servekit_activator")
+	actMetrics := activatorMetrics
 	views := append(append([]*view.View(nil), metricViews...), actMetrics.Views()...)
 	if err := view.Register(views...); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
