@@ -45,10 +45,10 @@ func TestHooksRecord(t *testing.T) {
 		}
 	}
 	want := map[string]float64{
-		"test_cold_start_latency_ms namespace_name=default revision_name=hello-00001 count":                1,
-		"test_cold_start_latency_ms namespace_name=default revision_name=hello-00001 sum":                  1500,
-		"test_queue_wait_ms namespace_name=default revision_name=hello-00001 count":                        2,
-		"test_queue_wait_ms namespace_name=default revision_name=hello-00001 sum":                          5,
+		"test_cold_start_latency_ms namespace_name=default revision_name=hello-00001 count":               1,
+		"test_cold_start_latency_ms namespace_name=default revision_name=hello-00001 sum":                 1500,
+		"test_queue_wait_ms namespace_name=default revision_name=hello-00001 count":                       2,
+		"test_queue_wait_ms namespace_name=default revision_name=hello-00001 sum":                         5,
 		"test_rejected_requests_total namespace_name=default reason=queue-full revision_name=hello-00001": 1,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -85,7 +84,7 @@ func parseRevisionFlag(s string, cc int, timeout time.Duration) (RevisionConfig,
 	keyPart, addrs, _ := strings.Cut(s, "=")
 	ns, name, ok := strings.Cut(keyPart, "/")
 	if !ok || ns == "" || name == "" {
-		return RevisionConfig{}, fmt.Errorf("-revision %q: want namespace/name=ip:port,...", s)
+		return RevisionConfig{}, fmt.Errorf("-revision %q: want namespace/name=ip:port[,ip:port]", s)
 	}
 	r := RevisionConfig{Namespace: ns, Name: name, ContainerConcurrency: cc, TimeoutSeconds: int(timeout / time.Second)}
 	for a := range strings.SplitSeq(addrs, ",") {
@@ -123,5 +122,5 @@ func (hr *hostResolver) Resolve(r *http.Request) (activator.RevisionKey, error) 
 	if k, err := activator.ServiceHost(r.Host); err == nil {
 		return k, nil
 	}
-	return activator.RevisionKey{}, errors.New("activator: no revision for Host " + fmt.Sprintf("%q", r.Host))
+	return activator.RevisionKey{}, fmt.Errorf("activator: no revision for Host %q", r.Host)
 }
