@@ -24,35 +24,47 @@ type Status struct {
 
 // SourceError is a rejected source.
 type SourceError struct {
+	// Source names it (the manifest file).
 	Source string `json:"source"`
-	Error  string `json:"error"`
+	// Error lists its problems, each with its field path.
+	Error string `json:"error"`
 }
 
 // ServiceStatus is one Service.
 type ServiceStatus struct {
-	Name                      string           `json:"name"`
-	Namespace                 string           `json:"namespace"`
-	URL                       string           `json:"url"`
-	Ready                     bool             `json:"ready"`
-	Reason                    string           `json:"reason,omitempty"`
-	Message                   string           `json:"message,omitempty"`
-	LatestCreatedRevisionName string           `json:"latestCreatedRevisionName"`
-	LatestReadyRevisionName   string           `json:"latestReadyRevisionName"`
-	Traffic                   []TrafficStatus  `json:"traffic"`
-	Revisions                 []RevisionStatus `json:"revisions"`
+	// Name and Namespace name the Service.
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// URL is status.url: http://<name>.<namespace>.<domain> by default.
+	URL string `json:"url"`
+	// Ready is the Ready condition; Reason and Message say why when it is not True.
+	Ready   bool   `json:"ready"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// LatestCreatedRevisionName and LatestReadyRevisionName are Knative's.
+	LatestCreatedRevisionName string `json:"latestCreatedRevisionName"`
+	LatestReadyRevisionName   string `json:"latestReadyRevisionName"`
+	// Traffic is status.traffic: where requests go now.
+	Traffic []TrafficStatus `json:"traffic"`
+	// Revisions lists the Service's Revisions, by name.
+	Revisions []RevisionStatus `json:"revisions"`
 }
 
 // TrafficStatus is one entry of a Service's status.traffic.
 type TrafficStatus struct {
-	RevisionName   string `json:"revisionName"`
-	Percent        int64  `json:"percent"`
-	Tag            string `json:"tag,omitempty"`
-	URL            string `json:"url,omitempty"`
-	LatestRevision bool   `json:"latestRevision"`
+	// RevisionName receives Percent of the traffic.
+	RevisionName string `json:"revisionName"`
+	Percent      int64  `json:"percent"`
+	// Tag and URL are set for a tagged target (its own host).
+	Tag string `json:"tag,omitempty"`
+	URL string `json:"url,omitempty"`
+	// LatestRevision is true when the entry follows the latest ready Revision.
+	LatestRevision bool `json:"latestRevision"`
 }
 
 // RevisionStatus is one Revision of a Service.
 type RevisionStatus struct {
+	// Name names the Revision.
 	Name string `json:"name"`
 	// DesiredScale is the replica count the autoscaler asked for.
 	DesiredScale int `json:"desiredScale"`
@@ -60,12 +72,15 @@ type RevisionStatus struct {
 	ReadyPods  int `json:"readyPods"`
 	ActualPods int `json:"actualPods"`
 	// ActivatorInPath is Knative's SKS proxy mode.
-	ActivatorInPath bool   `json:"activatorInPath"`
-	Ready           bool   `json:"ready"`
-	Reason          string `json:"reason,omitempty"`
-	Message         string `json:"message,omitempty"`
-	Restarts        int    `json:"restarts,omitempty"`
-	LastExit        string `json:"lastExit,omitempty"`
+	ActivatorInPath bool `json:"activatorInPath"`
+	// Ready is the Ready condition; Reason and Message say why when it is not True.
+	Ready   bool   `json:"ready"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Restarts counts container restarts of the current pods; LastExit is the
+	// last unexpected exit.
+	Restarts int    `json:"restarts,omitempty"`
+	LastExit string `json:"lastExit,omitempty"`
 }
 
 // Status returns the current state.
