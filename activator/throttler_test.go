@@ -130,8 +130,9 @@ func TestFailoverWhenPodGoneBeforeSending(t *testing.T) {
 	waitFor(t, "capacity 2", func() bool { return len(*a.t.revs[testKey].assigned.Load()) == 2 })
 	gone.srv.Close() // the pod disappears; the platform has not told the activator yet
 	r := a.do(t, testKey, "x", nil)
-	if r.code != http.StatusOK || !strings.HasPrefix(r.body, alive.addr) {
-		t.Fatalf("got %d %q, want 200 from %s", r.code, r.body, alive.addr)
+	// The body reached the second pod intact after the first attempt failed.
+	if want := alive.addr + " body-x"; r.code != http.StatusOK || r.body != want {
+		t.Fatalf("got %d %q, want 200 %q", r.code, r.body, want)
 	}
 	if got := alive.idCounts()["x"]; got != 1 {
 		t.Errorf("live pod saw the request %d times, want 1", got)
@@ -387,5 +388,41 @@ func TestDeadlineAwareAdmission(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{ReasonDeadline, ReasonDeadline}, rejected); diff != "" {
 		t.Errorf("rejections (-want +got):\n%s", diff)
+	}
+}
+
+func TestFloodBeyondQueue(t *testing.T) {
+	const depth, n = 20, 300
+	a := startActivator(t, Options{QueueDepth: depth}, map[RevisionKey]Revision{testKey: {ContainerConcurrency: 1}})
+	results := make(chan result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results <- a.do(t, testKey, fmt.Sprint(i), nil) })
+	}
+	// Everything beyond the queue is refused while the queue is held.
+	refused := 0
+	for refused < n-depth {
+		r := <-results
+		if r.code != http.StatusServiceUnavailable || r.body != "pending request queue full\n" {
+			t.Fatalf("while the queue is full: %d %q", r.code, r.body)
+		}
+		refused++
+	}
+	if got := a.t.Waiting(testKey); got != depth {
+		t.Errorf("waiting = %d, want %d", got, depth)
+	}
+	p := newPod(t, nil)
+	if err := a.t.UpdateEndpoints(testKey, []string{p.addr}); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r.code != http.StatusOK {
+			t.Errorf("queued request: %d %q", r.code, r.body)
+		}
+	}
+	if got := p.hits.Load(); got != depth {
+		t.Errorf("pod served %d, want %d", got, depth)
 	}
 }
