@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -321,5 +322,27 @@ func TestBrokenManifest(t *testing.T) {
 	}
 	if code, body, err := tp.get(seedHost, "/"); code != http.StatusOK || body != "Hello World!\n" {
 		t.Errorf("helloworld-go after its file broke: %d %q %v", code, body, err)
+	}
+}
+
+// Removing a manifest file deletes its objects: the service leaves the status, its
+// host answers 404 and its pods stop.
+func TestRemoveManifest(t *testing.T) {
+	tp := startPlatform(t, map[string]string{"helloworld-go.yaml": seedManifest(t), "app.yaml": appService("app", "App", "10")}, "")
+	tp.waitStatus(t, "both Ready", time.Minute, func(st controller.Status) bool {
+		return serviceReady("helloworld-go", "helloworld-go-00001")(st) && serviceReady("app", "app-00001")(st)
+	})
+	if err := os.Remove(filepath.Join(tp.dir, "app.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	tp.waitStatus(t, "app gone", time.Minute, func(st controller.Status) bool { return service(st, "app") == nil })
+	waitFor(t, "app's pods stopped", time.Minute, func() bool {
+		return len(tp.p.rt.Pods(types.NamespacedName{Namespace: "default", Name: "app-00001"})) == 0
+	})
+	if code, _, _ := tp.get("app.default.example.com", "/"); code != http.StatusNotFound {
+		t.Errorf("removed service's host: %d, want 404", code)
+	}
+	if code, body, err := tp.get(seedHost, "/"); code != http.StatusOK || body != "Hello World!\n" {
+		t.Errorf("the other service: %d %q %v", code, body, err)
 	}
 }
