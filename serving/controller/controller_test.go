@@ -307,3 +307,31 @@ func TestGradualRollout(t *testing.T) {
 		t.Errorf("service Ready during the rollout; want not ready (%s)", st.Reason)
 	}
 }
+
+// A standalone Configuration and a Route that sends its traffic there work as in
+// Knative, without a Service.
+func TestStandaloneConfigurationAndRoute(t *testing.T) {
+	b := newFakeBackend()
+	c, err := controller.New(controller.Options{Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &v1.Configuration{
+		ObjectMeta: metav1.ObjectMeta{Name: "cfg"},
+		Spec: v1.ConfigurationSpec{Template: v1.RevisionTemplateSpec{
+			Spec: v1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: "example.com/app"}}}},
+		}},
+	}
+	rt := &v1.Route{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec:       v1.RouteSpec{Traffic: []v1.TrafficTarget{{ConfigurationName: "cfg", Percent: new(int64(100))}}},
+	}
+	if err := c.Apply("app.yaml", []v1.Object{cfg, rt}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	waitFor(t, "web routes to cfg-00001", func() bool {
+		code, body := serve(c.Handler(), "web.default.example.com")
+		return code == http.StatusOK && body == "rev=cfg-00001"
+	})
+}
