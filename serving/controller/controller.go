@@ -52,6 +52,7 @@ type Controller struct {
 	dp atomic.Pointer[map[types.NamespacedName]*revDataplane]
 
 	kickCh chan struct{} // buffer 1: a reconcile is wanted
+	epMu   sync.Mutex    // serialises endpoint refreshes (refreshEndpoints)
 	panics sync.Map      // types.NamespacedName → bool: the decider's panic mode at its last tick
 
 	mu struct {

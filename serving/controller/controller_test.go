@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/servekit/servekit/queue"
 	"github.com/servekit/servekit/serving/controller"
@@ -31,12 +32,14 @@ type fakeBackend struct {
 	mu      sync.Mutex
 	revs    map[types.NamespacedName][]*httptest.Server
 	applied []string
-	deleted []string
-	notify  func(types.NamespacedName)
+	// neverReady marks revisions whose pods never become ready.
+	neverReady map[types.NamespacedName]bool
+	deleted    []string
+	notify     func(types.NamespacedName)
 }
 
 func newFakeBackend() *fakeBackend {
-	return &fakeBackend{revs: map[types.NamespacedName][]*httptest.Server{}}
+	return &fakeBackend{revs: map[types.NamespacedName][]*httptest.Server{}, neverReady: map[types.NamespacedName]bool{}}
 }
 
 func (b *fakeBackend) Run(ctx context.Context, notify func(types.NamespacedName)) error {
@@ -62,7 +65,11 @@ func (b *fakeBackend) Apply(rev *v1.Revision) error {
 	if rev.Spec.Containers[0].Image == "unrunnable" {
 		return errors.New("spec.containers[0].image \"unrunnable\": not in the image map")
 	}
-	b.revs[types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}] = nil
+	key := types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}
+	b.revs[key] = nil
+	if rev.Spec.Containers[0].Image == "never-ready" {
+		b.neverReady[key] = true
+	}
 	return nil
 }
 
@@ -106,7 +113,7 @@ func (b *fakeBackend) Pods(key types.NamespacedName) []controller.Pod {
 	defer b.mu.Unlock()
 	var out []controller.Pod
 	for _, s := range b.revs[key] {
-		out = append(out, controller.Pod{Name: s.URL, Address: strings.TrimPrefix(s.URL, "http://"), Ready: true})
+		out = append(out, controller.Pod{Name: s.URL, Address: strings.TrimPrefix(s.URL, "http://"), Ready: !b.neverReady[key]})
 	}
 	return out
 }
@@ -334,4 +341,36 @@ func TestStandaloneConfigurationAndRoute(t *testing.T) {
 		code, body := serve(c.Handler(), "web.default.example.com")
 		return code == http.StatusOK && body == "rev=cfg-00001"
 	})
+}
+
+// A revision whose pods never become ready fails when its progress deadline passes,
+// as in Knative.
+func TestProgressDeadline(t *testing.T) {
+	b := newFakeBackend()
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	c, err := controller.New(controller.Options{Backend: b, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := testService("slow", "never-ready")
+	svc.Spec.Template.Annotations = map[string]string{"serving.knative.dev/progress-deadline": "10s"}
+	if err := c.Apply("slow.yaml", []v1.Object{svc}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	waitFor(t, "the revision", func() bool {
+		st := c.Status()
+		return len(st.Services) == 1 && len(st.Services[0].Revisions) == 1
+	})
+	if r := c.Status().Services[0].Revisions[0]; r.Reason == "ProgressDeadlineExceeded" {
+		t.Fatalf("failed before its deadline: %+v", r)
+	}
+	waitFor(t, "ProgressDeadlineExceeded", func() bool {
+		clk.Step(time.Second) // the resync ticker runs on this clock
+		r := c.Status().Services[0].Revisions[0]
+		return r.Reason == "ProgressDeadlineExceeded" && r.Message == "Initial scale was never achieved"
+	})
+	if st := c.Status().Services[0]; st.Ready {
+		t.Errorf("service Ready with a failed revision: %+v", st)
+	}
 }

@@ -135,6 +135,7 @@ func (c *Controller) reconcile() {
 	}
 
 	for key, st := range c.mu.state {
+		c.refreshEndpoints(key, st.dp)
 		ready := 0
 		for _, p := range c.backend.Pods(key) {
 			if p.Ready && !p.Terminating {
@@ -337,6 +338,13 @@ func (c *Controller) revisionStatusLocked(key types.NamespacedName, rev *v1.Revi
 		rs.MarkContainerHealthyFalse(now, "ExitCode", fmt.Sprintf("Container failed with: %s (%d restarts)", lastExit, restarts))
 	default:
 		rs.MarkResourcesAvailableUnknown(now, v1.ReasonDeploying, "")
+	}
+	// Knative's progress deadline (serving.knative.dev/progress-deadline, 600s by
+	// default): a revision that never became ready in time has failed; the
+	// autoscaler scales it to zero 30s later (Spec.ActivationTimeout).
+	deadline := st.spec.ActivationTimeout - autoscaler.ActivationTimeoutBuffer
+	if !st.everReady && deadline > 0 && now.Sub(rev.CreationTimestamp.Time) >= deadline {
+		rs.MarkResourcesAvailableFalse(now, v1.ReasonProgressDeadlineExceeded, "Initial scale was never achieved")
 	}
 	switch {
 	case ready > 0:

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -94,23 +95,32 @@ func (c *Controller) recordActivatorStat(namespace, name string, _ time.Time, co
 // activator and the ingress, then reconcile (status). It must not take c.mu: the
 // backend may call it while the controller, holding c.mu, calls the backend.
 func (c *Controller) podsChanged(key types.NamespacedName) {
-	dp := (*c.dp.Load())[key]
-	var addrs []string
+	if dp := (*c.dp.Load())[key]; dp != nil {
+		c.refreshEndpoints(key, dp)
+	}
+	c.kick()
+}
+
+// refreshEndpoints reads the revision's ready pods from the backend and, if they
+// changed, hands them to the ingress and the activator. Reading and storing happen
+// under epMu, so an older read never overwrites a newer one. The reconcile loop
+// calls it too, so a missed notification heals within a resync.
+func (c *Controller) refreshEndpoints(key types.NamespacedName, dp *revDataplane) {
+	c.epMu.Lock()
+	defer c.epMu.Unlock()
+	addrs := []string{}
 	for _, p := range c.backend.Pods(key) {
 		if p.Ready && !p.Terminating {
 			addrs = append(addrs, p.Address)
 		}
 	}
-	if dp != nil {
-		if addrs == nil {
-			addrs = []string{}
-		}
-		dp.addrs.Store(&addrs)
-		if err := c.throttler.UpdateEndpoints(dp.key, addrs); err != nil {
-			c.log.Error("activator endpoints", "revision", key.String(), "err", err)
-		}
+	if slices.Equal(addrs, *dp.addrs.Load()) {
+		return
 	}
-	c.kick()
+	dp.addrs.Store(&addrs)
+	if err := c.throttler.UpdateEndpoints(dp.key, addrs); err != nil {
+		c.log.Error("activator endpoints", "revision", key.String(), "err", err)
+	}
 }
 
 // tickReporter remembers each revision's panic mode for metrics and status.
