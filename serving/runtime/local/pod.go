@@ -101,28 +101,34 @@ func (p *pod) setState(s PodState, exit string) {
 // run is the pod's life: start the front, then start and supervise the process until
 // the pod is terminated or ctx is done; then drain and stop everything.
 func (p *pod) run(ctx context.Context) {
-	spec := p.rev.spec
-	userPort, err := freePort()
-	if err != nil {
-		p.r.logger.Error("pod: no free port", "pod", p.name, "err", err)
+	// Setting up the pod's ports and front rarely fails (no free port, a bad
+	// readiness probe); when it does, it is reported and retried like a crash.
+	backoff := p.r.opts.RestartBackoff
+	var (
+		userPort int
+		front    Front
+		ln       net.Listener
+	)
+	for {
+		var err error
+		userPort, front, ln, err = p.setup()
+		if err == nil {
+			break
+		}
+		p.r.logger.Error("pod: setup failed", "pod", p.name, "err", err, "retryIn", backoff)
 		p.setState(PodCrashLoop, err.Error())
-		return
-	}
-	userAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(userPort))
-	fc := spec.front
-	fc.UserAddr = userAddr
-	fc.Pod = p.name
-	front, err := p.r.opts.NewFront(fc)
-	if err != nil {
-		p.r.logger.Error("pod: front", "pod", p.name, "err", err)
-		p.setState(PodCrashLoop, err.Error())
-		return
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		p.r.logger.Error("pod: front listener", "pod", p.name, "err", err)
-		p.setState(PodCrashLoop, err.Error())
-		return
+		t := p.r.clock.NewTimer(backoff)
+		select {
+		case <-t.C():
+		case <-p.stop:
+			t.Stop()
+			return
+		case <-ctx.Done():
+			t.Stop()
+			p.terminate()
+			return
+		}
+		backoff = min(2*backoff, p.r.opts.MaxRestartBackoff)
 	}
 	sctx, stopServing := context.WithCancel(context.Background())
 	served := make(chan struct{})
@@ -143,6 +149,26 @@ func (p *pod) run(ctx context.Context) {
 	// closes its listener and returns.
 	stopServing()
 	<-served
+}
+
+// setup picks the user port and builds and binds the front.
+func (p *pod) setup() (int, Front, net.Listener, error) {
+	userPort, err := freePort()
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("no free port: %w", err)
+	}
+	fc := p.rev.spec.front
+	fc.UserAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(userPort))
+	fc.Pod = p.name
+	front, err := p.r.opts.NewFront(fc)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("front: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("front listener: %w", err)
+	}
+	return userPort, front, ln, nil
 }
 
 // supervise starts the process, restarts it after crashes with back-off, and stops

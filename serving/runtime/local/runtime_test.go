@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,5 +286,29 @@ func TestParseImageMap(t *testing.T) {
 		if _, err := ParseImageMap([]byte(bad.in), ""); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("ParseImageMap(%q) = %v, want an error containing %q", bad.in, err, bad.want)
 		}
+	}
+}
+
+// A pod whose front cannot be built is reported and retried, not dropped: the
+// revision keeps the pod it asked for.
+func TestFrontFailureIsRetried(t *testing.T) {
+	var calls atomic.Int64
+	failing := func(cfg FrontConfig) (Front, error) {
+		if calls.Add(1) <= 2 {
+			return nil, errors.New("probe: bad readiness probe")
+		}
+		return newTestFront(cfg)
+	}
+	r, _ := startRuntime(t, Options{NewFront: failing, RestartBackoff: 5 * time.Millisecond})
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	if err := r.Apply(testRevision(key.Name, helperContainer("serve"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scale(key, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a ready pod after two failed setups", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
+	if p := readyPods(r, key)[0]; p.Restarts != 2 || !strings.Contains(p.LastExit, "bad readiness probe") {
+		t.Errorf("pod = %+v, want 2 restarts reporting the front error", p)
 	}
 }
