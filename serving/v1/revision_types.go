@@ -10,6 +10,14 @@ import (
 //
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 // +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:path=revisions,singular=revision,shortName=rev,categories=all;knative;serving
+// +kubebuilder:printcolumn:name=Config Name,type=string,JSONPath=`.metadata.labels['serving\.knative\.dev/configuration']`
+// +kubebuilder:printcolumn:name=Generation,type=string,JSONPath=`.metadata.labels['serving\.knative\.dev/configurationGeneration']`
+// +kubebuilder:printcolumn:name=Ready,type=string,JSONPath=`.status.conditions[?(@.type=='Ready')].status`
+// +kubebuilder:printcolumn:name=Reason,type=string,JSONPath=`.status.conditions[?(@.type=='Ready')].reason`
+// +kubebuilder:printcolumn:name=Actual Replicas,type=integer,JSONPath=`.status.actualReplicas`
+// +kubebuilder:printcolumn:name=Desired Replicas,type=integer,JSONPath=`.status.desiredReplicas`
 type Revision struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional

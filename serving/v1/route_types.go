@@ -10,6 +10,11 @@ import (
 //
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 // +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:path=routes,singular=route,shortName=rt,categories=all;knative;serving
+// +kubebuilder:printcolumn:name=URL,type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name=Ready,type=string,JSONPath=`.status.conditions[?(@.type=='Ready')].status`
+// +kubebuilder:printcolumn:name=Reason,type=string,JSONPath=`.status.conditions[?(@.type=='Ready')].reason`
 type Route struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional

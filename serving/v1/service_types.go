@@ -9,6 +9,13 @@ import (
 //
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 // +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:path=services,singular=service,shortName=kservice;ksvc,categories=all;knative;serving
+// +kubebuilder:printcolumn:name=URL,type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name=LatestCreated,type=string,JSONPath=`.status.latestCreatedRevisionName`
+// +kubebuilder:printcolumn:name=LatestReady,type=string,JSONPath=`.status.latestReadyRevisionName`
+// +kubebuilder:printcolumn:name=Ready,type=string,JSONPath=`.status.conditions[?(@.type=='Ready')].status`
+// +kubebuilder:printcolumn:name=Reason,type=string,JSONPath=`.status.conditions[?(@.type=='Ready')].reason`
 type Service struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional
