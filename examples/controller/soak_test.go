@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,7 +22,12 @@ func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak test: skipped with -short")
 	}
-	tp := startPlatform(t, map[string]string{"app.yaml": appService("app", "Soak", "10")}, fastConfig)
+	// Target burst capacity 0: the activator leaves the path as soon as the revision
+	// has pods (SKS Serve mode), so the soak exercises both paths and the switches
+	// between them.
+	app := strings.Replace(appService("app", "Soak", "10"), "        autoscaling.knative.dev/target: \"10\"\n",
+		"        autoscaling.knative.dev/target: \"10\"\n        autoscaling.knative.dev/target-burst-capacity: \"0\"\n", 1)
+	tp := startPlatform(t, map[string]string{"app.yaml": app}, fastConfig)
 	tp.waitStatus(t, "app Ready", time.Minute, serviceReady("app", "app-00001"))
 	const host = "app.default.example.com"
 
