@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/clock"
 
 	"github.com/servekit/servekit/serving"
@@ -438,7 +439,7 @@ func (r *Runtime) specFor(rev *v1.Revision) (podSpec, error) {
 	fc.ResponseStartTimeout = seconds(rev.Spec.ResponseStartTimeoutSeconds)
 	fc.IdleTimeout = seconds(rev.Spec.IdleTimeoutSeconds)
 	if c.ReadinessProbe != nil {
-		fc.ReadinessProbe = probeJSON(c.ReadinessProbe)
+		fc.ReadinessProbe = probeJSON(localProbe(c))
 	}
 	return podSpec{argv: argv, env: env, dir: c.WorkingDir, front: fc}, nil
 }
@@ -457,6 +458,27 @@ func (r *Runtime) argvFor(c corev1.Container) ([]string, error) {
 		return append([]string{mapped[0]}, c.Args...), nil
 	}
 	return slices.Clone(mapped), nil
+}
+
+// localProbe returns the container's readiness probe aimed at the pod's local port:
+// Knative only allows a probe on the container port (or none, 0), and here the
+// container listens on $PORT, a free loopback port, instead of its containerPort.
+func localProbe(c corev1.Container) *corev1.Probe {
+	pr := c.ReadinessProbe.DeepCopy()
+	declared := int32(0)
+	if len(c.Ports) > 0 {
+		declared = c.Ports[0].ContainerPort
+	}
+	onPort := func(p intstr.IntOrString) bool {
+		return p.IntValue() == 0 || p.IntValue() == int(declared) || (len(c.Ports) > 0 && p.String() == c.Ports[0].Name)
+	}
+	if h := pr.HTTPGet; h != nil && onPort(h.Port) {
+		h.Port = intstr.FromInt32(0)
+	}
+	if t := pr.TCPSocket; t != nil && onPort(t.Port) {
+		t.Port = intstr.FromInt32(0)
+	}
+	return pr
 }
 
 func seconds(s *int64) time.Duration {

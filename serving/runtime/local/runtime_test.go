@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/servekit/servekit/serving"
 	v1 "github.com/servekit/servekit/serving/v1"
@@ -311,4 +312,23 @@ func TestFrontFailureIsRetried(t *testing.T) {
 	if p := readyPods(r, key)[0]; p.Restarts != 2 || !strings.Contains(p.LastExit, "bad readiness probe") {
 		t.Errorf("pod = %+v, want 2 restarts reporting the front error", p)
 	}
+}
+
+// A readiness probe written for the container's declared port (8080) probes the
+// port the process really listens on ($PORT).
+func TestReadinessProbeFollowsPort(t *testing.T) {
+	r, _ := startRuntime(t, Options{NewFront: newQueueFront})
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	c := helperContainer("serve")
+	c.Ports = []corev1.ContainerPort{{Name: "http1", ContainerPort: 8080}}
+	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
+		HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(8080)},
+	}}
+	if err := r.Apply(testRevision(key.Name, c)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scale(key, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ready through the HTTP probe", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
 }
