@@ -22,7 +22,7 @@ type builder struct {
 
 // path returns the binary for a builtin, building it if needed.
 func (b *builder) path(ctx context.Context, name string) (string, error) {
-	pkg, ok := builtins[name]
+	pkg, ok := builtinPackage(name)
 	if !ok {
 		return "", fmt.Errorf("local: unknown builtin %q", name)
 	}

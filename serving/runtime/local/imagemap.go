@@ -19,9 +19,16 @@ const SeedImage = "registry.cn-hangzhou.aliyuncs.com/knative-sample/helloworld-g
 // the examples/helloworld program, built once into Options.CacheDir.
 const BuiltinPrefix = "builtin:"
 
-// builtins maps a builtin name to the Go package that implements it.
-var builtins = map[string]string{
-	"helloworld": "github.com/servekit/servekit/examples/helloworld",
+// builtinNames lists the builtins, for error messages.
+const builtinNames = "helloworld"
+
+// builtinPackage returns the Go package that implements a builtin.
+func builtinPackage(name string) (string, bool) {
+	switch name {
+	case "helloworld":
+		return "github.com/servekit/servekit/examples/helloworld", true
+	}
+	return "", false
 }
 
 // ImageMap says which local command runs a container image: image → [command, args...].
@@ -59,8 +66,8 @@ func ParseImageMap(data []byte, dir string) (ImageMap, error) {
 			return nil, fmt.Errorf("image map: image %q: want a non-empty [command, args...] list, got %q", image, argv)
 		}
 		if name, ok := strings.CutPrefix(argv[0], BuiltinPrefix); ok {
-			if _, known := builtins[name]; !known {
-				return nil, fmt.Errorf("image map: image %q: unknown builtin %q (known: %s)", image, argv[0], strings.Join(slices.Sorted(maps.Keys(builtins)), ", "))
+			if _, known := builtinPackage(name); !known {
+				return nil, fmt.Errorf("image map: image %q: unknown builtin %q (known: %s)", image, argv[0], builtinNames)
 			}
 		} else if strings.ContainsRune(argv[0], '/') && !filepath.IsAbs(argv[0]) && dir != "" {
 			argv = append([]string{filepath.Join(dir, argv[0])}, argv[1:]...)
