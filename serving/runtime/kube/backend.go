@@ -1,0 +1,439 @@
+package kube
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
+
+	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/serving"
+	"github.com/servekit/servekit/serving/controller"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+// Options configures a Backend. Client and QueueImage are required.
+type Options struct {
+	// Client talks to the API server; required.
+	Client kubernetes.Interface
+	// Namespace limits the informers to one namespace. Empty means all namespaces.
+	Namespace string
+	// QueueImage is the image of the queue proxy sidecar (Knative's config-deployment
+	// queue-sidecar-image), e.g. one built from examples/queue-proxy; required.
+	QueueImage string
+	// QueueCPURequest is the queue proxy's CPU request. Zero means 25m, Knative's.
+	QueueCPURequest resource.Quantity
+	// PeerTokenSecret, if not nil, is the Secret key handed to every queue proxy as
+	// SERVEKIT_PEER_TOKEN (see queue.ProxyOptions.PeerToken). Nil means none.
+	PeerTokenSecret *corev1.SecretKeySelector
+	// ResyncPeriod is the informers' resync period. Zero means no periodic resync.
+	ResyncPeriod time.Duration
+	// RequestTimeout bounds each API call made by Apply, Scale and Delete. Zero means 30s.
+	RequestTimeout time.Duration
+	// StatsClient scrapes a pod's queue proxy. Nil means autoscaler.HTTPStatsClient{}.
+	StatsClient autoscaler.StatsClient
+	// ScrapeInterval is how often Run scrapes every ready pod. Zero means 1s, the
+	// autoscaler's tick.
+	ScrapeInterval time.Duration
+	// Clock drives the scrape loop and stamps the scrapes. Nil means the real clock.
+	Clock clock.WithTicker
+	// Logger receives scrape and watch problems. Nil means discard.
+	Logger *slog.Logger
+}
+
+// Backend runs revisions on a Kubernetes cluster: each one becomes a Deployment
+// "<rev>-deployment" (the user's containers plus the queue proxy sidecar) and a private
+// Service "<rev>-private"; its pods are read from that Service's EndpointSlices, its
+// scale is written through the Deployment's scale subresource, and its statistics are
+// scraped from each pod's queue proxy. It implements controller.Backend.
+//
+// Create it with New; Pods and Stats see data only while Run runs.
+type Backend struct {
+	opts    Options
+	client  kubernetes.Interface
+	clock   clock.WithTicker
+	log     *slog.Logger
+	stats   autoscaler.StatsClient
+	pc      podConfig
+	factory informers.SharedInformerFactory
+	slices  cache.SharedIndexInformer
+
+	notify  atomic.Pointer[func(types.NamespacedName)]
+	running atomic.Bool
+
+	// scraped, if not nil, is called after each scrape round (tests).
+	scrapedHook func()
+
+	mu struct {
+		sync.Mutex
+		revs  map[types.NamespacedName]*revInfo
+		stats map[types.NamespacedName]map[string]scraped // revision → pod → last scrape
+	}
+}
+
+// revInfo is what the Backend remembers of an applied revision. Guarded by Backend.mu.
+type revInfo struct {
+	uid        types.UID
+	deployment string
+}
+
+// scraped is a pod's last successful scrape.
+type scraped struct {
+	at   time.Time
+	stat controller.PodStats
+}
+
+var _ controller.Backend = (*Backend)(nil)
+
+// byServiceIndex indexes EndpointSlices by "<namespace>/<service name>".
+const byServiceIndex = "servekit-service"
+
+// New returns a Backend for opts.
+func New(opts Options) (*Backend, error) {
+	if opts.Client == nil {
+		return nil, errors.New("kube: Options.Client is required")
+	}
+	if opts.QueueImage == "" {
+		return nil, errors.New("kube: Options.QueueImage is required (the queue proxy sidecar's image)")
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.ScrapeInterval <= 0 {
+		opts.ScrapeInterval = time.Second
+	}
+	b := &Backend{
+		opts:   opts,
+		client: opts.Client,
+		clock:  opts.Clock,
+		log:    opts.Logger,
+		stats:  opts.StatsClient,
+		pc: podConfig{
+			queueImage:      opts.QueueImage,
+			queueCPURequest: opts.QueueCPURequest,
+			peerTokenSecret: opts.PeerTokenSecret,
+		},
+	}
+	if b.clock == nil {
+		b.clock = clock.RealClock{}
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if b.stats == nil {
+		b.stats = autoscaler.HTTPStatsClient{}
+	}
+	b.mu.revs = make(map[types.NamespacedName]*revInfo)
+	b.mu.stats = make(map[types.NamespacedName]map[string]scraped)
+
+	factoryOpts := []informers.SharedInformerOption{
+		// Only the slices of our private Services: they carry the Service's labels.
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = serving.RevisionLabelKey }),
+	}
+	if opts.Namespace != "" {
+		factoryOpts = append(factoryOpts, informers.WithNamespace(opts.Namespace))
+	}
+	b.factory = informers.NewSharedInformerFactoryWithOptions(opts.Client, opts.ResyncPeriod, factoryOpts...)
+	b.slices = b.factory.Discovery().V1().EndpointSlices().Informer()
+	if err := b.slices.AddIndexers(cache.Indexers{byServiceIndex: sliceServiceIndex}); err != nil {
+		return nil, fmt.Errorf("kube: endpointslice indexer: %w", err)
+	}
+	if _, err := b.slices.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    b.sliceChanged,
+		UpdateFunc: func(_, obj any) { b.sliceChanged(obj) },
+		DeleteFunc: b.sliceChanged,
+	}); err != nil {
+		return nil, fmt.Errorf("kube: endpointslice handler: %w", err)
+	}
+	return b, nil
+}
+
+func sliceServiceIndex(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	svc := s.Labels[discoveryv1.LabelServiceName]
+	if svc == "" {
+		return nil, nil
+	}
+	return []string{s.Namespace + "/" + svc}, nil
+}
+
+// sliceChanged tells the controller that a revision's pods may have changed.
+func (b *Backend) sliceChanged(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return
+	}
+	rev := s.Labels[serving.RevisionLabelKey]
+	if rev == "" {
+		rev, _ = strings.CutSuffix(s.Labels[discoveryv1.LabelServiceName], "-private")
+	}
+	if rev == "" {
+		return
+	}
+	if n := b.notify.Load(); n != nil {
+		(*n)(types.NamespacedName{Namespace: s.Namespace, Name: rev})
+	}
+}
+
+// Run starts the informers and the scrape loop, calls notify (if not nil) whenever a
+// revision's EndpointSlices change, and returns nil once ctx is done and every
+// goroutine it started has ended. Objects on the cluster are left as they are. Run
+// must not be called again while it runs.
+func (b *Backend) Run(ctx context.Context, notify func(types.NamespacedName)) error {
+	if !b.running.CompareAndSwap(false, true) {
+		return errors.New("kube: Backend.Run called while already running")
+	}
+	defer b.running.Store(false)
+	if notify != nil {
+		b.notify.Store(&notify)
+		defer b.notify.Store(nil)
+	}
+	b.factory.Start(ctx.Done())
+	defer b.factory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), b.slices.HasSynced) {
+		return nil // ctx ended first
+	}
+	// The pods of revisions applied before the caches synced may already be known.
+	if notify != nil {
+		for _, key := range b.keys() {
+			notify(key)
+		}
+	}
+	b.scrapeLoop(ctx)
+	return nil
+}
+
+func (b *Backend) keys() []types.NamespacedName {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	keys := make([]types.NamespacedName, 0, len(b.mu.revs))
+	for k := range b.mu.revs {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func (b *Backend) requestContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), b.opts.RequestTimeout)
+}
+
+// Apply creates the revision's Deployment and private Service. Applying a revision
+// whose children already exist and belong to it (a restarted controller) succeeds
+// and leaves them unchanged; a child of the same name that belongs to something else
+// is an error naming it, as is any API error.
+func (b *Backend) Apply(rev *v1.Revision) error {
+	dep, err := makeDeployment(rev, b.pc)
+	if err != nil {
+		return err
+	}
+	svc := makePrivateService(rev)
+	ctx, cancel := b.requestContext()
+	defer cancel()
+	if err := b.createService(ctx, rev, svc); err != nil {
+		return err
+	}
+	if err := b.createDeployment(ctx, rev, dep); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.mu.revs[types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}] = &revInfo{uid: rev.UID, deployment: dep.Name}
+	b.mu.Unlock()
+	return nil
+}
+
+// owned reports whether an existing child belongs to rev: same revision label and,
+// when rev has a UID, a controller reference to it.
+func owned(rev *v1.Revision, meta metav1.Object) bool {
+	if meta.GetLabels()[serving.RevisionLabelKey] != rev.Name {
+		return false
+	}
+	if rev.UID == "" {
+		return true
+	}
+	ref := metav1.GetControllerOf(meta)
+	return ref != nil && ref.UID == rev.UID
+}
+
+func (b *Backend) createService(ctx context.Context, rev *v1.Revision, svc *corev1.Service) error {
+	_, err := b.client.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{})
+	if err == nil {
+		return nil
+	}
+	what := fmt.Sprintf("service %s/%s", svc.Namespace, svc.Name)
+	if !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("kube: revision %s/%s: create %s: %w", rev.Namespace, rev.Name, what, err)
+	}
+	got, err := b.client.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("kube: revision %s/%s: get existing %s: %w", rev.Namespace, rev.Name, what, err)
+	}
+	if !owned(rev, got) {
+		return fmt.Errorf("kube: revision %s/%s: %s already exists and does not belong to the revision", rev.Namespace, rev.Name, what)
+	}
+	return nil
+}
+
+func (b *Backend) createDeployment(ctx context.Context, rev *v1.Revision, dep *appsv1.Deployment) error {
+	_, err := b.client.AppsV1().Deployments(dep.Namespace).Create(ctx, dep, metav1.CreateOptions{})
+	if err == nil {
+		return nil
+	}
+	what := fmt.Sprintf("deployment %s/%s", dep.Namespace, dep.Name)
+	if !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("kube: revision %s/%s: create %s: %w", rev.Namespace, rev.Name, what, err)
+	}
+	got, err := b.client.AppsV1().Deployments(dep.Namespace).Get(ctx, dep.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("kube: revision %s/%s: get existing %s: %w", rev.Namespace, rev.Name, what, err)
+	}
+	if !owned(rev, got) {
+		return fmt.Errorf("kube: revision %s/%s: %s already exists and does not belong to the revision", rev.Namespace, rev.Name, what)
+	}
+	return nil
+}
+
+// Scale sets the replicas of the revision's Deployment through its scale subresource,
+// retrying on conflicts. It is an error to scale a revision that was never applied.
+func (b *Backend) Scale(key types.NamespacedName, replicas int) error {
+	if replicas < 0 || replicas > 1<<31-1 {
+		return fmt.Errorf("kube: scale revision %s: replicas %d out of range", key, replicas)
+	}
+	b.mu.Lock()
+	info := b.mu.revs[key]
+	b.mu.Unlock()
+	if info == nil {
+		return fmt.Errorf("kube: scale revision %s: revision not applied", key)
+	}
+	ctx, cancel := b.requestContext()
+	defer cancel()
+	deps := b.client.AppsV1().Deployments(key.Namespace)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		s, err := deps.GetScale(ctx, info.deployment, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if s.Spec.Replicas == int32(replicas) {
+			return nil
+		}
+		s.Spec.Replicas = int32(replicas)
+		_, err = deps.UpdateScale(ctx, info.deployment, s, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("kube: scale deployment %s/%s to %d: %w", key.Namespace, info.deployment, replicas, err)
+	}
+	return nil
+}
+
+// Delete deletes the revision's Deployment and private Service (Kubernetes then
+// stops its pods, each draining through its preStop hook) and forgets it. Children
+// already gone are not an error.
+func (b *Backend) Delete(key types.NamespacedName) error {
+	b.mu.Lock()
+	delete(b.mu.revs, key)
+	delete(b.mu.stats, key)
+	b.mu.Unlock()
+	ctx, cancel := b.requestContext()
+	defer cancel()
+	bg := metav1.DeletePropagationBackground
+	opts := metav1.DeleteOptions{PropagationPolicy: &bg}
+	var errs []error
+	if err := b.client.AppsV1().Deployments(key.Namespace).Delete(ctx, DeploymentName(key.Name), opts); err != nil && !apierrors.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("kube: delete deployment %s/%s: %w", key.Namespace, DeploymentName(key.Name), err))
+	}
+	if err := b.client.CoreV1().Services(key.Namespace).Delete(ctx, PrivateServiceName(key.Name), opts); err != nil && !apierrors.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("kube: delete service %s/%s: %w", key.Namespace, PrivateServiceName(key.Name), err))
+	}
+	return errors.Join(errs...)
+}
+
+// Pods returns the revision's pods as its private Service's EndpointSlices list them,
+// sorted by name: Address is the pod IP and the queue proxy's serving port, Ready and
+// Terminating are the endpoint's conditions (a nil ready condition counts as ready,
+// as the API documents). An endpoint listed in several slices (while they are being
+// rebalanced) appears once, ready if any slice says so.
+func (b *Backend) Pods(key types.NamespacedName) []controller.Pod {
+	objs, err := b.slices.GetIndexer().ByIndex(byServiceIndex, key.Namespace+"/"+PrivateServiceName(key.Name))
+	if err != nil {
+		return nil
+	}
+	return podsFromSlices(objs)
+}
+
+// podsFromSlices turns EndpointSlices into pods.
+func podsFromSlices(objs []any) []controller.Pod {
+	byName := map[string]int{}
+	var pods []controller.Pod
+	for _, obj := range objs {
+		s, ok := obj.(*discoveryv1.EndpointSlice)
+		if !ok {
+			continue
+		}
+		port, ok := trafficPort(s)
+		if !ok {
+			continue
+		}
+		for _, ep := range s.Endpoints {
+			if len(ep.Addresses) == 0 {
+				continue
+			}
+			p := controller.Pod{
+				Name:        ep.Addresses[0],
+				Address:     joinHostPort(ep.Addresses[0], port),
+				Ready:       ep.Conditions.Ready == nil || *ep.Conditions.Ready,
+				Terminating: ep.Conditions.Terminating != nil && *ep.Conditions.Terminating,
+			}
+			if ep.TargetRef != nil && ep.TargetRef.Name != "" {
+				p.Name = ep.TargetRef.Name
+			}
+			if i, dup := byName[p.Name]; dup {
+				pods[i].Ready = pods[i].Ready || p.Ready
+				pods[i].Terminating = pods[i].Terminating && p.Terminating
+				continue
+			}
+			byName[p.Name] = len(pods)
+			pods = append(pods, p)
+		}
+	}
+	slices.SortFunc(pods, func(a, b controller.Pod) int { return cmp.Compare(a.Name, b.Name) })
+	return pods
+}
+
+// trafficPort is the slice's port for the revision's traffic (named http or http2).
+func trafficPort(s *discoveryv1.EndpointSlice) (int32, bool) {
+	for _, p := range s.Ports {
+		if p.Name == nil || p.Port == nil {
+			continue
+		}
+		if *p.Name == ServicePortNameHTTP1 || *p.Name == ServicePortNameH2C {
+			return *p.Port, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,21 @@
+// Package kube is servekit's Kubernetes backend: it runs revisions on a cluster
+// through client-go, as Knative does (control-plane.md §9).
+//
+// The one idea: a Revision becomes Kubernetes objects, and everything the controller
+// needs to know about its pods is read back from Kubernetes. Backend.Apply creates the
+// Deployment "<rev>-deployment" — the user's containers (ports, PORT and K_* env,
+// probes rewired, the preStop drain hook) plus the queue proxy sidecar with Knative's
+// environment contract (queue.ParseEnv), terminationGracePeriodSeconds from the
+// revision timeout, the revision as owner — and the private Service "<rev>-private"
+// that selects its pods. Scale writes the Deployment's scale subresource; Pods reads
+// the private Service's EndpointSlices (ready and terminating conditions) from an
+// informer; Stats returns what Run's scrape loop last read from each ready pod's queue
+// proxy on port 9090. Backend implements serving/controller's Backend interface.
+//
+// This package (with its test harness) is the only servekit package that imports
+// client-go; the primitives never do (nodeps_test.go checks it).
+//
+// Not here yet: a Store that keeps Services, Configurations, Revisions and Routes in
+// the API server, reconcilers against it, leader election, and the controller
+// binary's cluster mode.
+package kube

@@ -1,0 +1,62 @@
+package kube
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// clientGoAllowed are the only servekit packages that may depend on client-go: this
+// backend (and its test harness), and the controller binary that will use it in
+// cluster mode. The primitives (autoscaler, queue, route, activator, serving/v1) and
+// the controller library stay free of it.
+var clientGoAllowed = []string{
+	"github.com/servekit/servekit/serving/runtime/kube",
+	"github.com/servekit/servekit/examples/controller",
+}
+
+func TestOnlyKubeUsesClientGo(t *testing.T) {
+	out, err := exec.Command("go", "list", "-e", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "github.com/servekit/servekit/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	primitives := map[string]bool{}
+	for _, p := range []string{"autoscaler", "queue", "route", "activator", "serving/v1"} {
+		primitives["github.com/servekit/servekit/"+p] = false
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		pkg := fields[0]
+		for p := range primitives {
+			if pkg == p || strings.HasPrefix(pkg, p+"/") {
+				primitives[p] = true
+			}
+		}
+		if allowed(pkg) {
+			continue
+		}
+		for _, dep := range fields[1:] {
+			if strings.HasPrefix(dep, "k8s.io/client-go/") || dep == "k8s.io/client-go" {
+				t.Errorf("%s depends on %s; only %v may use client-go", pkg, dep, clientGoAllowed)
+				break
+			}
+		}
+	}
+	for p, seen := range primitives {
+		if !seen {
+			t.Errorf("go list did not list %s: the check would miss it", p)
+		}
+	}
+}
+
+func allowed(pkg string) bool {
+	for _, a := range clientGoAllowed {
+		if pkg == a || strings.HasPrefix(pkg, a+"/") {
+			return true
+		}
+	}
+	return false
+}
