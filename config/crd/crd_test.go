@@ -56,6 +56,9 @@ type schema struct {
 	Type       string            `json:"type"`
 	Properties map[string]schema `json:"properties"`
 	Items      *schema           `json:"items"`
+	Required   []string          `json:"required"`
+	ListType   string            `json:"x-kubernetes-list-type"`
+	ListKeys   []string          `json:"x-kubernetes-list-map-keys"`
 }
 
 // path walks properties (and array items for "[]") from s.
@@ -223,5 +226,34 @@ func TestCRDSchema(t *testing.T) {
 				t.Errorf("%s %s has type %q, want %q", tt.kind, strings.Join(tt.path, "."), got, tt.want)
 			}
 		})
+	}
+}
+
+// TestContainerNameOptional: the seed manifest's container has no name (Knative's
+// webhook names it user-container), so the schema must not require one.
+func TestContainerNameOptional(t *testing.T) {
+	docs := load(t)
+	paths := map[string][]string{
+		"Service":       {"spec", "template", "spec"},
+		"Configuration": {"spec", "template", "spec"},
+		"Revision":      {"spec"},
+	}
+	for kind, p := range paths {
+		for _, list := range []string{"containers", "initContainers"} {
+			t.Run(kind+"/"+list, func(t *testing.T) {
+				s := docs[kind].Spec.Versions[0].Schema.OpenAPIV3Schema.path(t, append(p, list)...)
+				if s.ListType != "atomic" || len(s.ListKeys) != 0 {
+					t.Errorf("list type %q keys %v, want atomic (a map list needs its key)", s.ListType, s.ListKeys)
+				}
+				for _, r := range s.Items.Required {
+					if r == "name" {
+						t.Error("name is required")
+					}
+				}
+				if s.Items.Properties["image"].Type != "string" {
+					t.Error("container schema lost its fields")
+				}
+			})
+		}
 	}
 }

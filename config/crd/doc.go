@@ -6,11 +6,16 @@
 // programs and tests that install them through an API client.
 //
 // Regenerate with `go generate ./config/crd` after changing a type in serving/v1.
+// Descriptions are left out (maxDescLen=0) so that each CRD stays under the 256 KiB
+// that client-side `kubectl apply` can record. hack/crdpatch then relaxes what
+// Knative's defaulting would otherwise have to fill in before the API server sees an
+// object: a container's name is optional (the controller names it user-container).
 package crd
 
 import "embed"
 
-//go:generate go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 crd:generateEmbeddedObjectMeta=true paths=../../serving/v1/... output:crd:dir=.
+//go:generate go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 crd:generateEmbeddedObjectMeta=true,maxDescLen=0 paths=../../serving/v1/... output:crd:dir=.
+//go:generate go run ../../hack/crdpatch serving.knative.dev_configurations.yaml serving.knative.dev_revisions.yaml serving.knative.dev_routes.yaml serving.knative.dev_services.yaml
 
 // FS holds the CRD manifests, one per kind, named
 // serving.knative.dev_<plural>.yaml.

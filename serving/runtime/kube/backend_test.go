@@ -79,7 +79,8 @@ func newFakeClient(objs ...runtime.Object) *fake.Clientset {
 
 func newTestBackend(t *testing.T, c *fake.Clientset, mutate func(*Options)) *Backend {
 	t.Helper()
-	opts := Options{Client: c, QueueImage: "example.com/servekit/queue-proxy:v1"}
+	// Tests never scrape for real: the endpoints they write are not on this machine.
+	opts := Options{Client: c, QueueImage: "example.com/servekit/queue-proxy:v1", StatsClient: &fakeStats{}}
 	if mutate != nil {
 		mutate(&opts)
 	}

@@ -1,0 +1,341 @@
+package kube
+
+// Tests against a real kube-apiserver and etcd (internal/apiserver). They skip when
+// hack/testbin.sh has not built the binaries, unless SERVEKIT_REQUIRE_APISERVER=1.
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime/kube/internal/apiserver"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+var (
+	ksvcGVR = schema.GroupVersionResource{Group: "serving.knative.dev", Version: "v1", Resource: "services"}
+	revGVR  = schema.GroupVersionResource{Group: "serving.knative.dev", Version: "v1", Resource: "revisions"}
+)
+
+// normalize turns any JSON-able value into plain maps, slices, strings and float64s.
+func normalize(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRealSeedServiceRoundTrip applies the seed manifest, unchanged, to a real API
+// server through the dynamic client: the CRD schema accepts it and prunes nothing, the
+// object reads back as our typed Service, status is written through the status
+// subresource, and `kubectl get ksvc` columns come back from the server.
+func TestRealSeedServiceRoundTrip(t *testing.T) {
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	dyn := dynamic.NewForConfigOrDie(cfg)
+
+	manifest := map[string]any{}
+	if err := yaml.Unmarshal([]byte(seedManifest), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{Object: manifest}
+	created, err := dyn.Resource(ksvcGVR).Namespace("default").Create(ctx, obj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the seed Service: %v", err)
+	}
+	got, err := dyn.Resource(ksvcGVR).Namespace("default").Get(ctx, "helloworld-go", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing is pruned; the only change is the schema's default for a port's protocol.
+	want := normalize(t, manifest["spec"])
+	port := want.(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["ports"].([]any)[0].(map[string]any)
+	port["protocol"] = "TCP"
+	if diff := cmp.Diff(want, normalize(t, got.Object["spec"])); diff != "" {
+		t.Errorf("spec after the round trip (-want +stored):\n%s", diff)
+	}
+
+	// It decodes (strictly) as our Service.
+	raw, err := got.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed, derr := v1.DecodeDocument(raw, v1.DecodeOptions{Strict: true})
+	if derr != nil {
+		t.Fatalf("decoding the stored Service: %v", derr)
+	}
+	svc := typed.(*v1.Service)
+	if svc.UID == "" || svc.Spec.Template.Annotations["autoscaling.knative.dev/target"] != "10" {
+		t.Errorf("stored Service = %+v", svc.ObjectMeta)
+	}
+
+	// Status goes through /status; the main resource ignores it.
+	status := map[string]any{
+		"observedGeneration":        int64(1),
+		"url":                       "http://helloworld-go.default.example.com",
+		"latestCreatedRevisionName": "helloworld-go-00001",
+		"latestReadyRevisionName":   "helloworld-go-00001",
+		"conditions": []any{
+			map[string]any{"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-27T03:00:00Z"},
+			map[string]any{"type": "RoutesReady", "status": "False", "reason": "Waiting"},
+		},
+	}
+	withStatus := got.DeepCopy()
+	withStatus.Object["status"] = status
+	if _, err := dyn.Resource(ksvcGVR).Namespace("default").Update(ctx, withStatus, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	afterUpdate, _ := dyn.Resource(ksvcGVR).Namespace("default").Get(ctx, "helloworld-go", metav1.GetOptions{})
+	if st, _ := afterUpdate.Object["status"].(map[string]any); st["url"] != nil {
+		t.Error("an update of the main resource wrote status: no status subresource?")
+	}
+	afterUpdate.Object["status"] = status
+	if _, err := dyn.Resource(ksvcGVR).Namespace("default").UpdateStatus(ctx, afterUpdate, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("UpdateStatus: %v", err)
+	}
+
+	// What `kubectl get ksvc` prints (as with Knative, no AGE column).
+	table := getTable(t, cfg, "/apis/serving.knative.dev/v1/namespaces/default/services")
+	var cols []string
+	for _, c := range table.ColumnDefinitions {
+		cols = append(cols, c.Name)
+	}
+	if diff := cmp.Diff([]string{"Name", "URL", "LatestCreated", "LatestReady", "Ready", "Reason"}, cols); diff != "" {
+		t.Errorf("ksvc columns (-want +got):\n%s", diff)
+	}
+	if len(table.Rows) != 1 {
+		t.Fatalf("%d rows, want 1", len(table.Rows))
+	}
+	cells := table.Rows[0].Cells[:6]
+	wantRow := []any{"helloworld-go", "http://helloworld-go.default.example.com", "helloworld-go-00001", "helloworld-go-00001", "True", nil}
+	if diff := cmp.Diff(wantRow, cells); diff != "" {
+		t.Errorf("ksvc row (-want +got):\n%s", diff)
+	}
+
+	// Short names and categories are served (kubectl get ksvc / kubectl get knative).
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	rl, err := cs.Discovery().ServerResourcesForGroupVersion("serving.knative.dev/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := map[string][]string{}
+	for _, r := range rl.APIResources {
+		if !strings.Contains(r.Name, "/") {
+			short[r.Name] = r.ShortNames
+			if !contains(r.Categories, "knative") {
+				t.Errorf("%s categories = %v, want knative", r.Name, r.Categories)
+			}
+		}
+	}
+	wantShort := map[string][]string{
+		"services": {"kservice", "ksvc"}, "configurations": {"config", "cfg", "kcfg"},
+		"revisions": {"rev"}, "routes": {"rt"},
+	}
+	if diff := cmp.Diff(wantShort, short); diff != "" {
+		t.Errorf("short names (-want +got):\n%s", diff)
+	}
+
+	// The schema rejects a wrong type with the field's path.
+	bad := created.DeepCopy()
+	bad.SetName("bad")
+	bad.SetResourceVersion("")
+	bad.SetUID("")
+	if err := unstructured.SetNestedField(bad.Object, "lots", "spec", "template", "spec", "containerConcurrency"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = dyn.Resource(ksvcGVR).Namespace("default").Create(ctx, bad, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.template.spec.containerConcurrency") {
+		t.Errorf("creating a Service with containerConcurrency \"lots\": %v, want Invalid naming the field", err)
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// getTable GETs path as a meta.k8s.io Table, as kubectl get does.
+func getTable(t *testing.T, cfg *rest.Config, path string) metav1.Table {
+	t.Helper()
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, cfg.Host+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s as Table: %s: %s", path, resp.Status, body)
+	}
+	var table metav1.Table
+	if err := json.Unmarshal(body, &table); err != nil {
+		t.Fatal(err)
+	}
+	return table
+}
+
+// TestRealBackend drives the Backend against a real API server: the seed Revision
+// (stored as a Revision object, so the owner reference is real) becomes a Deployment
+// and a private Service the server accepts; Scale goes through the real scale
+// subresource; an EndpointSlice written by the test (as the EndpointSlice controller
+// would) makes a ready pod; Delete removes the children.
+func TestRealBackend(t *testing.T) {
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	cs := kubernetes.NewForConfigOrDie(cfg)
+
+	rev := seedRevision(t)
+	rev.UID = ""
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := dyn.Resource(revGVR).Namespace("default").Create(ctx, &unstructured.Unstructured{Object: u}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the Revision: %v", err)
+	}
+	rev.UID = stored.GetUID()
+
+	fs := &fakeStats{} // the pod IPs below are not on this machine: never scrape them
+	b, err := New(Options{Client: cs, Namespace: "default", QueueImage: "example.com/servekit/queue-proxy:v1", StatsClient: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNotifications()
+	run(t, b, n.notify)
+
+	if err := b.Apply(rev); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	d, err := cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("deployment: %v", err)
+	}
+	ctrl := true
+	wantOwner := []metav1.OwnerReference{{APIVersion: "serving.knative.dev/v1", Kind: "Revision", Name: "helloworld-go-00001",
+		UID: rev.UID, Controller: &ctrl, BlockOwnerDeletion: &ctrl}}
+	if diff := cmp.Diff(wantOwner, d.OwnerReferences); diff != "" {
+		t.Errorf("deployment owner (-want +got):\n%s", diff)
+	}
+	if got := d.Spec.Selector.MatchLabels[RevisionUIDLabelKey]; got != string(rev.UID) {
+		t.Errorf("selector = %v", d.Spec.Selector.MatchLabels)
+	}
+	pod := d.Spec.Template.Spec
+	if len(pod.Containers) != 2 || pod.Containers[0].Name != "user-container" || pod.Containers[1].Name != "queue-proxy" {
+		t.Fatalf("containers = %+v", pod.Containers)
+	}
+	want, _ := makeDeployment(rev, b.pc)
+	if diff := cmp.Diff(want.Spec.Template.Spec.Containers[1].Env, pod.Containers[1].Env, cmpEnvIgnoringAPIVersion); diff != "" {
+		t.Errorf("queue-proxy env as stored (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want.Spec.Template.Spec.Containers[0].Env, pod.Containers[0].Env); diff != "" {
+		t.Errorf("user env as stored (-want +got):\n%s", diff)
+	}
+	if *pod.TerminationGracePeriodSeconds != 300 || pod.Containers[0].Lifecycle.PreStop.HTTPGet.Path != "/wait-for-drain" {
+		t.Errorf("grace %d, preStop %+v", *pod.TerminationGracePeriodSeconds, pod.Containers[0].Lifecycle.PreStop)
+	}
+	svc, err := cs.CoreV1().Services("default").Get(ctx, "helloworld-go-00001-private", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("private service: %v", err)
+	}
+	if svc.Spec.ClusterIP == "" || svc.Spec.Ports[0].Name != "http" || svc.Spec.Ports[0].TargetPort.IntValue() != 8012 {
+		t.Errorf("private service spec = %+v", svc.Spec)
+	}
+
+	// Scale through the real scale subresource.
+	if err := b.Scale(seedKey, 3); err != nil {
+		t.Fatalf("Scale: %v", err)
+	}
+	sc, err := cs.AppsV1().Deployments("default").GetScale(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+	if err != nil || sc.Spec.Replicas != 3 {
+		t.Errorf("scale = %+v, %v; want 3 replicas", sc, err)
+	}
+	if d, _ := cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{}); *d.Spec.Replicas != 3 {
+		t.Errorf("deployment replicas = %d, want 3", *d.Spec.Replicas)
+	}
+
+	// The test plays the EndpointSlice controller: the Service's labels are copied.
+	labels := map[string]string{discoveryv1.LabelServiceName: svc.Name, discoveryv1.LabelManagedBy: "servekit-test"}
+	for k, v := range svc.Labels {
+		labels[k] = v
+	}
+	es := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: svc.Name + "-abcde", Namespace: "default", Labels: labels},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr("http"), Port: ptr[int32](8012), Protocol: ptr(corev1.ProtocolTCP)}},
+		Endpoints: []discoveryv1.Endpoint{{
+			Addresses:  []string{"10.244.0.7"},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr(true), Serving: ptr(true), Terminating: ptr(false)},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "helloworld-go-00001-deployment-7d9f-abcde"},
+		}},
+	}
+	if es, err = cs.DiscoveryV1().EndpointSlices("default").Create(ctx, es, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("EndpointSlice: %v", err)
+	}
+	waitFor(t, "the pod", n.ch, func() bool { return len(b.Pods(seedKey)) == 1 })
+	wantPod := []controller.Pod{{Name: "helloworld-go-00001-deployment-7d9f-abcde", Address: "10.244.0.7:8012", Ready: true}}
+	if diff := cmp.Diff(wantPod, b.Pods(seedKey)); diff != "" {
+		t.Errorf("pods (-want +got):\n%s", diff)
+	}
+	es.Endpoints[0].Conditions = discoveryv1.EndpointConditions{Ready: ptr(false), Serving: ptr(true), Terminating: ptr(true)}
+	if _, err := cs.DiscoveryV1().EndpointSlices("default").Update(ctx, es, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the pod to terminate", n.ch, func() bool { p := b.Pods(seedKey); return len(p) == 1 && p[0].Terminating && !p[0].Ready })
+
+	if err := b.Delete(seedKey); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("deployment after Delete: %v", err)
+	}
+	if _, err := cs.CoreV1().Services("default").Get(ctx, "helloworld-go-00001-private", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("service after Delete: %v", err)
+	}
+}
+
+// cmpEnvIgnoringAPIVersion compares env vars, ignoring the fieldRef apiVersion the
+// API server defaults to "v1".
+var cmpEnvIgnoringAPIVersion = cmp.Transformer("fieldPath", func(s *corev1.ObjectFieldSelector) string {
+	if s == nil {
+		return ""
+	}
+	return s.FieldPath
+})
