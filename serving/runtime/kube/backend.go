@@ -77,6 +77,7 @@ type Backend struct {
 	pc      podConfig
 	factory informers.SharedInformerFactory
 	slices  cache.SharedIndexInformer
+	pods    cache.SharedIndexInformer // for restarts and last exits
 
 	notify  atomic.Pointer[func(types.NamespacedName)]
 	running atomic.Bool
@@ -155,6 +156,7 @@ func New(opts Options) (*Backend, error) {
 	}
 	b.factory = informers.NewSharedInformerFactoryWithOptions(opts.Client, opts.ResyncPeriod, factoryOpts...)
 	b.slices = b.factory.Discovery().V1().EndpointSlices().Informer()
+	b.pods = b.factory.Core().V1().Pods().Informer()
 	if err := b.slices.AddIndexers(cache.Indexers{byServiceIndex: sliceServiceIndex}); err != nil {
 		return nil, fmt.Errorf("kube: endpointslice indexer: %w", err)
 	}
@@ -164,6 +166,16 @@ func New(opts Options) (*Backend, error) {
 		DeleteFunc: b.sliceChanged,
 	}); err != nil {
 		return nil, fmt.Errorf("kube: endpointslice handler: %w", err)
+	}
+	if _, err := b.pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		// A new pod shows up in a slice first; only restarts matter here.
+		UpdateFunc: func(old, obj any) {
+			if restarts(old) != restarts(obj) {
+				b.podChanged(obj)
+			}
+		},
+	}); err != nil {
+		return nil, fmt.Errorf("kube: pod handler: %w", err)
 	}
 	return b, nil
 }
@@ -201,6 +213,58 @@ func (b *Backend) sliceChanged(obj any) {
 	}
 }
 
+// podChanged tells the controller that a pod of a revision restarted.
+func (b *Backend) podChanged(obj any) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok || p.Labels[serving.RevisionLabelKey] == "" {
+		return
+	}
+	if n := b.notify.Load(); n != nil {
+		(*n)(types.NamespacedName{Namespace: p.Namespace, Name: p.Labels[serving.RevisionLabelKey]})
+	}
+}
+
+// restarts is the number of restarts of a pod's containers, queue proxy excluded.
+func restarts(obj any) int {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return 0
+	}
+	n := 0
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name != QueueContainerName {
+			n += int(cs.RestartCount)
+		}
+	}
+	return n
+}
+
+// lastExit describes the last unexpected exit of a pod's containers (queue proxy
+// excluded), as "exit code 2 (Error): message"; "" if none.
+func lastExit(p *corev1.Pod) string {
+	var last *corev1.ContainerStateTerminated
+	for _, cs := range p.Status.ContainerStatuses {
+		t := cs.LastTerminationState.Terminated
+		if cs.Name == QueueContainerName || t == nil || t.ExitCode == 0 {
+			continue
+		}
+		if last == nil || t.FinishedAt.After(last.FinishedAt.Time) {
+			last = t
+		}
+	}
+	if last == nil {
+		return ""
+	}
+	s := fmt.Sprintf("exit code %d", last.ExitCode)
+	if last.Reason != "" {
+		s += " (" + last.Reason + ")"
+	}
+	if msg := strings.TrimSpace(last.Message); msg != "" {
+		s += ": " + msg
+	}
+	return s
+}
+
 // Run starts the informers and the scrape loop, calls notify (if not nil) whenever a
 // revision's EndpointSlices change, and returns nil once ctx is done and every
 // goroutine it started has ended. Objects on the cluster are left as they are. Run
@@ -216,7 +280,7 @@ func (b *Backend) Run(ctx context.Context, notify func(types.NamespacedName)) er
 	}
 	b.factory.Start(ctx.Done())
 	defer b.factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), b.slices.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), b.slices.HasSynced, b.pods.HasSynced) {
 		return nil // ctx ended first
 	}
 	// The pods of revisions applied before the caches synced may already be known.
@@ -376,14 +440,26 @@ func (b *Backend) Delete(key types.NamespacedName) error {
 // Pods returns the revision's pods as its private Service's EndpointSlices list them,
 // sorted by name: Address is the pod IP and the queue proxy's serving port, Ready and
 // Terminating are the endpoint's conditions (a nil ready condition counts as ready,
-// as the API documents). An endpoint listed in several slices (while they are being
+// as the API documents); Restarts and LastExit come from the Pod's container statuses
+// (the queue proxy's excluded). An endpoint listed in several slices (while they are being
 // rebalanced) appears once, ready if any slice says so.
 func (b *Backend) Pods(key types.NamespacedName) []controller.Pod {
 	objs, err := b.slices.GetIndexer().ByIndex(byServiceIndex, key.Namespace+"/"+PrivateServiceName(key.Name))
 	if err != nil {
 		return nil
 	}
-	return podsFromSlices(objs)
+	pods := podsFromSlices(objs)
+	for i := range pods {
+		obj, ok, err := b.pods.GetIndexer().GetByKey(key.Namespace + "/" + pods[i].Name)
+		if err != nil || !ok {
+			continue
+		}
+		if p, ok := obj.(*corev1.Pod); ok {
+			pods[i].Restarts = restarts(p)
+			pods[i].LastExit = lastExit(p)
+		}
+	}
+	return pods
 }
 
 // podsFromSlices turns EndpointSlices into pods.

@@ -620,3 +620,57 @@ func waitRound(t *testing.T, rounds <-chan struct{}) {
 		t.Fatal("timed out waiting for a scrape round")
 	}
 }
+
+// seedPod is a pod of the seed revision whose user container crashed.
+func seedPod(name string, restarts int32) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{serving.RevisionLabelKey: "helloworld-go-00001"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "user-container", Image: "example.com/hello"},
+			{Name: "queue-proxy", Image: "example.com/queue"},
+		}},
+		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{
+			{Name: "user-container", RestartCount: restarts, LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: 2, Reason: "Error", Message: "panic: boom\n", FinishedAt: metav1.NewTime(seedTime),
+			}}},
+			{Name: "queue-proxy", RestartCount: 5, LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}},
+		}},
+	}
+}
+
+func TestPodRestartsAndLastExit(t *testing.T) {
+	c := newFakeClient(slice("s1", endpoint("pod-a", "10.1.0.1", ptr(true), nil), endpoint("pod-b", "10.1.0.2", ptr(true), nil)),
+		seedPod("pod-a", 3))
+	b := newTestBackend(t, c, nil)
+	if err := b.Apply(seedRevision(t)); err != nil {
+		t.Fatal(err)
+	}
+	n := newNotifications()
+	run(t, b, n.notify)
+	waitFor(t, "the pods", n.ch, func() bool { return len(b.Pods(seedKey)) == 2 })
+	want := []controller.Pod{
+		// The queue proxy's restarts and exits are not the app's.
+		{Name: "pod-a", Address: "10.1.0.1:8012", Ready: true, Restarts: 3, LastExit: "exit code 2 (Error): panic: boom"},
+		{Name: "pod-b", Address: "10.1.0.2:8012", Ready: true}, // no Pod object (yet): no counts
+	}
+	if diff := cmp.Diff(want, b.Pods(seedKey)); diff != "" {
+		t.Errorf("pods (-want +got):\n%s", diff)
+	}
+
+	// A restart is reported to the controller.
+	n.mu.Lock()
+	before := len(n.keys)
+	n.mu.Unlock()
+	p := seedPod("pod-a", 4)
+	if _, err := c.CoreV1().Pods("default").UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a notification of the restart", n.ch, func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return len(n.keys) > before && n.keys[len(n.keys)-1] == seedKey
+	})
+	if got := b.Pods(seedKey)[0].Restarts; got != 4 {
+		t.Errorf("restarts = %d after the notification, want 4", got)
+	}
+}

@@ -320,6 +320,42 @@ func TestRealBackend(t *testing.T) {
 	}
 	waitFor(t, "the pod to terminate", n.ch, func() bool { p := b.Pods(seedKey); return len(p) == 1 && p[0].Terminating && !p[0].Ready })
 
+	// The Pod (no kubelet runs it; the test writes its status) reports a crash.
+	podObj := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: es.Endpoints[0].TargetRef.Name, Namespace: "default", Labels: d.Spec.Template.Labels},
+		Spec:       *d.Spec.Template.Spec.DeepCopy(),
+	}
+	if podObj, err = cs.CoreV1().Pods("default").Create(ctx, podObj, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("pod: %v", err)
+	}
+	podObj.Status.ContainerStatuses = []corev1.ContainerStatus{
+		{Name: "user-container", Image: "example.com/hello", RestartCount: 2, LastTerminationState: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: "listen tcp :8080: address in use"}}},
+		{Name: "queue-proxy", Image: "example.com/servekit/queue-proxy:v1"},
+	}
+	if _, err := cs.CoreV1().Pods("default").UpdateStatus(ctx, podObj, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("pod status: %v", err)
+	}
+	waitFor(t, "the restarts", n.ch, func() bool { p := b.Pods(seedKey); return len(p) == 1 && p[0].Restarts == 2 })
+	if got := b.Pods(seedKey)[0].LastExit; got != "exit code 1 (Error): listen tcp :8080: address in use" {
+		t.Errorf("LastExit = %q", got)
+	}
+
+	// A restarted controller applies the same revision again: fine. A revision of the
+	// same name but another UID does not get the children.
+	b2, err := New(Options{Client: cs, QueueImage: "example.com/servekit/queue-proxy:v1", StatsClient: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.Apply(rev); err != nil {
+		t.Errorf("Apply after a restart: %v", err)
+	}
+	other := rev.DeepCopy()
+	other.UID = "another-uid"
+	if err := b2.Apply(other); err == nil || !strings.Contains(err.Error(), "does not belong to the revision") {
+		t.Errorf("Apply of a same-named revision with another UID: %v", err)
+	}
+
 	if err := b.Delete(seedKey); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
