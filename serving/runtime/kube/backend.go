@@ -464,8 +464,17 @@ func (b *Backend) Pods(key types.NamespacedName) []controller.Pod {
 
 // podsFromSlices turns EndpointSlices into pods.
 func podsFromSlices(objs []any) []controller.Pod {
-	byName := map[string]int{}
-	var pods []controller.Pod
+	n := 0
+	for _, obj := range objs {
+		if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+			n += len(s.Endpoints)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	byName := make(map[string]int, n)
+	pods := make([]controller.Pod, 0, n)
 	for _, obj := range objs {
 		s, ok := obj.(*discoveryv1.EndpointSlice)
 		if !ok {
@@ -496,6 +505,9 @@ func podsFromSlices(objs []any) []controller.Pod {
 			byName[p.Name] = len(pods)
 			pods = append(pods, p)
 		}
+	}
+	if len(pods) == 0 {
+		return nil
 	}
 	slices.SortFunc(pods, func(a, b controller.Pod) int { return cmp.Compare(a.Name, b.Name) })
 	return pods
