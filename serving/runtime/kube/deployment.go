@@ -198,6 +198,9 @@ func makeDeployment(rev *v1.Revision, pc podConfig) (*appsv1.Deployment, error) 
 	if len(rev.Spec.Containers) == 0 {
 		return nil, fmt.Errorf("kube: revision %s/%s: spec.containers: at least one container is required", rev.Namespace, rev.Name)
 	}
+	if err := checkRanges(rev); err != nil {
+		return nil, err
+	}
 	deadline, err := progressDeadline(rev)
 	if err != nil {
 		return nil, fmt.Errorf("kube: revision %s/%s: %w", rev.Namespace, rev.Name, err)
@@ -236,6 +239,35 @@ func makeDeployment(rev *v1.Revision, pc podConfig) (*appsv1.Deployment, error) 
 		},
 	}, nil
 }
+
+// checkRanges rejects the values the queue proxy would refuse at start (serving/v1
+// validation rejects them earlier; a revision that skipped it gets a clear error here
+// rather than a crash-looping sidecar).
+func checkRanges(rev *v1.Revision) error {
+	bad := func(field string, v int64, want string) error {
+		return fmt.Errorf("kube: revision %s/%s: %s: %d is not %s", rev.Namespace, rev.Name, field, v, want)
+	}
+	for field, p := range map[string]*int64{
+		"spec.timeoutSeconds":              rev.Spec.TimeoutSeconds,
+		"spec.responseStartTimeoutSeconds": rev.Spec.ResponseStartTimeoutSeconds,
+		"spec.idleTimeoutSeconds":          rev.Spec.IdleTimeoutSeconds,
+	} {
+		if p != nil && (*p < 0 || *p > maxSeconds) {
+			return bad(field, *p, "a number of seconds >= 0")
+		}
+	}
+	if cc := rev.Spec.ContainerConcurrency; cc != nil && (*cc < 0 || *cc > queue.MaxBreakerCapacity) {
+		return bad("spec.containerConcurrency", *cc, ">= 0")
+	}
+	si := servingContainer(&rev.Spec.PodSpec)
+	if ps := rev.Spec.Containers[si].Ports; len(ps) > 0 && (ps[0].ContainerPort < 0 || ps[0].ContainerPort > 65535) {
+		return bad(fmt.Sprintf("spec.containers[%d].ports[0].containerPort", si), int64(ps[0].ContainerPort), "a port in [0, 65535]")
+	}
+	return nil
+}
+
+// maxSeconds is the largest number of seconds a time.Duration holds.
+const maxSeconds = int64(1<<63-1) / int64(time.Second)
 
 // makePodSpec is the revision's pod spec with Knative's changes.
 func makePodSpec(rev *v1.Revision, pc podConfig) (*corev1.PodSpec, error) {

@@ -442,6 +442,14 @@ func TestDeploymentBadInput(t *testing.T) {
 			r.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(70000)}}}
 			return r
 		}, "spec.containers[0].readinessProbe"},
+		{"negative timeout", func(r *v1.Revision) *v1.Revision { r.Spec.TimeoutSeconds = ptr[int64](-1); return r },
+			"spec.timeoutSeconds: -1 is not a number of seconds >= 0"},
+		{"negative idle timeout", func(r *v1.Revision) *v1.Revision { r.Spec.IdleTimeoutSeconds = ptr[int64](-2); return r },
+			"spec.idleTimeoutSeconds: -2"},
+		{"negative containerConcurrency", func(r *v1.Revision) *v1.Revision { r.Spec.ContainerConcurrency = ptr[int64](-1); return r },
+			"spec.containerConcurrency: -1 is not >= 0"},
+		{"port out of range", func(r *v1.Revision) *v1.Revision { r.Spec.Containers[0].Ports[0].ContainerPort = 70000; return r },
+			"spec.containers[0].ports[0].containerPort: 70000 is not a port in [0, 65535]"},
 		{"https readiness probe (the queue proxy probes HTTP only)", func(r *v1.Revision) *v1.Revision {
 			r.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Scheme: corev1.URISchemeHTTPS}}}
 			return r
