@@ -19,7 +19,8 @@
 #
 # etcd comes from Debian's etcd-server package when apt-get can install it (about a
 # minute), else it is built from go.etcd.io/etcd/server/v3 inside the same wrapper
-# module (at the version k8s.io/kubernetes itself requires).
+# module (at the version the wrapper's module graph selects). TESTBIN_ETCD_FROM=build
+# skips apt-get.
 set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
@@ -142,6 +143,10 @@ build_etcd() {
 		return 0
 	fi
 	local ver
+	if [[ "${TESTBIN_ETCD_FROM:-}" == build ]]; then
+		build_etcd_from_source
+		return
+	fi
 	if [[ ! -x /usr/bin/etcd ]] && command -v apt-get >/dev/null; then
 		log "installing Debian's etcd-server"
 		if ! DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server >&2; then
@@ -160,6 +165,11 @@ build_etcd() {
 			return 0
 		fi
 	fi
+	build_etcd_from_source
+}
+
+build_etcd_from_source() {
+	local ver
 	make_wrapper
 	ver="$(cd "$WRAP" && GOWORK=off go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)"
 	log "building etcd $ver from go.etcd.io/etcd/server/v3"
