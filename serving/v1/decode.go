@@ -19,6 +19,8 @@ import (
 
 // Object is one of *Service, *Configuration, *Revision or *Route: what
 // Decode returns and what the default/validate entry points accept.
+//
+// +kubebuilder:object:generate=false
 type Object interface {
 	runtime.Object
 	metav1.Object
@@ -30,6 +32,8 @@ type Object interface {
 
 // DecodeOptions control Decode. The zero value decodes leniently: unknown
 // fields are dropped, as kubectl apply without server-side validation would.
+//
+// +kubebuilder:object:generate=false
 type DecodeOptions struct {
 	// Strict reports unknown and duplicate fields, each with its path, as
 	// errors instead of dropping them.
@@ -37,6 +41,8 @@ type DecodeOptions struct {
 }
 
 // Document is one decoded YAML document.
+//
+// +kubebuilder:object:generate=false
 type Document struct {
 	// Index is the document's position in the stream, starting at 1 and
 	// counting empty documents.
@@ -46,6 +52,8 @@ type Document struct {
 }
 
 // DocumentError is a document that could not be decoded.
+//
+// +kubebuilder:object:generate=false
 type DocumentError struct {
 	// Index is the document's position in the stream, starting at 1.
 	Index int
