@@ -7,8 +7,9 @@
 // Ports:
 //   - $QUEUE_SERVING_PORT on all interfaces ($SERVEKIT_SERVING_HOST to narrow it):
 //     the traffic, HTTP/1.1 and cleartext HTTP/2.
-//   - $QUEUE_ADMIN_PORT (default 8022) on 127.0.0.1: /wait-for-drain, the user
-//     container's preStop hook.
+//   - $QUEUE_ADMIN_PORT (default 8022) on 127.0.0.1 ($SERVEKIT_ADMIN_HOST to move it,
+//     e.g. to the pod IP so the kubelet can call the preStop hook): /wait-for-drain,
+//     the user container's preStop hook.
 //   - $QUEUE_METRICS_PORT (default 9090) on $SERVING_POD_IP (127.0.0.1 if unset):
 //     /metrics serves the autoscaler's protobuf Stat, or Prometheus text when the
 //     Accept header asks for text (text/plain or application/openmetrics-text, as
@@ -72,9 +73,13 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 	if metricsHost == "" {
 		metricsHost = "127.0.0.1"
 	}
+	adminHost := getenv("SERVEKIT_ADMIN_HOST")
+	if adminHost == "" {
+		adminHost = "127.0.0.1"
+	}
 	addrs := []struct{ name, addr string }{
 		{queue.EnvServingPort, net.JoinHostPort(getenv("SERVEKIT_SERVING_HOST"), strconv.Itoa(env.ServingPort))},
-		{queue.EnvAdminPort, net.JoinHostPort("127.0.0.1", strconv.Itoa(env.AdminPort))},
+		{queue.EnvAdminPort, net.JoinHostPort(adminHost, strconv.Itoa(env.AdminPort))},
 		{queue.EnvMetricsPort, net.JoinHostPort(metricsHost, strconv.Itoa(env.MetricsPort))},
 	}
 	var lns [3]net.Listener

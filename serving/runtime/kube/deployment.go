@@ -381,6 +381,9 @@ func makeQueueContainer(rev *v1.Revision, pc podConfig, userPort int32, isH2C bo
 		{Name: queue.EnvHTTPFullDuplex, Value: strconv.FormatBool(strings.EqualFold(rev.Annotations[serving.HTTPFullDuplexAnnotationKey], "Enabled"))},
 		{Name: queue.EnvMultiContainerProbes, Value: "false"},
 		{Name: queue.EnvAdminPort, Value: strconv.Itoa(QueueAdminPort)},
+		// The kubelet calls the preStop hook (/wait-for-drain) on the pod IP; the
+		// binary's admin listener is on loopback unless told otherwise.
+		{Name: "SERVEKIT_ADMIN_HOST", Value: "$(" + queue.EnvPodIP + ")"},
 		{Name: queue.EnvMetricsPort, Value: strconv.Itoa(QueueMetricsPort)},
 	}
 	if pc.peerTokenSecret != nil {

@@ -158,6 +158,7 @@ func TestSeedQueueContainer(t *testing.T) {
 		"QUEUE_SERVING_PORT":                      "8012",
 		"CONTAINER_CONCURRENCY":                   "0",
 		"REVISION_TIMEOUT_SECONDS":                "300",
+		"SERVEKIT_ADMIN_HOST":                     "$(SERVING_POD_IP)",
 		"REVISION_RESPONSE_START_TIMEOUT_SECONDS": "0",
 		"REVISION_IDLE_TIMEOUT_SECONDS":           "0",
 		"SERVING_POD":                             "fieldRef:metadata.name",
