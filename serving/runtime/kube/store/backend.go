@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/servekit/servekit/serving/controller"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+// Backend wraps the backend that runs the pods (serving/runtime/kube) so that it sees
+// each Revision as the API server holds it. The controller stamps its own UIDs; the
+// Deployment and private Service a Revision becomes must be owned by the API server's
+// Revision, or Kubernetes' garbage collector would delete them at once. So Apply only
+// records the revision (and Scale its replicas); once the Store has created the
+// Revision in the API server it applies it to the wrapped backend with the API UID,
+// then the recorded scale. Everything else goes straight to the wrapped backend.
+//
+// Create it with NewBackend, hand it to controller.New as the Backend and to the Store
+// as Options.Backend.
+type Backend struct {
+	inner controller.Backend
+	wake  atomic.Pointer[func(types.NamespacedName)]
+
+	mu struct {
+		sync.Mutex
+		pending map[types.NamespacedName]*pendingRev
+	}
+}
+
+// pendingRev is a revision not yet created in the API server. Guarded by Backend.mu.
+type pendingRev struct {
+	rev      *v1.Revision
+	replicas int
+	scaled   bool
+}
+
+var _ controller.Backend = (*Backend)(nil)
+
+// NewBackend wraps inner.
+func NewBackend(inner controller.Backend) *Backend {
+	b := &Backend{inner: inner}
+	b.mu.pending = map[types.NamespacedName]*pendingRev{}
+	return b
+}
+
+// Run runs the wrapped backend.
+func (b *Backend) Run(ctx context.Context, notify func(types.NamespacedName)) error {
+	return b.inner.Run(ctx, notify)
+}
+
+// Apply records rev until the Store has created it in the API server.
+func (b *Backend) Apply(rev *v1.Revision) error {
+	key := types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}
+	b.mu.Lock()
+	b.mu.pending[key] = &pendingRev{rev: rev.DeepCopy()}
+	b.mu.Unlock()
+	if w := b.wake.Load(); w != nil {
+		(*w)(key)
+	}
+	return nil
+}
+
+// Scale records the replicas of a pending revision, or scales the wrapped backend's.
+func (b *Backend) Scale(key types.NamespacedName, replicas int) error {
+	b.mu.Lock()
+	if p := b.mu.pending[key]; p != nil {
+		p.replicas, p.scaled = replicas, true
+		b.mu.Unlock()
+		return nil
+	}
+	b.mu.Unlock()
+	return b.inner.Scale(key, replicas)
+}
+
+// Delete forgets a pending revision and deletes it from the wrapped backend.
+func (b *Backend) Delete(key types.NamespacedName) error {
+	b.mu.Lock()
+	delete(b.mu.pending, key)
+	b.mu.Unlock()
+	return b.inner.Delete(key)
+}
+
+// Pods returns the wrapped backend's pods.
+func (b *Backend) Pods(key types.NamespacedName) []controller.Pod { return b.inner.Pods(key) }
+
+// Stats returns the wrapped backend's statistics.
+func (b *Backend) Stats(key types.NamespacedName, now time.Time) []controller.PodStats {
+	return b.inner.Stats(key, now)
+}
+
+// pendingRevision returns a copy of the pending revision key, or nil.
+func (b *Backend) pendingRevision(key types.NamespacedName) *v1.Revision {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p := b.mu.pending[key]; p != nil {
+		return p.rev.DeepCopy()
+	}
+	return nil
+}
+
+// release applies a pending revision to the wrapped backend with the API server's
+// UID, then its recorded scale. Scale calls wait meanwhile, so none is lost. On error
+// the revision stays pending.
+func (b *Backend) release(key types.NamespacedName, uid types.UID) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.mu.pending[key]
+	if p == nil {
+		return nil
+	}
+	rev := p.rev.DeepCopy()
+	rev.UID = uid
+	if err := b.inner.Apply(rev); err != nil {
+		return err
+	}
+	delete(b.mu.pending, key)
+	if p.scaled {
+		return b.inner.Scale(key, p.replicas)
+	}
+	return nil
+}

@@ -1,0 +1,280 @@
+package store_test
+
+// Tests against a real kube-apiserver and etcd (serving/runtime/kube/internal/apiserver).
+// They skip when hack/testbin.sh has not built the binaries, unless
+// SERVEKIT_REQUIRE_APISERVER=1. No kube-controller-manager runs there, so Kubernetes'
+// garbage collector never acts: the tests assert the owner references it would follow,
+// and that the store deletes the children the controller drops.
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime/kube"
+	"github.com/servekit/servekit/serving/runtime/kube/internal/apiserver"
+	"github.com/servekit/servekit/serving/runtime/kube/store"
+)
+
+// noStats never scrapes: the pod IPs of the test are not on this machine.
+type noStats struct{}
+
+func (noStats) ScrapeStat(context.Context, string) (autoscaler.Stat, error) {
+	return autoscaler.Stat{}, context.Canceled
+}
+
+func seed(t *testing.T) *unstructured.Unstructured {
+	t.Helper()
+	b, err := os.ReadFile("testdata/helloworld-go.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(b, &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// waitFor polls an observed condition until it holds or 60s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval of an observed condition
+	}
+}
+
+func get(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, name string) (*unstructured.Unstructured, error) {
+	return dyn.Resource(gvr).Namespace("default").Get(ctx, name, metav1.GetOptions{})
+}
+
+func controllerRef(t *testing.T, kind, name string, uid types.UID) []metav1.OwnerReference {
+	t.Helper()
+	yes := true
+	return []metav1.OwnerReference{{APIVersion: "serving.knative.dev/v1", Kind: kind, Name: name, UID: uid, Controller: &yes, BlockOwnerDeletion: &yes}}
+}
+
+func TestRealSeedServiceThroughTheAPIServer(t *testing.T) {
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	cs := kubernetes.NewForConfigOrDie(cfg)
+
+	backend, err := kube.New(kube.Options{Client: cs, Namespace: "default", QueueImage: "example.com/servekit/queue-proxy:v1", StatsClient: noStats{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	wrapped := store.NewBackend(backend)
+	ctrl, err := controller.New(controller.Options{Backend: wrapped, ResyncInterval: 100 * time.Millisecond, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(store.Options{Client: dyn, Controller: ctrl, Backend: wrapped, Namespace: "default", SyncInterval: 100 * time.Millisecond, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 2)
+	go func() { done <- ctrl.Run(runCtx) }()
+	go func() { done <- st.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	})
+
+	// The seed, unchanged, through the dynamic client.
+	svc, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, seed(t), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the seed Service: %v", err)
+	}
+
+	t.Run("children with owner references", func(t *testing.T) {
+		var cfgObj, rt, rev *unstructured.Unstructured
+		waitFor(t, "Configuration, Route and Revision", func() bool {
+			cfgObj, _ = get(ctx, dyn, store.ConfigurationsGVR, "helloworld-go")
+			rt, _ = get(ctx, dyn, store.RoutesGVR, "helloworld-go")
+			rev, _ = get(ctx, dyn, store.RevisionsGVR, "helloworld-go-00001")
+			return cfgObj != nil && rt != nil && rev != nil
+		})
+		if diff := cmp.Diff(controllerRef(t, "Service", "helloworld-go", svc.GetUID()), cfgObj.GetOwnerReferences()); diff != "" {
+			t.Errorf("Configuration owner (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(controllerRef(t, "Service", "helloworld-go", svc.GetUID()), rt.GetOwnerReferences()); diff != "" {
+			t.Errorf("Route owner (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(controllerRef(t, "Configuration", "helloworld-go", cfgObj.GetUID()), rev.GetOwnerReferences()); diff != "" {
+			t.Errorf("Revision owner (-want +got):\n%s", diff)
+		}
+		labels := map[string]string{"app": "helloworld-go", "serving.knative.dev/service": "helloworld-go", "serving.knative.dev/configuration": "helloworld-go"}
+		for k, v := range labels {
+			if got := rev.GetLabels()[k]; got != v {
+				t.Errorf("revision label %s = %q, want %q", k, got, v)
+			}
+		}
+		image, _, _ := unstructured.NestedSlice(rev.Object, "spec", "containers")
+		if len(image) != 1 || image[0].(map[string]any)["image"] != "registry.cn-hangzhou.aliyuncs.com/knative-sample/helloworld-go:160e4dc8" {
+			t.Errorf("revision containers = %v", image)
+		}
+		if a := rev.GetAnnotations()["autoscaling.knative.dev/target"]; a != "10" {
+			t.Errorf("revision target annotation = %q, want 10", a)
+		}
+		traffic, _, _ := unstructured.NestedSlice(rt.Object, "spec", "traffic")
+		if diff := cmp.Diff([]any{map[string]any{"configurationName": "helloworld-go", "latestRevision": true, "percent": int64(100)}}, traffic); diff != "" {
+			t.Errorf("route traffic (-want +got):\n%s", diff)
+		}
+		// The backend's Deployment exists, owned by the API server's Revision.
+		var d *appsv1.Deployment
+		waitFor(t, "the Deployment", func() bool {
+			d, err = cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+			return err == nil
+		})
+		if ref := metav1.GetControllerOf(d); ref == nil || ref.UID != rev.GetUID() {
+			t.Errorf("deployment controller = %+v, want the Revision's UID %s", ref, rev.GetUID())
+		}
+	})
+
+	t.Run("status written", func(t *testing.T) {
+		waitFor(t, "Service status", func() bool {
+			got, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+			if err != nil {
+				return false
+			}
+			name, _, _ := unstructured.NestedString(got.Object, "status", "latestCreatedRevisionName")
+			gen, _, _ := unstructured.NestedInt64(got.Object, "status", "observedGeneration")
+			conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+			return name == "helloworld-go-00001" && gen == got.GetGeneration() && len(conds) == 3
+		})
+		got, _ := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		url, _, _ := unstructured.NestedString(got.Object, "status", "url")
+		if url != "http://helloworld-go.default.example.com" {
+			t.Errorf("status.url = %q", url)
+		}
+		if ready := condition(got, "Ready"); ready != "Unknown" {
+			t.Errorf("Ready before any pod = %q, want Unknown", ready)
+		}
+	})
+
+	t.Run("an EndpointSlice makes the revision Ready", func(t *testing.T) {
+		labels := map[string]string{discoveryv1.LabelServiceName: "helloworld-go-00001-private", discoveryv1.LabelManagedBy: "servekit-test",
+			"serving.knative.dev/revision": "helloworld-go-00001"}
+		ready := true
+		es := &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "helloworld-go-00001-private-abcde", Namespace: "default", Labels: labels},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Ports:       []discoveryv1.EndpointPort{{Name: new("http"), Port: new(int32(8012)), Protocol: new(corev1.ProtocolTCP)}},
+			Endpoints: []discoveryv1.Endpoint{{
+				Addresses:  []string{"10.244.0.7"},
+				Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+				TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "helloworld-go-00001-deployment-7d9f-abcde"},
+			}},
+		}
+		if _, err := cs.DiscoveryV1().EndpointSlices("default").Create(ctx, es, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "Revision and Service Ready in the API server", func() bool {
+			rev, err1 := get(ctx, dyn, store.RevisionsGVR, "helloworld-go-00001")
+			svc, err2 := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+			return err1 == nil && err2 == nil && condition(rev, "Ready") == "True" && condition(svc, "Ready") == "True"
+		})
+		got, _ := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		if name, _, _ := unstructured.NestedString(got.Object, "status", "latestReadyRevisionName"); name != "helloworld-go-00001" {
+			t.Errorf("latestReadyRevisionName = %q", name)
+		}
+	})
+
+	t.Run("a changed template makes -00002", func(t *testing.T) {
+		cur, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		containers, _, _ := unstructured.NestedSlice(cur.Object, "spec", "template", "spec", "containers")
+		c := containers[0].(map[string]any)
+		c["env"] = []any{map[string]any{"name": "TARGET", "value": "Kubernetes"}}
+		if err := unstructured.SetNestedSlice(cur.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var rev *unstructured.Unstructured
+		waitFor(t, "helloworld-go-00002", func() bool {
+			rev, _ = get(ctx, dyn, store.RevisionsGVR, "helloworld-go-00002")
+			return rev != nil
+		})
+		env, _, _ := unstructured.NestedSlice(rev.Object, "spec", "containers")
+		if diff := cmp.Diff([]any{map[string]any{"name": "TARGET", "value": "Kubernetes"}}, env[0].(map[string]any)["env"]); diff != "" {
+			t.Errorf("-00002 env (-want +got):\n%s", diff)
+		}
+		waitFor(t, "the Service to observe generation 2 and create -00002", func() bool {
+			got, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+			if err != nil {
+				return false
+			}
+			name, _, _ := unstructured.NestedString(got.Object, "status", "latestCreatedRevisionName")
+			gen, _, _ := unstructured.NestedInt64(got.Object, "status", "observedGeneration")
+			return name == "helloworld-go-00002" && gen == 2 && got.GetGeneration() == 2
+		})
+	})
+
+	t.Run("deleting the Service deletes its children", func(t *testing.T) {
+		if err := dyn.Resource(store.ServicesGVR).Namespace("default").Delete(ctx, "helloworld-go", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// No garbage collector runs in the test server: the store deletes what the
+		// controller dropped (on a cluster the owner references above do it too).
+		waitFor(t, "children gone", func() bool {
+			for _, c := range []struct {
+				gvr  schema.GroupVersionResource
+				name string
+			}{
+				{store.ConfigurationsGVR, "helloworld-go"}, {store.RoutesGVR, "helloworld-go"},
+				{store.RevisionsGVR, "helloworld-go-00001"}, {store.RevisionsGVR, "helloworld-go-00002"},
+			} {
+				if _, err := get(ctx, dyn, c.gvr, c.name); !apierrors.IsNotFound(err) {
+					return false
+				}
+			}
+			return true
+		})
+		waitFor(t, "the controller forgets it", func() bool { return len(ctrl.Status().Services) == 0 })
+	})
+}
+
+// condition returns the status of the object's condition of type typ.
+func condition(u *unstructured.Unstructured, typ string) string {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ {
+			s, _ := m["status"].(string)
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,689 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+
+	"github.com/servekit/servekit/serving"
+	"github.com/servekit/servekit/serving/controller"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+// The resources Store reads and writes.
+var (
+	ServicesGVR       = v1.SchemeGroupVersion.WithResource("services")
+	ConfigurationsGVR = v1.SchemeGroupVersion.WithResource("configurations")
+	RoutesGVR         = v1.SchemeGroupVersion.WithResource("routes")
+	RevisionsGVR      = v1.SchemeGroupVersion.WithResource("revisions")
+)
+
+// SourcePrefix starts the source name of every object Store applies to the controller:
+// "kube:<resource>/<namespace>/<name>".
+const SourcePrefix = "kube:"
+
+// Controller is what Store needs of a *controller.Controller.
+type Controller interface {
+	Apply(source string, objs []v1.Object) error
+	Reject(source string, err error)
+	Delete(source string)
+	Objects() controller.Objects
+}
+
+// Options configure a Store. Client and Controller are required.
+type Options struct {
+	// Client talks to the API server; required.
+	Client dynamic.Interface
+	// Controller receives the objects and is read back; required.
+	Controller Controller
+	// Namespace limits the store to one namespace. Empty means all namespaces.
+	Namespace string
+	// SyncInterval is how often the controller's objects are compared with the API
+	// server's and the differences queued for writing. Zero means 1s, the
+	// controller's resync.
+	SyncInterval time.Duration
+	// RateLimiter spaces the retries of a failing write per object. Nil means
+	// workqueue.DefaultTypedControllerRateLimiter (5ms doubling to 1000s, 10 qps overall).
+	RateLimiter workqueue.TypedRateLimiter[Ref]
+	// RequestTimeout bounds each API call. Zero means 30s.
+	RequestTimeout time.Duration
+	// Clock drives the sync loop and the queues. Nil means the real clock.
+	Clock clock.WithTicker
+	// Backend, if not nil, is the controller's backend wrapper: the Store applies each
+	// Revision to it once the Revision exists in the API server. Nil means the
+	// controller's backend sees the controller's own UIDs.
+	Backend *Backend
+	// Logger receives write failures and rejected objects. Nil discards.
+	Logger *slog.Logger
+}
+
+// Ref names one object of one resource.
+type Ref struct {
+	// Resource is the plural resource: services, configurations, routes, revisions.
+	Resource string
+	// Namespace and Name name the object.
+	Namespace, Name string
+}
+
+// String is "<resource>/<namespace>/<name>".
+func (r Ref) String() string { return r.Resource + "/" + r.Namespace + "/" + r.Name }
+
+// Source is the controller source name under which Store applies the object.
+func (r Ref) Source() string { return SourcePrefix + r.String() }
+
+// Store feeds a controller from the API server and writes the controller's children
+// and status back. Create it with New and call Run.
+type Store struct {
+	opts      Options
+	client    dynamic.Interface
+	ctrl      Controller
+	clock     clock.WithTicker
+	log       *slog.Logger
+	factory   dynamicinformer.DynamicSharedInformerFactory
+	informers map[string]cache.SharedIndexInformer // by resource
+	in        workqueue.TypedRateLimitingInterface[Ref]
+	out       workqueue.TypedRateLimitingInterface[Ref]
+
+	mu struct {
+		sync.Mutex
+		// applied maps each object applied to the controller to the generation
+		// pair of its last apply (controller's, API server's).
+		applied map[Ref]genPair
+		// desired is the controller's latest version of each object to write.
+		desired map[Ref]v1.Object
+		// made lists the children this store wrote and the controller still had.
+		made map[Ref]bool
+		// wroteSpec and wroteStatus are what was last written, as unstructured.
+		wroteSpec   map[Ref]any
+		wroteStatus map[Ref]any
+		// uids are the API-server UIDs of the children this store created.
+		uids map[Ref]types.UID
+	}
+}
+
+// genPair is what the store remembers of an object it applied: the controller's
+// generation and the API server's, and the API labels and annotations applied.
+type genPair struct {
+	ctrl, api   int64
+	labels      map[string]string
+	annotations map[string]string
+}
+
+// New returns a Store for opts.
+func New(opts Options) (*Store, error) {
+	if opts.Client == nil {
+		return nil, errors.New("store: Options.Client is required")
+	}
+	if opts.Controller == nil {
+		return nil, errors.New("store: Options.Controller is required")
+	}
+	if opts.SyncInterval <= 0 {
+		opts.SyncInterval = time.Second
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	s := &Store{opts: opts, client: opts.Client, ctrl: opts.Controller, clock: opts.Clock, log: opts.Logger}
+	if s.clock == nil {
+		s.clock = clock.RealClock{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	rl := opts.RateLimiter
+	if rl == nil {
+		rl = workqueue.DefaultTypedControllerRateLimiter[Ref]()
+	}
+	s.in = workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[Ref]{Clock: s.clock})
+	s.out = workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[Ref]{Clock: s.clock})
+	s.mu.applied = map[Ref]genPair{}
+	s.mu.desired = map[Ref]v1.Object{}
+	s.mu.made = map[Ref]bool{}
+	s.mu.wroteSpec = map[Ref]any{}
+	s.mu.wroteStatus = map[Ref]any{}
+	s.mu.uids = map[Ref]types.UID{}
+
+	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(opts.Client, 0, opts.Namespace, nil)
+	s.informers = map[string]cache.SharedIndexInformer{}
+	for _, gvr := range []schema.GroupVersionResource{ServicesGVR, ConfigurationsGVR, RoutesGVR, RevisionsGVR} {
+		inf := s.factory.ForResource(gvr).Informer()
+		s.informers[gvr.Resource] = inf
+		if gvr == RevisionsGVR {
+			continue // read for writing only; Revisions are never applied
+		}
+		resource := gvr.Resource
+		enqueue := func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if m, err := meta(obj); err == nil {
+				s.in.Add(Ref{Resource: resource, Namespace: m.GetNamespace(), Name: m.GetName()})
+			}
+		}
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    enqueue,
+			UpdateFunc: func(_, obj any) { enqueue(obj) },
+			DeleteFunc: enqueue,
+		}); err != nil {
+			return nil, fmt.Errorf("store: %s handler: %w", resource, err)
+		}
+	}
+	if opts.Backend != nil {
+		wake := func(key types.NamespacedName) {
+			s.out.Add(Ref{Resource: RevisionsGVR.Resource, Namespace: key.Namespace, Name: key.Name})
+		}
+		opts.Backend.wake.Store(&wake)
+	}
+	return s, nil
+}
+
+func meta(obj any) (metav1.Object, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return nil, fmt.Errorf("store: unexpected %T in an informer", obj)
+	}
+	return u, nil
+}
+
+// Run starts the informers, applies every Service, Configuration and Route to the
+// controller as it comes and goes, and writes the controller's children and status
+// back every SyncInterval, until ctx is done. It returns nil after every goroutine it
+// started has ended.
+func (s *Store) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer s.factory.Shutdown()
+	s.factory.Start(ctx.Done())
+	wg.Go(func() {
+		<-ctx.Done()
+		s.in.ShutDown()
+		s.out.ShutDown()
+	})
+	wg.Go(func() {
+		for s.processIn() {
+		}
+	})
+	syncs := make([]cache.InformerSynced, 0, len(s.informers))
+	for _, inf := range s.informers {
+		syncs = append(syncs, inf.HasSynced)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), syncs...) {
+		return nil
+	}
+	wg.Go(func() {
+		for s.processOut(ctx) {
+		}
+	})
+	t := s.clock.NewTicker(s.opts.SyncInterval)
+	defer t.Stop()
+	for {
+		s.Sync()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C():
+		}
+	}
+}
+
+// processIn applies one object to the controller; false once the queue is shut down.
+func (s *Store) processIn() bool {
+	ref, quit := s.in.Get()
+	if quit {
+		return false
+	}
+	defer s.in.Done(ref)
+	s.syncIn(ref)
+	s.in.Forget(ref)
+	return true
+}
+
+func (s *Store) cached(ref Ref) (*unstructured.Unstructured, bool) {
+	inf := s.informers[ref.Resource]
+	if inf == nil {
+		return nil, false
+	}
+	key := ref.Name
+	if ref.Namespace != "" {
+		key = ref.Namespace + "/" + ref.Name
+	}
+	obj, ok, err := inf.GetIndexer().GetByKey(key)
+	if err != nil || !ok {
+		return nil, false
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	return u, ok
+}
+
+// controlledByService reports whether an object is a Service's child.
+func controlledByService(u *unstructured.Unstructured) bool {
+	ref := metav1.GetControllerOf(u)
+	return ref != nil && ref.Kind == v1.KindService && strings.HasPrefix(ref.APIVersion, serving.GroupName+"/")
+}
+
+// syncIn applies the API server's version of ref to the controller, or deletes it.
+func (s *Store) syncIn(ref Ref) {
+	u, ok := s.cached(ref)
+	s.mu.Lock()
+	last, wasApplied := s.mu.applied[ref]
+	s.mu.Unlock()
+	if !ok || controlledByService(u) {
+		if wasApplied {
+			s.ctrl.Delete(ref.Source())
+			s.mu.Lock()
+			delete(s.mu.applied, ref)
+			s.mu.Unlock()
+			s.log.Info("store: object deleted", "object", ref.String())
+		}
+		return
+	}
+	if wasApplied && last.api == u.GetGeneration() && maps.Equal(last.labels, u.GetLabels()) && maps.Equal(last.annotations, u.GetAnnotations()) {
+		return // a status write (ours) or another change the controller does not read
+	}
+	obj, err := toTyped(ref.Resource, u)
+	if err != nil {
+		s.ctrl.Reject(ref.Source(), err)
+		return
+	}
+	if err := s.ctrl.Apply(ref.Source(), []v1.Object{obj}); err != nil {
+		s.log.Error("store: object rejected", "object", ref.String(), "err", err)
+		return
+	}
+	ctrlGen := int64(0)
+	if got := find(s.ctrl.Objects(), ref); got != nil {
+		ctrlGen = got.GetGeneration()
+	}
+	s.mu.Lock()
+	s.mu.applied[ref] = genPair{ctrl: ctrlGen, api: u.GetGeneration(), labels: u.GetLabels(), annotations: u.GetAnnotations()}
+	s.mu.Unlock()
+}
+
+// toTyped converts an API object to the typed object the controller applies: the
+// spec and user metadata; status and server-set fields are the controller's to set.
+func toTyped(resource string, u *unstructured.Unstructured) (v1.Object, error) {
+	var obj v1.Object
+	switch resource {
+	case ServicesGVR.Resource:
+		obj = &v1.Service{}
+	case ConfigurationsGVR.Resource:
+		obj = &v1.Configuration{}
+	case RoutesGVR.Resource:
+		obj = &v1.Route{}
+	default:
+		return nil, fmt.Errorf("store: %s cannot be applied", resource)
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
+		return nil, fmt.Errorf("store: %s %s/%s: %w", resource, u.GetNamespace(), u.GetName(), err)
+	}
+	switch o := obj.(type) {
+	case *v1.Service:
+		o.Status = v1.ServiceStatus{}
+	case *v1.Configuration:
+		o.Status = v1.ConfigurationStatus{}
+	case *v1.Route:
+		o.Status = v1.RouteStatus{}
+	}
+	obj.SetManagedFields(nil)
+	obj.SetResourceVersion("")
+	return obj, nil
+}
+
+func find(objs controller.Objects, ref Ref) v1.Object {
+	match := func(o metav1.Object) bool { return o.GetNamespace() == ref.Namespace && o.GetName() == ref.Name }
+	switch ref.Resource {
+	case ServicesGVR.Resource:
+		for _, o := range objs.Services {
+			if match(o) {
+				return o
+			}
+		}
+	case ConfigurationsGVR.Resource:
+		for _, o := range objs.Configurations {
+			if match(o) {
+				return o
+			}
+		}
+	case RoutesGVR.Resource:
+		for _, o := range objs.Routes {
+			if match(o) {
+				return o
+			}
+		}
+	case RevisionsGVR.Resource:
+		for _, o := range objs.Revisions {
+			if match(o) {
+				return o
+			}
+		}
+	}
+	return nil
+}
+
+// Sync compares the controller's objects with what was written and queues every
+// object to write; children the controller no longer has are queued for deletion.
+// Run calls it every SyncInterval.
+func (s *Store) Sync() {
+	objs := s.ctrl.Objects()
+	desired := map[Ref]v1.Object{}
+	for _, o := range objs.Services {
+		desired[Ref{ServicesGVR.Resource, o.Namespace, o.Name}] = o
+	}
+	for _, o := range objs.Configurations {
+		desired[Ref{ConfigurationsGVR.Resource, o.Namespace, o.Name}] = o
+	}
+	for _, o := range objs.Routes {
+		desired[Ref{RoutesGVR.Resource, o.Namespace, o.Name}] = o
+	}
+	for _, o := range objs.Revisions {
+		desired[Ref{RevisionsGVR.Resource, o.Namespace, o.Name}] = o
+	}
+	s.mu.Lock()
+	var gone []Ref
+	for ref := range s.mu.made {
+		if _, ok := desired[ref]; !ok {
+			gone = append(gone, ref)
+		}
+	}
+	s.mu.desired = desired
+	s.mu.Unlock()
+	for ref := range desired {
+		s.out.Add(ref)
+	}
+	for _, ref := range gone {
+		s.out.Add(ref)
+	}
+}
+
+// processOut writes one object; false once the queue is shut down.
+func (s *Store) processOut(ctx context.Context) bool {
+	ref, quit := s.out.Get()
+	if quit {
+		return false
+	}
+	defer s.out.Done(ref)
+	if err := s.write(ctx, ref); err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("store: write failed; retrying", "object", ref.String(), "err", err, "retries", s.out.NumRequeues(ref))
+			s.out.AddRateLimited(ref)
+		}
+		return true
+	}
+	s.out.Forget(ref)
+	return true
+}
+
+func (s *Store) resource(ref Ref) dynamic.ResourceInterface {
+	return s.client.Resource(v1.SchemeGroupVersion.WithResource(ref.Resource)).Namespace(ref.Namespace)
+}
+
+// write brings the API server's version of ref to the controller's.
+func (s *Store) write(ctx context.Context, ref Ref) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
+	defer cancel()
+	s.mu.Lock()
+	obj := s.mu.desired[ref]
+	made := s.mu.made[ref]
+	gens, applied := s.mu.applied[ref]
+	s.mu.Unlock()
+	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+	if obj == nil && ref.Resource == RevisionsGVR.Resource && s.opts.Backend != nil {
+		if rev := s.opts.Backend.pendingRevision(key); rev != nil {
+			obj = rev // applied to the backend before the next Sync saw it
+		}
+	}
+	if obj == nil {
+		if !made {
+			return nil
+		}
+		// A child the controller dropped (its owner is gone, or revision GC).
+		err := s.resource(ref).Delete(ctx, ref.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("store: delete %s: %w", ref, err)
+		}
+		s.forget(ref)
+		return nil
+	}
+	var current *unstructured.Unstructured
+	if applied {
+		// An object the API server holds and the controller applied: status only,
+		// for the generation the controller has reconciled.
+		if st := observedGeneration(obj); st != gens.ctrl || gens.ctrl == 0 {
+			return nil // not reconciled yet; the next Sync writes it
+		}
+		cur, ok := s.cached(ref)
+		if !ok {
+			return nil // deleted meanwhile
+		}
+		current = cur
+		return s.writeStatus(ctx, ref, obj, current, gens.api)
+	}
+	// A child the controller made.
+	want, err := s.child(ref, obj)
+	if err != nil {
+		return err
+	}
+	current, err = s.ensureChild(ctx, ref, want)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.mu.made[ref] = true
+	s.mu.uids[ref] = current.GetUID()
+	s.mu.Unlock()
+	if ref.Resource == RevisionsGVR.Resource && s.opts.Backend != nil {
+		if err := s.opts.Backend.release(key, current.GetUID()); err != nil {
+			return fmt.Errorf("store: %s: backend: %w", ref, err)
+		}
+	}
+	if observedGeneration(obj) != obj.GetGeneration() {
+		return nil // the controller has not reconciled this version yet
+	}
+	return s.writeStatus(ctx, ref, obj, current, current.GetGeneration())
+}
+
+func (s *Store) forget(ref Ref) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.mu.made, ref)
+	delete(s.mu.wroteSpec, ref)
+	delete(s.mu.wroteStatus, ref)
+	delete(s.mu.uids, ref)
+}
+
+func observedGeneration(obj v1.Object) int64 {
+	switch o := obj.(type) {
+	case *v1.Service:
+		return o.Status.ObservedGeneration
+	case *v1.Configuration:
+		return o.Status.ObservedGeneration
+	case *v1.Route:
+		return o.Status.ObservedGeneration
+	case *v1.Revision:
+		return o.Status.ObservedGeneration
+	}
+	return 0
+}
+
+func kindOf(resource string) string {
+	switch resource {
+	case ServicesGVR.Resource:
+		return v1.KindService
+	case ConfigurationsGVR.Resource:
+		return v1.KindConfiguration
+	case RoutesGVR.Resource:
+		return v1.KindRoute
+	case RevisionsGVR.Resource:
+		return v1.KindRevision
+	}
+	return ""
+}
+
+// child returns the API object to create for a child the controller made: its
+// metadata and spec, owned by its parent's API-server UID.
+func (s *Store) child(ref Ref, obj v1.Object) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", ref, err)
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"spec": m["spec"]}}
+	u.SetAPIVersion(v1.SchemeGroupVersion.String())
+	u.SetKind(kindOf(ref.Resource))
+	u.SetNamespace(ref.Namespace)
+	u.SetName(ref.Name)
+	u.SetLabels(obj.GetLabels())
+	u.SetAnnotations(obj.GetAnnotations())
+	owner := metav1.GetControllerOf(obj)
+	if owner == nil {
+		return nil, fmt.Errorf("store: %s: made by the controller but has no owner", ref)
+	}
+	parent := Ref{Namespace: ref.Namespace, Name: owner.Name}
+	switch owner.Kind {
+	case v1.KindService:
+		parent.Resource = ServicesGVR.Resource
+	case v1.KindConfiguration:
+		parent.Resource = ConfigurationsGVR.Resource
+	default:
+		return nil, fmt.Errorf("store: %s: owner kind %q", ref, owner.Kind)
+	}
+	uid := s.apiUID(parent)
+	if uid == "" {
+		return nil, fmt.Errorf("store: %s: owner %s is not in the API server yet", ref, parent)
+	}
+	yes := true
+	u.SetOwnerReferences([]metav1.OwnerReference{{
+		APIVersion: v1.SchemeGroupVersion.String(), Kind: owner.Kind, Name: owner.Name, UID: uid,
+		Controller: &yes, BlockOwnerDeletion: &yes,
+	}})
+	return u, nil
+}
+
+// apiUID is the API-server UID of ref, from the informers or from its creation here.
+func (s *Store) apiUID(ref Ref) types.UID {
+	if u, ok := s.cached(ref); ok {
+		return u.GetUID()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.uids[ref]
+}
+
+// ensureChild creates want, or updates its spec, labels and annotations if the
+// controller changed them since the last write (a Revision's spec never changes).
+// It returns the object as the API server holds it.
+func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	res := s.resource(ref)
+	cur, ok := s.cached(ref)
+	if !ok {
+		created, err := res.Create(ctx, want, metav1.CreateOptions{})
+		if err == nil {
+			s.mu.Lock()
+			s.mu.wroteSpec[ref] = want.Object["spec"]
+			s.mu.Unlock()
+			s.log.Info("store: created", "object", ref.String())
+			return created, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("store: create %s: %w", ref, err)
+		}
+		if cur, err = res.Get(ctx, ref.Name, metav1.GetOptions{}); err != nil {
+			return nil, fmt.Errorf("store: get %s: %w", ref, err)
+		}
+	}
+	wantOwner := want.GetOwnerReferences()[0]
+	if o := metav1.GetControllerOf(cur); o == nil || o.UID != wantOwner.UID {
+		return nil, fmt.Errorf("store: %s already exists and is not controlled by %s %s", ref, wantOwner.Kind, wantOwner.Name)
+	}
+	if ref.Resource == RevisionsGVR.Resource {
+		return cur, nil // immutable
+	}
+	s.mu.Lock()
+	last, wrote := s.mu.wroteSpec[ref]
+	s.mu.Unlock()
+	if wrote && equality.Semantic.DeepEqual(last, want.Object["spec"]) {
+		return cur, nil
+	}
+	if !wrote && equality.Semantic.DeepEqual(cur.Object["spec"], want.Object["spec"]) {
+		return cur, nil
+	}
+	var updated *unstructured.Unstructured
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		next := cur.DeepCopy()
+		next.Object["spec"] = want.Object["spec"]
+		next.SetLabels(want.GetLabels())
+		next.SetAnnotations(want.GetAnnotations())
+		var err error
+		updated, err = res.Update(ctx, next, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if got, gerr := res.Get(ctx, ref.Name, metav1.GetOptions{}); gerr == nil {
+				cur = got
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: update %s: %w", ref, err)
+	}
+	s.mu.Lock()
+	s.mu.wroteSpec[ref] = want.Object["spec"]
+	s.mu.Unlock()
+	return updated, nil
+}
+
+// writeStatus writes obj's status (observedGeneration translated to the API
+// server's generation) through the status subresource unless it is already there,
+// retrying on conflicts with a fresh read.
+func (s *Store) writeStatus(ctx context.Context, ref Ref, obj v1.Object, cur *unstructured.Unstructured, apiGen int64) error {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return fmt.Errorf("store: %s status: %w", ref, err)
+	}
+	status, _ := m["status"].(map[string]any)
+	if status == nil {
+		status = map[string]any{}
+	}
+	status["observedGeneration"] = apiGen
+	s.mu.Lock()
+	last := s.mu.wroteStatus[ref]
+	s.mu.Unlock()
+	if equality.Semantic.DeepEqual(cur.Object["status"], any(status)) || (last != nil && equality.Semantic.DeepEqual(last, any(status))) {
+		return nil
+	}
+	res := s.resource(ref)
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		next := cur.DeepCopy()
+		next.Object["status"] = status
+		_, err := res.UpdateStatus(ctx, next, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if got, gerr := res.Get(ctx, ref.Name, metav1.GetOptions{}); gerr == nil {
+				cur = got
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: update %s status: %w", ref, err)
+	}
+	s.mu.Lock()
+	s.mu.wroteStatus[ref] = status
+	s.mu.Unlock()
+	return nil
+}
