@@ -29,6 +29,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.admin, "admin", "127.0.0.1:8081", "admin address: GET /status, /metrics")
 	fs.DurationVar(&o.pollInterval, "poll", time.Second, "how often the manifests directory is scanned")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
+	var ko kubeOptions
+	fs.StringVar(&ko.kubeconfig, "kubeconfig", "", "cluster mode: a kubeconfig file, or \"in-cluster\" for the pod's service account (see docs/kubernetes-cluster.md); --manifests and --image-map are then unused")
+	fs.StringVar(&ko.namespace, "namespace", "", "cluster mode: watch only this namespace (default: all)")
+	fs.StringVar(&ko.queueImage, "queue-image", "", "cluster mode: the queue proxy sidecar image (required)")
+	fs.StringVar(&ko.leaseNamespace, "lease-namespace", "servekit", "cluster mode: namespace of the leader-election Lease")
+	fs.StringVar(&ko.leaseName, "lease-name", "servekit-controller", "cluster mode: name of the leader-election Lease")
+	fs.StringVar(&ko.identity, "identity", "", "cluster mode: this replica's name in the Lease (default: the hostname, i.e. the pod name)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: controller [flags]            run the platform")
 		fmt.Fprintln(stderr, "       controller get [--admin ADDR] show services and revisions")
@@ -44,6 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.logger = slog.New(slog.NewTextHandler(stderr, nil))
+	if ko.kubeconfig != "" {
+		return runKubeMain(ctx, o, ko, stderr)
+	}
 	o.podOutput = stderr
 	if dir, err := os.UserCacheDir(); err == nil {
 		o.cacheDir = filepath.Join(dir, "servekit", "bin")
