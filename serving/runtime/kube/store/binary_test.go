@@ -1,0 +1,175 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/servekit/servekit/serving/runtime/kube/internal/apiserver"
+	"github.com/servekit/servekit/serving/runtime/kube/store"
+)
+
+// syncBuffer is a bytes.Buffer safe for a child's output and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), cfg.CAData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+current-context: test
+clusters:
+- name: test
+  cluster: {server: %q, certificate-authority: ca.crt}
+contexts:
+- name: test
+  context: {cluster: test, user: admin}
+users:
+- name: admin
+  user: {token: %q}
+`, cfg.Host, cfg.BearerToken)
+	path := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestRealControllerBinaryClusterMode builds examples/controller and runs it with
+// --kubeconfig against a real API server: it takes the Lease, turns the seed Service
+// into its children and status, and stops cleanly on SIGINT. Skipped with -short (it
+// builds the binary).
+func TestRealControllerBinaryClusterMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the controller binary")
+	}
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "servekit"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "controller")
+	build := exec.Command("go", "build", "-o", bin, "github.com/servekit/servekit/examples/controller")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	admin := freeAddr(t)
+	var logs syncBuffer
+	cmd := exec.Command(bin, "--kubeconfig", writeKubeconfig(t, cfg), "--queue-image", "example.com/servekit/queue-proxy:v1",
+		"--listen", freeAddr(t), "--admin", admin, "--identity", "replica-1")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("controller output:\n%s", logs.String())
+		}
+	})
+
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, seed(t), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Service's status from the binary", func() bool {
+		got, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		if err != nil {
+			return false
+		}
+		name, _, _ := unstructured.NestedString(got.Object, "status", "latestCreatedRevisionName")
+		return name == "helloworld-go-00001"
+	})
+	if _, err := cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{}); err != nil {
+		waitFor(t, "the Deployment", func() bool {
+			_, err := cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+			return err == nil
+		})
+	}
+	lease, err := cs.CoordinationV1().Leases("servekit").Get(ctx, "servekit-controller", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "replica-1" {
+		t.Errorf("lease = %+v, %v; want held by replica-1", lease, err)
+	}
+	resp, err := http.Get("http://" + admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz of the leader = %d %q, want 200", resp.StatusCode, body)
+	}
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Errorf("controller exit: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("controller did not stop within 60s of SIGINT")
+	}
+	if !strings.Contains(logs.String(), "servekit: stopped") {
+		t.Errorf("no clean stop in the output:\n%s", logs.String())
+	}
+	// The Lease was released on the way out.
+	lease, err = cs.CoordinationV1().Leases("servekit").Get(ctx, "servekit-controller", metav1.GetOptions{})
+	if err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
+		t.Errorf("lease still held by %q after a clean stop", *lease.Spec.HolderIdentity)
+	}
+}
