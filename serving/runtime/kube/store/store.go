@@ -406,6 +406,9 @@ func (s *Store) Sync() {
 	s.mu.desired = desired
 	s.mu.Unlock()
 	for ref := range desired {
+		if s.out.NumRequeues(ref) > 0 {
+			continue // failing: retried when its back-off ends, not every Sync
+		}
 		s.out.Add(ref)
 	}
 	for _, ref := range gone {
