@@ -1,0 +1,123 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime/kube"
+	"github.com/servekit/servekit/serving/runtime/kube/internal/apiserver"
+	"github.com/servekit/servekit/serving/runtime/kube/store"
+)
+
+// startStack runs a controller, its kube backend and a store against cfg until the
+// returned stop is called (stop waits for all of them).
+func startStack(t *testing.T, cfg *rest.Config) (ctrl *controller.Controller, stop func()) {
+	t.Helper()
+	kb, err := kube.New(kube.Options{Client: kubernetes.NewForConfigOrDie(cfg), Namespace: "default", QueueImage: "example.com/servekit/queue-proxy:v1", StatsClient: noStats{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := store.NewBackend(kb)
+	ctrl, err = controller.New(controller.Options{Backend: b, ResyncInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(store.Options{Client: dynamic.NewForConfigOrDie(cfg), Controller: ctrl, Backend: b, Namespace: "default", SyncInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	go func() { done <- ctrl.Run(ctx) }()
+	go func() { done <- st.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return ctrl, stop
+}
+
+// TestRealRestartAdoptsChildren: a new controller (a restart or a new leader) finds
+// the children the previous one made and adopts them: no error, no second Revision,
+// the same Deployment, the status kept.
+func TestRealRestartAdoptsChildren(t *testing.T) {
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	_, stop := startStack(t, cfg)
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, seed(t), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var dep1 metav1.Object
+	waitFor(t, "the first controller's Deployment and status", func() bool {
+		d, err := cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		dep1 = d
+		svc, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		name, _, _ := unstructured.NestedString(svc.Object, "status", "latestCreatedRevisionName")
+		return err == nil && name == "helloworld-go-00001"
+	})
+	stop()
+	rev1, _ := get(ctx, dyn, store.RevisionsGVR, "helloworld-go-00001")
+
+	// Wipe the statuses, so that the second controller's writes can be seen: the
+	// Revision's is written only after it was adopted and applied to the backend.
+	rev1.Object["status"] = map[string]any{}
+	if _, err := dyn.Resource(store.RevisionsGVR).Namespace("default").UpdateStatus(ctx, rev1, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+	svc.Object["status"] = map[string]any{"url": "http://stale"}
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	ctrl2, _ := startStack(t, cfg)
+	waitFor(t, "the statuses written by the second controller", func() bool {
+		svc, err1 := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		rev, err2 := get(ctx, dyn, store.RevisionsGVR, "helloworld-go-00001")
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		url, _, _ := unstructured.NestedString(svc.Object, "status", "url")
+		name, _, _ := unstructured.NestedString(svc.Object, "status", "latestCreatedRevisionName")
+		return url == "http://helloworld-go.default.example.com" && name == "helloworld-go-00001" && condition(rev, "Ready") != ""
+	})
+	revs, err := dyn.Resource(store.RevisionsGVR).Namespace("default").List(ctx, metav1.ListOptions{})
+	if err != nil || len(revs.Items) != 1 || revs.Items[0].GetUID() != rev1.GetUID() {
+		t.Errorf("revisions after the restart = %d (%v), want the first one only", len(revs.Items), err)
+	}
+	d, err := cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+	if err != nil || d.GetUID() != dep1.GetUID() {
+		t.Errorf("deployment after the restart: %v, uid changed %v", err, err == nil && d.GetUID() != dep1.GetUID())
+	}
+	if errs := ctrl2.Status().Errors; len(errs) != 0 {
+		t.Errorf("controller errors after the restart: %+v", errs)
+	}
+	for _, r := range ctrl2.Status().Services[0].Revisions {
+		if r.Reason == "RuntimeError" {
+			t.Errorf("revision %s failed after the restart: %s", r.Name, r.Message)
+		}
+	}
+}
