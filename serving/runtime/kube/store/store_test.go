@@ -60,7 +60,7 @@ func (f *fakeController) sources() ([]string, []string) {
 	return slices.Clone(f.applied), slices.Clone(f.deleted)
 }
 
-func newFakeDynamic(t *testing.T, objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
+func newFakeDynamic(t testing.TB, objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	lists := map[schema.GroupVersionResource]string{
