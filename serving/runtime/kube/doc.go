@@ -15,7 +15,7 @@
 // This package (with its test harness) is the only servekit package that imports
 // client-go; the primitives never do (nodeps_test.go checks it).
 //
-// Not here yet: a Store that keeps Services, Configurations, Revisions and Routes in
-// the API server, reconcilers against it, leader election, and the controller
-// binary's cluster mode.
+// The objects themselves live in the API server through the store subpackage, which
+// also wraps Backend so that Deployments are owned by the API server's Revisions;
+// the leader subpackage runs the controller on one replica at a time.
 package kube
