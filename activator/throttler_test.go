@@ -316,11 +316,17 @@ func TestProbeUntilReady(t *testing.T) {
 	done := make(chan result, 1)
 	go func() { done <- a.do(t, testKey, "1", nil) }()
 	waitFor(t, "first probe failed", func() bool { return p.probes.Load() == 1 })
-	waitFor(t, "prober waiting", func() bool { return clk.HasWaiters() && a.t.Waiting(testKey) == 1 })
+	waitFor(t, "request held", func() bool { return a.t.Waiting(testKey) == 1 })
 	p.probeOK.Store(true)
-	// Reporter's ticker and the prober's timer both wait; a step of the probe interval
-	// fires the prober's.
-	clk.Step(DefaultProbeInterval)
+	// The reporter's ticker makes HasWaiters true before the prober has armed its
+	// timer, so one step could fire before the prober waits: step the probe interval
+	// until the second probe is seen (no further probe follows a passing one).
+	for deadline := time.Now().Add(10 * time.Second); p.probes.Load() < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the second probe")
+		}
+		clk.Step(DefaultProbeInterval)
+	}
 	if r := <-done; r.code != http.StatusOK {
 		t.Errorf("after the pod became ready: %d %q", r.code, r.body)
 	}
