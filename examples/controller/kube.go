@@ -174,6 +174,9 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		GC:             &pc.gc,
 		Reporter:       ocReporter{},
 		ActivatorHooks: actMetrics.Hooks(),
+		// Revision names follow the API server's Configuration generations, so
+		// they survive restarts and leader changes (see docs/kubernetes-cluster.md).
+		SourceGenerations: true,
 	})
 	if err != nil {
 		return err

@@ -41,6 +41,7 @@ type Controller struct {
 	gcCfg     gc.Config
 	reporter  Reporter
 	resync    time.Duration
+	srcGens   bool // Options.SourceGenerations
 	scaler    *autoscaler.MultiScaler
 	throttler *activator.Throttler
 	act       *activator.Handler
@@ -113,6 +114,7 @@ func New(o Options) (*Controller, error) {
 		log:      o.Logger,
 		reporter: o.Reporter,
 		resync:   o.ResyncInterval,
+		srcGens:  o.SourceGenerations,
 		kickCh:   make(chan struct{}, 1),
 	}
 	if c.clock == nil {
@@ -296,6 +298,12 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 			if old := c.mu.services[key]; old != nil {
 				obj.SetDefaultsOnUpdate(old, c.defaults)
 				errs = obj.ValidateUpdate(old, c.defaults)
+			} else if c.srcGens && obj.Generation > 1 {
+				// Updated in its source before this controller started (a restart):
+				// defaulted as the update it last was, so create-only defaults
+				// (enableServiceLinks) do not change its Configuration's spec.
+				obj.SetDefaultsOnUpdate(obj.DeepCopy(), c.defaults)
+				errs = obj.Validate(c.defaults)
 			} else {
 				obj.SetDefaults(c.defaults)
 				errs = obj.Validate(c.defaults)
@@ -305,6 +313,12 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 			if old := c.mu.configs[key]; old != nil {
 				obj.SetDefaultsOnUpdate(old, c.defaults)
 				errs = obj.ValidateUpdate(old, c.defaults)
+			} else if c.srcGens && obj.Generation > 1 {
+				// Updated in its source before this controller started (a restart):
+				// defaulted as the update it last was, so create-only defaults
+				// (enableServiceLinks) do not change its Configuration's spec.
+				obj.SetDefaultsOnUpdate(obj.DeepCopy(), c.defaults)
+				errs = obj.Validate(c.defaults)
 			} else {
 				obj.SetDefaults(c.defaults)
 				errs = obj.Validate(c.defaults)
@@ -401,12 +415,16 @@ func (c *Controller) storeLocked(o v1.Object, now time.Time) {
 		}
 		c.mu.services[key] = obj
 	case *v1.Configuration:
+		srcGen := obj.Generation
 		if old := c.mu.configs[key]; old != nil {
 			obj.ObjectMeta = mergeMeta(old.ObjectMeta, obj.ObjectMeta, !specEqual(old.Spec, obj.Spec))
 			obj.Status = old.Status
 		} else {
 			initMeta(&obj.ObjectMeta, now)
 			obj.Status.InitializeConditions(now)
+		}
+		if c.srcGens && srcGen > 0 {
+			obj.Generation = srcGen // the API server's, so Revision names survive restarts
 		}
 		c.mu.configs[key] = obj
 	case *v1.Route:
@@ -419,6 +437,25 @@ func (c *Controller) storeLocked(o v1.Object, now time.Time) {
 		}
 		c.mu.routes[key] = obj
 	}
+}
+
+// ConfirmGeneration reports that the source (the API server) holds the Configuration
+// key of a Service with spec at generation gen. With Options.SourceGenerations, a
+// Service's Configuration whose spec is new or changed waits, stamping no Revision,
+// until its spec is confirmed; it then takes gen, so its Revision is named
+// <configuration>-<gen> as Knative names it. A spec that no longer matches the
+// Configuration's (it changed again meanwhile) or a Configuration not waiting is
+// left as it is; ConfirmGeneration reports whether it took gen.
+func (c *Controller) ConfirmGeneration(key types.NamespacedName, spec *v1.ConfigurationSpec, gen int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg := c.mu.configs[key]
+	if !c.srcGens || gen <= 0 || spec == nil || cfg == nil || cfg.Generation != 0 || !specEqual(cfg.Spec, *spec) {
+		return false
+	}
+	cfg.Generation = gen
+	c.kick()
+	return true
 }
 
 // deleteLocked deletes an applied object and what it owns.

@@ -38,6 +38,15 @@ type Options struct {
 	// (queue.PeerTokenHeader). The backend must hand the same token to its proxies.
 	// Empty means none: pods then count activator traffic twice.
 	PeerToken string
+	// SourceGenerations makes Configuration generations, and so Revision names
+	// (<configuration>-<5-digit generation>), come from the objects' source, as
+	// Knative's come from the API server: a Configuration applied with a nonzero
+	// metadata.generation keeps it, and a Service's Configuration whose spec is
+	// new or changed stamps no Revision until ConfirmGeneration reports the
+	// generation the source gave that spec. The Kubernetes store needs it so that
+	// names survive a controller restart. False (manifest files) means the
+	// controller counts generations itself from 1.
+	SourceGenerations bool
 	// Reporter observes requests and revisions for metrics. Nil reports nothing.
 	Reporter Reporter
 	// ActivatorHooks observe the activator's cold starts, queue waits and

@@ -56,13 +56,22 @@ func (c *Controller) reconcile() {
 	// Services → their Configuration and Route.
 	for key, svc := range c.mu.services {
 		want := service.MakeConfigurationFromExisting(svc, c.mu.configs[key])
+		// With source generations, a new or changed spec waits at generation 0
+		// for ConfirmGeneration (the API server's generation of that spec).
 		if old := c.mu.configs[key]; old == nil {
 			initMeta(&want.ObjectMeta, now)
+			if c.srcGens {
+				want.Generation = 0
+			}
 			want.Status.InitializeConditions(now)
 			c.mu.configs[key] = want
 		} else if upd, changed := service.ApplyConfiguration(old, want); changed {
 			if !specEqual(old.Spec, upd.Spec) {
-				upd.Generation++
+				if c.srcGens {
+					upd.Generation = 0
+				} else {
+					upd.Generation++
+				}
 			}
 			c.mu.configs[key] = upd
 		}
@@ -170,6 +179,9 @@ func (c *Controller) listLocked() ([]*v1.Configuration, []*v1.Revision) {
 // reconcileConfigLocked stamps the Revision of cfg's generation and updates cfg's
 // latest created / ready revisions.
 func (c *Controller) reconcileConfigLocked(key types.NamespacedName, cfg *v1.Configuration, now time.Time) {
+	if cfg.Generation == 0 {
+		return // waiting for its source's generation (ConfirmGeneration)
+	}
 	_, revs := c.listLocked()
 	cur, err := revision.Current(cfg, revs)
 	if err != nil {

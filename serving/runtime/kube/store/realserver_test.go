@@ -170,7 +170,7 @@ func seedFlow(t *testing.T, cfg, runCfg *rest.Config) {
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	wrapped := store.NewBackend(backend)
-	ctrl, err := controller.New(controller.Options{Backend: wrapped, ResyncInterval: 100 * time.Millisecond, Logger: log})
+	ctrl, err := controller.New(controller.Options{Backend: wrapped, ResyncInterval: 100 * time.Millisecond, Logger: log, SourceGenerations: true})
 	if err != nil {
 		t.Fatal(err)
 	}

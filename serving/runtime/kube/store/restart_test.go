@@ -26,7 +26,7 @@ func startStack(t *testing.T, cfg *rest.Config) (ctrl *controller.Controller, st
 		t.Fatal(err)
 	}
 	b := store.NewBackend(kb)
-	ctrl, err = controller.New(controller.Options{Backend: b, ResyncInterval: 100 * time.Millisecond})
+	ctrl, err = controller.New(controller.Options{Backend: b, ResyncInterval: 100 * time.Millisecond, SourceGenerations: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,4 +120,94 @@ func TestRealRestartAdoptsChildren(t *testing.T) {
 			t.Errorf("revision %s failed after the restart: %s", r.Name, r.Message)
 		}
 	}
+}
+
+// setTarget sets the TARGET env of the Service's container in the API server (a
+// template change).
+func setTarget(t *testing.T, dyn dynamic.Interface, target string) {
+	t.Helper()
+	ctx := context.Background()
+	cur, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	containers, _, _ := unstructured.NestedSlice(cur.Object, "spec", "template", "spec", "containers")
+	containers[0].(map[string]any)["env"] = []any{map[string]any{"name": "TARGET", "value": target}}
+	if err := unstructured.SetNestedSlice(cur.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// revisionTarget is the TARGET env of the named Revision in the API server, or "".
+func revisionTarget(dyn dynamic.Interface, name string) string {
+	rev, err := get(context.Background(), dyn, store.RevisionsGVR, name)
+	if err != nil {
+		return ""
+	}
+	containers, _, _ := unstructured.NestedSlice(rev.Object, "spec", "containers")
+	if len(containers) == 0 {
+		return ""
+	}
+	env, _ := containers[0].(map[string]any)["env"].([]any)
+	for _, e := range env {
+		if m, _ := e.(map[string]any); m["name"] == "TARGET" {
+			s, _ := m["value"].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// TestRealRestartKeepsGenerations: Revision names follow the API server's
+// Configuration generation across a restart. After two template changes (-00003)
+// and a restart, a third change makes -00004 with the new template, rather than a
+// -00002 that would be adopted with a stale template; a change made while no
+// controller ran is stamped once a controller runs again.
+func TestRealRestartKeepsGenerations(t *testing.T) {
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	_, stop := startStack(t, cfg)
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, seed(t), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "helloworld-go-00001", func() bool {
+		_, err := get(ctx, dyn, store.RevisionsGVR, "helloworld-go-00001")
+		return err == nil
+	})
+	setTarget(t, dyn, "two")
+	waitFor(t, "helloworld-go-00002 with TARGET=two", func() bool { return revisionTarget(dyn, "helloworld-go-00002") == "two" })
+	setTarget(t, dyn, "three")
+	waitFor(t, "helloworld-go-00003 with TARGET=three", func() bool { return revisionTarget(dyn, "helloworld-go-00003") == "three" })
+	stop()
+
+	ctrl2, stop2 := startStack(t, cfg)
+	waitFor(t, "the restarted controller to adopt helloworld-go-00003", func() bool {
+		st := ctrl2.Status()
+		return len(st.Services) == 1 && st.Services[0].LatestCreatedRevisionName == "helloworld-go-00003"
+	})
+	setTarget(t, dyn, "four")
+	waitFor(t, "helloworld-go-00004 with TARGET=four", func() bool { return revisionTarget(dyn, "helloworld-go-00004") == "four" })
+	for name, want := range map[string]string{"helloworld-go-00002": "two", "helloworld-go-00003": "three"} {
+		if got := revisionTarget(dyn, name); got != want {
+			t.Errorf("%s TARGET = %q, want %q (unchanged)", name, got, want)
+		}
+	}
+	waitFor(t, "the Service to report helloworld-go-00004", func() bool {
+		svc, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		if err != nil {
+			return false
+		}
+		name, _, _ := unstructured.NestedString(svc.Object, "status", "latestCreatedRevisionName")
+		return name == "helloworld-go-00004"
+	})
+
+	// A change while no controller runs is stamped by the next one as -00005.
+	stop2()
+	setTarget(t, dyn, "five")
+	startStack(t, cfg)
+	waitFor(t, "helloworld-go-00005 with TARGET=five", func() bool { return revisionTarget(dyn, "helloworld-go-00005") == "five" })
 }

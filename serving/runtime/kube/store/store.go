@@ -53,7 +53,10 @@ type Controller interface {
 type Options struct {
 	// Client talks to the API server; required.
 	Client dynamic.Interface
-	// Controller receives the objects and is read back; required.
+	// Controller receives the objects and is read back; required. A
+	// *controller.Controller made with Options.SourceGenerations names Revisions
+	// from the API server's Configuration generations: Store confirms each
+	// Service's Configuration generation to it (ConfirmGeneration) after writing.
 	Controller Controller
 	// Namespace limits the store to one namespace. Empty means all namespaces.
 	Namespace string
@@ -484,9 +487,16 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 	if err != nil {
 		return err
 	}
-	current, err = s.ensureChild(ctx, ref, want)
+	current, fresh, err := s.ensureChild(ctx, ref, want)
 	if err != nil {
 		return err
+	}
+	if cfg, ok := obj.(*v1.Configuration); ok && cfg.Generation == 0 {
+		// A Service's Configuration waiting for its generation: the API server's,
+		// once it holds this spec (a cached copy may predate our last write).
+		if c, ok := s.ctrl.(generationConfirmer); ok && (fresh || equality.Semantic.DeepEqual(current.Object["spec"], want.Object["spec"])) {
+			c.ConfirmGeneration(key, &cfg.Spec, current.GetGeneration())
+		}
 	}
 	s.mu.Lock()
 	s.mu.made[ref] = true
@@ -589,10 +599,17 @@ func (s *Store) apiUID(ref Ref) types.UID {
 	return s.mu.uids[ref]
 }
 
+// generationConfirmer is implemented by a controller with Options.SourceGenerations:
+// Store reports the API server's generation of each Service's Configuration.
+type generationConfirmer interface {
+	ConfirmGeneration(key types.NamespacedName, spec *v1.ConfigurationSpec, gen int64) bool
+}
+
 // ensureChild creates want, or updates its spec, labels and annotations if the
 // controller changed them since the last write (a Revision's spec never changes).
-// It returns the object as the API server holds it.
-func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+// It returns the object as the API server holds it, and whether it is the API
+// server's answer to a create or update made now (rather than a cached copy).
+func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Unstructured) (*unstructured.Unstructured, bool, error) {
 	res := s.resource(ref)
 	cur, ok := s.cached(ref)
 	if !ok {
@@ -602,30 +619,30 @@ func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Uns
 			s.mu.wroteSpec[ref] = want.Object["spec"]
 			s.mu.Unlock()
 			s.log.Info("store: created", "object", ref.String())
-			return created, nil
+			return created, true, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("store: create %s: %w", ref, err)
+			return nil, false, fmt.Errorf("store: create %s: %w", ref, err)
 		}
 		if cur, err = res.Get(ctx, ref.Name, metav1.GetOptions{}); err != nil {
-			return nil, fmt.Errorf("store: get %s: %w", ref, err)
+			return nil, false, fmt.Errorf("store: get %s: %w", ref, err)
 		}
 	}
 	wantOwner := want.GetOwnerReferences()[0]
 	if o := metav1.GetControllerOf(cur); o == nil || o.UID != wantOwner.UID {
-		return nil, fmt.Errorf("store: %s already exists and is not controlled by %s %s", ref, wantOwner.Kind, wantOwner.Name)
+		return nil, false, fmt.Errorf("store: %s already exists and is not controlled by %s %s", ref, wantOwner.Kind, wantOwner.Name)
 	}
 	if ref.Resource == RevisionsGVR.Resource {
-		return cur, nil // immutable
+		return cur, false, nil // immutable
 	}
 	s.mu.Lock()
 	last, wrote := s.mu.wroteSpec[ref]
 	s.mu.Unlock()
 	if wrote && equality.Semantic.DeepEqual(last, want.Object["spec"]) {
-		return cur, nil
+		return cur, false, nil
 	}
 	if !wrote && equality.Semantic.DeepEqual(cur.Object["spec"], want.Object["spec"]) {
-		return cur, nil
+		return cur, false, nil
 	}
 	var updated *unstructured.Unstructured
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -643,12 +660,12 @@ func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Uns
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: update %s: %w", ref, err)
+		return nil, false, fmt.Errorf("store: update %s: %w", ref, err)
 	}
 	s.mu.Lock()
 	s.mu.wroteSpec[ref] = want.Object["spec"]
 	s.mu.Unlock()
-	return updated, nil
+	return updated, true, nil
 }
 
 // writeStatus writes obj's status (observedGeneration translated to the API
