@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// TestDeepCopyUpToDate regenerates the deep-copy functions (the command of doc.go's
-// go:generate) into a temporary directory and compares them with the committed
+// TestDeepCopyUpToDate runs the generator of doc.go (controller-gen object) into a
+// temporary directory and compares its output with the committed
 // zz_generated.deepcopy.go: a field added to a type but not to its DeepCopyInto would
 // be shared between copies, the bug the snapshots exist to prevent. Skipped with
 // -short (it builds controller-gen once per machine).
