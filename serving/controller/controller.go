@@ -295,34 +295,10 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 		switch obj := o.(type) {
 		case *v1.Service:
 			kind = v1.KindService
-			if old := c.mu.services[key]; old != nil {
-				obj.SetDefaultsOnUpdate(old, c.defaults)
-				errs = obj.ValidateUpdate(old, c.defaults)
-			} else if c.srcGens && obj.Generation > 1 {
-				// Updated in its source before this controller started (a restart):
-				// defaulted as the update it last was, so create-only defaults
-				// (enableServiceLinks) do not change its Configuration's spec.
-				obj.SetDefaultsOnUpdate(obj.DeepCopy(), c.defaults)
-				errs = obj.Validate(c.defaults)
-			} else {
-				obj.SetDefaults(c.defaults)
-				errs = obj.Validate(c.defaults)
-			}
+			errs = defaultAndValidate(obj, c.mu.services[key], c.srcGens, c.defaults)
 		case *v1.Configuration:
 			kind = v1.KindConfiguration
-			if old := c.mu.configs[key]; old != nil {
-				obj.SetDefaultsOnUpdate(old, c.defaults)
-				errs = obj.ValidateUpdate(old, c.defaults)
-			} else if c.srcGens && obj.Generation > 1 {
-				// Updated in its source before this controller started (a restart):
-				// defaulted as the update it last was, so create-only defaults
-				// (enableServiceLinks) do not change its Configuration's spec.
-				obj.SetDefaultsOnUpdate(obj.DeepCopy(), c.defaults)
-				errs = obj.Validate(c.defaults)
-			} else {
-				obj.SetDefaults(c.defaults)
-				errs = obj.Validate(c.defaults)
-			}
+			errs = defaultAndValidate(obj, c.mu.configs[key], c.srcGens, c.defaults)
 		case *v1.Route:
 			kind = v1.KindRoute
 			obj.SetDefaults(c.defaults)
@@ -485,5 +461,36 @@ func (c *Controller) deleteConfigLocked(key types.NamespacedName) {
 		if rk.Namespace == key.Namespace && rev.Labels[serving.ConfigurationLabelKey] == key.Name {
 			c.deleteRevisionLocked(rk)
 		}
+	}
+}
+
+// templated is a Service or a Configuration: the kinds whose template defaults
+// depend on the version they replace.
+type templated[T any] interface {
+	*T
+	SetDefaults(v1.Defaults)
+	SetDefaultsOnUpdate(old *T, d v1.Defaults)
+	Validate(v1.Defaults) field.ErrorList
+	ValidateUpdate(old *T, d v1.Defaults) field.ErrorList
+	DeepCopy() *T
+	GetGeneration() int64
+}
+
+// defaultAndValidate defaults obj as an update of old (nil when the controller has
+// no previous version) and validates it.
+func defaultAndValidate[T any, P templated[T]](obj, old P, srcGens bool, d v1.Defaults) field.ErrorList {
+	switch {
+	case old != nil:
+		obj.SetDefaultsOnUpdate(old, d)
+		return obj.ValidateUpdate(old, d)
+	case srcGens && obj.GetGeneration() > 1:
+		// Updated in its source before this controller started (a restart):
+		// defaulted as the update it last was, so create-only defaults
+		// (enableServiceLinks) do not change its Configuration's spec.
+		obj.SetDefaultsOnUpdate(obj.DeepCopy(), d)
+		return obj.Validate(d)
+	default:
+		obj.SetDefaults(d)
+		return obj.Validate(d)
 	}
 }
