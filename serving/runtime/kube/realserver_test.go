@@ -25,7 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/servekit/servekit/serving/controller"
-	"github.com/servekit/servekit/serving/runtime/kube/internal/apiserver"
+	"github.com/servekit/servekit/internal/apiserver"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 

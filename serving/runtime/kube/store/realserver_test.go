@@ -1,6 +1,6 @@
 package store_test
 
-// Tests against a real kube-apiserver and etcd (serving/runtime/kube/internal/apiserver).
+// Tests against a real kube-apiserver and etcd (internal/apiserver).
 // They skip when hack/testbin.sh has not built the binaries, unless
 // SERVEKIT_REQUIRE_APISERVER=1. No kube-controller-manager runs there, so Kubernetes'
 // garbage collector never acts: the tests assert the owner references it would follow,
@@ -32,7 +32,7 @@ import (
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/kube"
-	"github.com/servekit/servekit/serving/runtime/kube/internal/apiserver"
+	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/runtime/kube/leader"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )

@@ -13,7 +13,7 @@ import (
 
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/kube"
-	"github.com/servekit/servekit/serving/runtime/kube/internal/apiserver"
+	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
 
