@@ -42,6 +42,7 @@ type Controller struct {
 	reporter  Reporter
 	resync    time.Duration
 	srcGens   bool // Options.SourceGenerations
+	onActStat func(namespace, name string, concurrency, requestCount float64)
 	scaler    *autoscaler.MultiScaler
 	throttler *activator.Throttler
 	act       *activator.Handler
@@ -109,13 +110,14 @@ func New(o Options) (*Controller, error) {
 		return nil, errors.New("controller: Options.Backend is required")
 	}
 	c := &Controller{
-		backend:  o.Backend,
-		clock:    o.Clock,
-		log:      o.Logger,
-		reporter: o.Reporter,
-		resync:   o.ResyncInterval,
-		srcGens:  o.SourceGenerations,
-		kickCh:   make(chan struct{}, 1),
+		backend:   o.Backend,
+		clock:     o.Clock,
+		log:       o.Logger,
+		reporter:  o.Reporter,
+		resync:    o.ResyncInterval,
+		srcGens:   o.SourceGenerations,
+		onActStat: o.OnActivatorStat,
+		kickCh:    make(chan struct{}, 1),
 	}
 	if c.clock == nil {
 		c.clock = clock.RealClock{}

@@ -47,6 +47,13 @@ type Options struct {
 	// names survive a controller restart. False (manifest files) means the
 	// controller counts generations itself from 1.
 	SourceGenerations bool
+	// OnActivatorStat, if not nil, observes every per-revision report of this
+	// controller's own activator (once per second per active revision, and at once
+	// for a cold start), after it has gone into this controller's autoscaler. With
+	// several replicas, the binary forwards them to its peers, which record them with
+	// RecordActivatorStat, so that whichever replica scales sees all the demand. It
+	// must not block.
+	OnActivatorStat func(namespace, name string, concurrency, requestCount float64)
 	// Reporter observes requests and revisions for metrics. Nil reports nothing.
 	Reporter Reporter
 	// ActivatorHooks observe the activator's cold starts, queue waits and

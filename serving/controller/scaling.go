@@ -82,13 +82,38 @@ func (s scaleSetter) SetScale(_ context.Context, key types.NamespacedName, r aut
 }
 
 // recordActivatorStat pushes the activator's per-revision stats (and its
-// scale-from-zero poke) into the autoscaler.
+// scale-from-zero poke) into the autoscaler, then hands them to
+// Options.OnActivatorStat.
 func (c *Controller) recordActivatorStat(namespace, name string, _ time.Time, concurrency, requestCount float64) {
+	c.RecordActivatorStat(namespace, name, concurrency, requestCount)
+	if c.onActStat != nil {
+		c.onActStat(namespace, name, concurrency, requestCount)
+	}
+}
+
+// RecordActivatorStat records one second of an activator's traffic for a revision:
+// its average concurrency and its request count. A nonzero concurrency for a
+// revision scaled to zero pokes the autoscaler at once, as the activator's own
+// reports do. Use it for the reports of another replica's activator (see
+// Options.OnActivatorStat); the activator of this controller is recorded already.
+// Reports for an unknown revision are dropped.
+func (c *Controller) RecordActivatorStat(namespace, name string, concurrency, requestCount float64) {
 	_ = c.scaler.Push(types.NamespacedName{Namespace: namespace, Name: name}, autoscaler.Stat{
 		PodName:                   "activator",
 		AverageConcurrentRequests: concurrency,
 		RequestCount:              requestCount,
 	})
+}
+
+// UpdateActivators tells this controller's activator that it is number index
+// (0-based, in an order every replica agrees on) of count replicas taking traffic,
+// so that for revisions with containerConcurrency > 0 each replica sends to its own
+// subset of the pods and the replicas' capacities add up to the revision's
+// (Knative's activator subsetting). With fewer pods than replicas each replica uses
+// one pod (index mod pods), as Knative's does; the pod's queue proxy absorbs the
+// overlap. The default is 0 of 1 (alone); index -1 or count <= 1 means every pod.
+func (c *Controller) UpdateActivators(index, count int) error {
+	return c.throttler.UpdateActivators(index, count)
 }
 
 // podsChanged is the backend's notification: refresh the revision's endpoints in the
