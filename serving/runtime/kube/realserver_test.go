@@ -24,8 +24,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/internal/apiserver"
+	"github.com/servekit/servekit/serving/controller"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
