@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -43,6 +44,8 @@ type Controller struct {
 	resync    time.Duration
 	srcGens   bool // Options.SourceGenerations
 	onActStat func(namespace, name string, concurrency, requestCount float64)
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error) // nil: net.Dialer
+	actTr     *http.Transport                                                   // the activator's, when dial is set
 	scaler    *autoscaler.MultiScaler
 	throttler *activator.Throttler
 	act       *activator.Handler
@@ -117,6 +120,7 @@ func New(o Options) (*Controller, error) {
 		resync:    o.ResyncInterval,
 		srcGens:   o.SourceGenerations,
 		onActStat: o.OnActivatorStat,
+		dial:      o.DialContext,
 		kickCh:    make(chan struct{}, 1),
 	}
 	if c.clock == nil {
@@ -164,7 +168,14 @@ func New(o Options) (*Controller, error) {
 		return nil, err
 	}
 	c.scaler = scaler
+	var actTransport http.RoundTripper // nil: the throttler's own
+	if c.dial != nil {
+		c.actTr = activator.NewTransport()
+		c.actTr.DialContext = c.dial
+		actTransport = c.actTr
+	}
 	c.throttler = activator.NewThrottler(activator.Options{
+		Transport: actTransport,
 		Clock:     c.clock,
 		PeerToken: o.PeerToken,
 		StatSink:  activator.StatSinkFunc(c.recordActivatorStat),
@@ -229,6 +240,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	g.Go(func() error { return c.backend.Run(gctx, c.podsChanged) })
 	g.Go(func() error { return c.scaler.Run(gctx) })
 	g.Go(func() error { return c.throttler.Run(gctx) })
+	defer c.ingress.closeIdle()
+	if c.actTr != nil {
+		defer c.actTr.CloseIdleConnections()
+	}
 	g.Go(func() error {
 		t := c.clock.NewTicker(c.resync)
 		defer t.Stop()

@@ -39,6 +39,10 @@ type requestInfo struct {
 
 func newIngress(c *Controller) *ingress {
 	in := &ingress{c: c}
+	dial := c.dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
 	in.direct = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
@@ -47,7 +51,7 @@ func newIngress(c *Controller) *ingress {
 			pr.SetXForwarded()
 		},
 		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:         dial,
 			MaxIdleConns:        1000,
 			MaxIdleConnsPerHost: 100,
 			IdleConnTimeout:     90 * time.Second,
@@ -58,6 +62,13 @@ func newIngress(c *Controller) *ingress {
 		BufferPool:   &bufferPool{},
 	}
 	return in
+}
+
+// closeIdle closes the idle connections to pods (Run's end).
+func (in *ingress) closeIdle() {
+	if tr, ok := in.direct.Transport.(*http.Transport); ok {
+		tr.CloseIdleConnections()
+	}
 }
 
 // bufferPool recycles the proxy's 32 KiB copy buffers (httputil.BufferPool).

@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"context"
 	"log/slog"
+	"net"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -54,6 +56,10 @@ type Options struct {
 	// RecordActivatorStat, so that whichever replica scales sees all the demand. It
 	// must not block.
 	OnActivatorStat func(namespace, name string, concurrency, requestCount float64)
+	// DialContext connects the ingress and the activator to pods (and carries the
+	// activator's probes). Nil means a net.Dialer with a 5s timeout. Embedders use it
+	// to reach pods through a tunnel or another network namespace.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Reporter observes requests and revisions for metrics. Nil reports nothing.
 	Reporter Reporter
 	// ActivatorHooks observe the activator's cold starts, queue waits and

@@ -1,8 +1,11 @@
 package controller_test
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -128,5 +131,53 @@ func TestUpdateActivators(t *testing.T) {
 		if err := c.UpdateActivators(tc.index, tc.count); (err == nil) != tc.ok {
 			t.Errorf("UpdateActivators(%d, %d) = %v, want ok=%v", tc.index, tc.count, err, tc.ok)
 		}
+	}
+}
+
+// fakeAddrs wraps fakeBackend and reports every pod at 10.255.0.1 (unroutable
+// here); only Options.DialContext can reach them.
+type fakeAddrs struct{ *fakeBackend }
+
+func (f fakeAddrs) Pods(key types.NamespacedName) []controller.Pod {
+	pods := f.fakeBackend.Pods(key)
+	for i := range pods {
+		_, port, _ := net.SplitHostPort(pods[i].Address)
+		pods[i].Address = net.JoinHostPort("10.255.0.1", port)
+	}
+	return pods
+}
+
+func TestDialContextReachesPods(t *testing.T) {
+	var dials atomic.Int64
+	c, err := controller.New(controller.Options{
+		Backend: fakeAddrs{newFakeBackend()},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply("hello.yaml", []v1.Object{testService("hello", "example.com/hello")}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	var code int
+	var body string
+	waitFor(t, "the route", func() bool {
+		code, body = serve(c.Handler(), "hello.default.example.com")
+		return code != http.StatusNotFound
+	})
+	if code != http.StatusOK || body != "rev=hello-00001" {
+		t.Fatalf("GET = %d %q, want 200 rev=hello-00001 through the dialer", code, body)
+	}
+	if dials.Load() == 0 {
+		t.Error("Options.DialContext was never called")
 	}
 }
