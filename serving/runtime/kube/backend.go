@@ -44,8 +44,19 @@ type Options struct {
 	// QueueCPURequest is the queue proxy's CPU request. Zero means 25m, Knative's.
 	QueueCPURequest resource.Quantity
 	// PeerTokenSecret, if not nil, is the Secret key handed to every queue proxy as
-	// SERVEKIT_PEER_TOKEN (see queue.ProxyOptions.PeerToken). Nil means none.
+	// SERVEKIT_PEER_TOKEN (see queue.ProxyOptions.PeerToken). Nil means none. With
+	// PeerToken empty the Secret is the user's to create in each namespace.
 	PeerTokenSecret *corev1.SecretKeySelector
+	// PeerToken, if not empty, is the value the leader writes into the Secret
+	// PeerTokenSecret.Name, under PeerTokenSecret.Key, of each namespace where it
+	// creates a revision's Deployment (got, created if missing, updated if different;
+	// labelled app.kubernetes.io/managed-by: servekit). It requires PeerTokenSecret.
+	// Empty means the Backend never writes Secrets. It is never logged.
+	PeerToken string
+	// Follower, if true, starts the Backend as a follower: Apply, Scale and Delete
+	// record what they are asked (so Pods and Stats work as on the leader) and write
+	// nothing, until SetLeader(true). False (the default) starts it as the leader.
+	Follower bool
 	// ResyncPeriod is the informers' resync period. Zero means no periodic resync.
 	ResyncPeriod time.Duration
 	// RequestTimeout bounds each API call made by Apply, Scale and Delete. Zero means 30s.
@@ -89,13 +100,29 @@ type Backend struct {
 		sync.Mutex
 		revs  map[types.NamespacedName]*revInfo
 		stats map[types.NamespacedName]map[string]scraped // revision → pod → last scrape
+
+		leader   bool                               // Apply, Scale and Delete write
+		pending  map[types.NamespacedName]time.Time // revisions to sync, and not before when
+		failures map[types.NamespacedName]int       // consecutive failed syncs (back-off)
+		tokens   map[string]bool                    // namespaces whose peer-token Secret is ensured
 	}
+	// kick wakes the sync loop (buffered, 1).
+	kick chan struct{}
+	// syncedHook, if not nil, is called after each sync by the sync loop (tests).
+	syncedHook func(types.NamespacedName, error)
 }
 
-// revInfo is what the Backend remembers of an applied revision. Guarded by Backend.mu.
+// revInfo is what the Backend remembers of an applied revision. Its fields are
+// guarded by Backend.mu; sync serialises the writes for the revision (its children
+// and its scale), so that the last recorded scale is the last one written.
 type revInfo struct {
-	uid        types.UID
+	sync       sync.Mutex
+	rev        *v1.Revision // as last applied (a copy)
 	deployment string
+	replicas   int  // the last recorded scale,
+	scaled     bool // if any
+	ensured    bool // the children were created or adopted while leader
+	deleted    bool // Delete was called: write nothing more
 }
 
 // scraped is a pod's last successful scrape.
@@ -116,6 +143,9 @@ func New(opts Options) (*Backend, error) {
 	}
 	if opts.QueueImage == "" {
 		return nil, errors.New("kube: Options.QueueImage is required (the queue proxy sidecar's image)")
+	}
+	if err := checkPeerToken(opts); err != nil {
+		return nil, err
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 30 * time.Second
@@ -146,6 +176,11 @@ func New(opts Options) (*Backend, error) {
 	}
 	b.mu.revs = make(map[types.NamespacedName]*revInfo)
 	b.mu.stats = make(map[types.NamespacedName]map[string]scraped)
+	b.mu.leader = !opts.Follower
+	b.mu.pending = make(map[types.NamespacedName]time.Time)
+	b.mu.failures = make(map[types.NamespacedName]int)
+	b.mu.tokens = make(map[string]bool)
+	b.kick = make(chan struct{}, 1)
 
 	factoryOpts := []informers.SharedInformerOption{
 		// Only the slices of our private Services: they carry the Service's labels.
@@ -265,7 +300,8 @@ func lastExit(p *corev1.Pod) string {
 	return s
 }
 
-// Run starts the informers and the scrape loop, calls notify (if not nil) whenever a
+// Run starts the informers, the scrape loop and the leader's sync loop (see
+// SetLeader), calls notify (if not nil) whenever a
 // revision's EndpointSlices change, and returns nil once ctx is done and every
 // goroutine it started has ended. Objects on the cluster are left as they are. Run
 // must not be called again while it runs.
@@ -280,6 +316,10 @@ func (b *Backend) Run(ctx context.Context, notify func(types.NamespacedName)) er
 	}
 	b.factory.Start(ctx.Done())
 	defer b.factory.Shutdown()
+	// The leader's retries of the revisions recorded while a follower.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { b.syncLoop(ctx) })
 	if !cache.WaitForCacheSync(ctx.Done(), b.slices.HasSynced, b.pods.HasSynced) {
 		return nil // ctx ended first
 	}
@@ -303,32 +343,70 @@ func (b *Backend) keys() []types.NamespacedName {
 	return keys
 }
 
-func (b *Backend) requestContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), b.opts.RequestTimeout)
+func (b *Backend) requestContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, b.opts.RequestTimeout)
 }
 
-// Apply creates the revision's Deployment and private Service. Applying a revision
-// whose children already exist and belong to it (a restarted controller) succeeds
-// and leaves them unchanged; a child of the same name that belongs to something else
-// is an error naming it, as is any API error.
+// Apply creates the revision's Deployment and private Service (and, with
+// Options.PeerToken, first the namespace's peer-token Secret). Applying a revision
+// whose children already exist and belong to it (a restarted controller, or a new
+// leader) succeeds and leaves them unchanged; a child of the same name that belongs
+// to something else is an error naming it, as is any API error.
+//
+// As a follower (see SetLeader), Apply makes the same checks of the revision and
+// records it, so that Pods and Stats work, but creates nothing.
 func (b *Backend) Apply(rev *v1.Revision) error {
 	dep, err := makeDeployment(rev, b.pc)
 	if err != nil {
 		return err
 	}
-	svc := makePrivateService(rev)
-	ctx, cancel := b.requestContext()
-	defer cancel()
-	if err := b.createService(ctx, rev, svc); err != nil {
-		return err
+	key := types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}
+	rev = rev.DeepCopy()
+	b.mu.Lock()
+	if !b.mu.leader {
+		b.recordLocked(key, rev, dep.Name, false)
+		b.mu.Unlock()
+		return nil
 	}
-	if err := b.createDeployment(ctx, rev, dep); err != nil {
+	b.mu.Unlock()
+	ctx, cancel := b.requestContext(context.Background())
+	defer cancel()
+	if err := b.createChildren(ctx, rev, dep); err != nil {
 		return err
 	}
 	b.mu.Lock()
-	b.mu.revs[types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}] = &revInfo{uid: rev.UID, deployment: dep.Name}
+	b.recordLocked(key, rev, dep.Name, true)
 	b.mu.Unlock()
 	return nil
+}
+
+// recordLocked remembers rev; ensured says its children were just created or
+// adopted. Called with b.mu held.
+func (b *Backend) recordLocked(key types.NamespacedName, rev *v1.Revision, deployment string, ensured bool) {
+	info := b.mu.revs[key]
+	if info == nil {
+		info = &revInfo{deployment: deployment}
+		b.mu.revs[key] = info
+	}
+	if info.rev != nil && info.rev.UID != rev.UID {
+		info.ensured = false // another revision of the same name
+	}
+	info.rev = rev
+	if ensured {
+		info.ensured = true
+	}
+}
+
+// createChildren creates or adopts the revision's private Service, then (after the
+// namespace's peer-token Secret) its Deployment.
+func (b *Backend) createChildren(ctx context.Context, rev *v1.Revision, dep *appsv1.Deployment) error {
+	if err := b.createService(ctx, rev, makePrivateService(rev)); err != nil {
+		return err
+	}
+	if err := b.ensurePeerToken(ctx, rev.Namespace); err != nil {
+		return fmt.Errorf("kube: revision %s/%s: %w", rev.Namespace, rev.Name, err)
+	}
+	return b.createDeployment(ctx, rev, dep)
 }
 
 // owned reports whether an existing child belongs to rev: same revision label and,
@@ -384,21 +462,37 @@ func (b *Backend) createDeployment(ctx context.Context, rev *v1.Revision, dep *a
 
 // Scale sets the replicas of the revision's Deployment through its scale subresource,
 // retrying on conflicts. It is an error to scale a revision that was never applied.
+// As a follower, Scale records the replicas (a new leader writes the last recorded
+// ones) and writes nothing.
 func (b *Backend) Scale(key types.NamespacedName, replicas int) error {
 	if replicas < 0 || replicas > 1<<31-1 {
 		return fmt.Errorf("kube: scale revision %s: replicas %d out of range", key, replicas)
 	}
 	b.mu.Lock()
 	info := b.mu.revs[key]
-	b.mu.Unlock()
 	if info == nil {
+		b.mu.Unlock()
 		return fmt.Errorf("kube: scale revision %s: revision not applied", key)
 	}
-	ctx, cancel := b.requestContext()
+	info.replicas, info.scaled = replicas, true
+	leader := b.mu.leader
+	b.mu.Unlock()
+	if !leader {
+		return nil
+	}
+	ctx, cancel := b.requestContext(context.Background())
 	defer cancel()
-	deps := b.client.AppsV1().Deployments(key.Namespace)
+	info.sync.Lock()
+	defer info.sync.Unlock()
+	return b.syncLocked(ctx, key, info)
+}
+
+// writeScale sets the replicas of a Deployment through its scale subresource,
+// retrying on conflicts; the same replicas are not written again.
+func (b *Backend) writeScale(ctx context.Context, namespace, deployment string, replicas int) error {
+	deps := b.client.AppsV1().Deployments(namespace)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		s, err := deps.GetScale(ctx, info.deployment, metav1.GetOptions{})
+		s, err := deps.GetScale(ctx, deployment, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -406,24 +500,39 @@ func (b *Backend) Scale(key types.NamespacedName, replicas int) error {
 			return nil
 		}
 		s.Spec.Replicas = int32(replicas)
-		_, err = deps.UpdateScale(ctx, info.deployment, s, metav1.UpdateOptions{})
+		_, err = deps.UpdateScale(ctx, deployment, s, metav1.UpdateOptions{})
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("kube: scale deployment %s/%s to %d: %w", key.Namespace, info.deployment, replicas, err)
+		return fmt.Errorf("kube: scale deployment %s/%s to %d: %w", namespace, deployment, replicas, err)
 	}
 	return nil
 }
 
 // Delete deletes the revision's Deployment and private Service (Kubernetes then
 // stops its pods, each draining through its preStop hook) and forgets it. Children
-// already gone are not an error.
+// already gone are not an error. As a follower, Delete only forgets the revision.
 func (b *Backend) Delete(key types.NamespacedName) error {
 	b.mu.Lock()
+	info := b.mu.revs[key]
+	if info != nil {
+		info.deleted = true
+	}
 	delete(b.mu.revs, key)
 	delete(b.mu.stats, key)
+	delete(b.mu.pending, key)
+	delete(b.mu.failures, key)
+	leader := b.mu.leader
 	b.mu.Unlock()
-	ctx, cancel := b.requestContext()
+	if !leader {
+		return nil
+	}
+	if info != nil {
+		// A sync in flight (which may be creating the children) ends first.
+		info.sync.Lock()
+		defer info.sync.Unlock()
+	}
+	ctx, cancel := b.requestContext(context.Background())
 	defer cancel()
 	bg := metav1.DeletePropagationBackground
 	opts := metav1.DeleteOptions{PropagationPolicy: &bg}
