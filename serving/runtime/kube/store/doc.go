@@ -21,5 +21,9 @@
 // the converter reads the same JSON tags the CRDs in config/crd are generated from.
 //
 // Only one writer should run per cluster: run Store under leader election
-// (serving/runtime/kube/leader).
+// (serving/runtime/kube/leader). Every other replica may run a follower
+// (Options.Follower): it feeds its own controller from the same objects and writes
+// nothing, taking the leader's Configuration generations and Revision UIDs from the
+// API server, so it serves the same Revisions and routes; SetLeader(true) makes it
+// the writer when it takes the Lease.
 package store

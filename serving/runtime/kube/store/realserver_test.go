@@ -30,9 +30,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/kube"
-	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/runtime/kube/leader"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )

@@ -11,9 +11,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/kube"
-	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
 

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -77,6 +78,14 @@ type Options struct {
 	Backend *Backend
 	// Logger receives write failures and rejected objects. Nil discards.
 	Logger *slog.Logger
+	// Follower starts the store as a follower: it applies the API objects to the
+	// controller as a leader does, but writes nothing to the API server (no create,
+	// update, delete or status). It confirms the generations of the Services'
+	// Configurations from the API server's copies (written by the leader) and
+	// releases each Revision to Backend once the API server holds it, owned by the
+	// right parent, so its controller computes the same Revision names and routes as
+	// the leader's. SetLeader switches. False means a leader: the store writes.
+	Follower bool
 }
 
 // Ref names one object of one resource.
@@ -105,6 +114,7 @@ type Store struct {
 	informers map[string]cache.SharedIndexInformer // by resource
 	in        workqueue.TypedRateLimitingInterface[Ref]
 	out       workqueue.TypedRateLimitingInterface[Ref]
+	leader    atomic.Bool // writes to the API server (SetLeader)
 
 	mu struct {
 		sync.Mutex
@@ -146,6 +156,7 @@ func New(opts Options) (*Store, error) {
 		opts.RequestTimeout = 30 * time.Second
 	}
 	s := &Store{opts: opts, client: opts.Client, ctrl: opts.Controller, clock: opts.Clock, log: opts.Logger}
+	s.leader.Store(!opts.Follower)
 	if s.clock == nil {
 		s.clock = clock.RealClock{}
 	}
@@ -170,10 +181,29 @@ func New(opts Options) (*Store, error) {
 	for _, gvr := range []schema.GroupVersionResource{ServicesGVR, ConfigurationsGVR, RoutesGVR, RevisionsGVR} {
 		inf := s.factory.ForResource(gvr).Informer()
 		s.informers[gvr.Resource] = inf
+		resource := gvr.Resource
+		if gvr != ServicesGVR {
+			// A follower waits for the leader's children: look again when one
+			// comes, changes or goes.
+			follow := func(obj any) {
+				if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					obj = t.Obj
+				}
+				if m, err := meta(obj); err == nil && !s.leader.Load() {
+					s.out.Add(Ref{Resource: resource, Namespace: m.GetNamespace(), Name: m.GetName()})
+				}
+			}
+			if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+				AddFunc:    follow,
+				UpdateFunc: func(_, obj any) { follow(obj) },
+				DeleteFunc: follow,
+			}); err != nil {
+				return nil, fmt.Errorf("store: %s handler: %w", resource, err)
+			}
+		}
 		if gvr == RevisionsGVR {
 			continue // read for writing only; Revisions are never applied
 		}
-		resource := gvr.Resource
 		enqueue := func(obj any) {
 			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = t.Obj
@@ -197,6 +227,20 @@ func New(opts Options) (*Store, error) {
 		opts.Backend.wake.Store(&wake)
 	}
 	return s, nil
+}
+
+// SetLeader makes the store write to the API server (on) or only follow it (off),
+// from its next write on. On true it queues a Sync at once: every child the
+// controller has is created or adopted as it exists, and every status written.
+// Safe to call before or during Run.
+func (s *Store) SetLeader(on bool) {
+	if s.leader.Swap(on) == on {
+		return
+	}
+	s.log.Info("store: leader", "leader", on)
+	if on {
+		s.Sync()
+	}
 }
 
 func meta(obj any) (metav1.Object, error) {
@@ -456,6 +500,9 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 			obj = rev // applied to the backend before the next Sync saw it
 		}
 	}
+	if !s.leader.Load() {
+		return s.follow(ref, obj, made, applied)
+	}
 	if obj == nil {
 		if !made {
 			return nil
@@ -486,6 +533,9 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 	want, err := s.child(ref, obj)
 	if err != nil {
 		return err
+	}
+	if want == nil {
+		return fmt.Errorf("store: %s: owner %s is not in the API server yet", ref, ownerRef(ref, obj))
 	}
 	current, fresh, err := s.ensureChild(ctx, ref, want)
 	if err != nil {
@@ -550,8 +600,76 @@ func kindOf(resource string) string {
 	return ""
 }
 
+// follow is write for a follower: it writes nothing, but confirms the generation of
+// a Service's Configuration once the API server holds the spec the controller
+// wants, and releases a Revision to the backend once the API server holds it, each
+// owned by its parent (the leader wrote them). Until then it waits for the child's
+// informer event or the next Sync, without an error (no back-off).
+func (s *Store) follow(ref Ref, obj v1.Object, made, applied bool) error {
+	cur, ok := s.cached(ref)
+	if obj == nil {
+		if made && !ok {
+			s.forget(ref) // the leader deleted it
+		}
+		return nil
+	}
+	if applied || !ok {
+		return nil // the leader writes statuses; a child not written yet
+	}
+	want, err := s.child(ref, obj)
+	if err != nil || want == nil {
+		return err
+	}
+	wantOwner := want.GetOwnerReferences()[0]
+	if o := metav1.GetControllerOf(cur); o == nil || o.UID != wantOwner.UID {
+		return nil // not (yet) the leader's child of this parent
+	}
+	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+	if cfg, isCfg := obj.(*v1.Configuration); isCfg && cfg.Generation == 0 {
+		if c, ok := s.ctrl.(generationConfirmer); ok {
+			spec := &cfg.Spec
+			if !equality.Semantic.DeepEqual(cur.Object["spec"], want.Object["spec"]) {
+				// Maybe the same spec spelled otherwise (schema defaults,
+				// quantities): the controller compares the typed specs.
+				got, err := toTyped(ConfigurationsGVR.Resource, cur)
+				if err != nil {
+					return nil
+				}
+				spec = &got.(*v1.Configuration).Spec
+			}
+			c.ConfirmGeneration(key, spec, cur.GetGeneration())
+		}
+	}
+	s.mu.Lock()
+	s.mu.made[ref] = true
+	s.mu.Unlock()
+	if ref.Resource == RevisionsGVR.Resource && s.opts.Backend != nil {
+		if err := s.opts.Backend.release(key, cur.GetUID()); err != nil {
+			return fmt.Errorf("store: %s: backend: %w", ref, err)
+		}
+	}
+	return nil
+}
+
+// ownerRef is the parent of a child the controller made, or an empty Ref.
+func ownerRef(ref Ref, obj v1.Object) Ref {
+	owner := metav1.GetControllerOf(obj)
+	if owner == nil {
+		return Ref{}
+	}
+	parent := Ref{Namespace: ref.Namespace, Name: owner.Name}
+	switch owner.Kind {
+	case v1.KindService:
+		parent.Resource = ServicesGVR.Resource
+	case v1.KindConfiguration:
+		parent.Resource = ConfigurationsGVR.Resource
+	}
+	return parent
+}
+
 // child returns the API object to create for a child the controller made: its
-// metadata and spec, owned by its parent's API-server UID.
+// metadata and spec, owned by its parent's API-server UID; nil (and no error)
+// while the parent is not in the API server.
 func (s *Store) child(ref Ref, obj v1.Object) (*unstructured.Unstructured, error) {
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
@@ -568,18 +686,13 @@ func (s *Store) child(ref Ref, obj v1.Object) (*unstructured.Unstructured, error
 	if owner == nil {
 		return nil, fmt.Errorf("store: %s: made by the controller but has no owner", ref)
 	}
-	parent := Ref{Namespace: ref.Namespace, Name: owner.Name}
-	switch owner.Kind {
-	case v1.KindService:
-		parent.Resource = ServicesGVR.Resource
-	case v1.KindConfiguration:
-		parent.Resource = ConfigurationsGVR.Resource
-	default:
+	parent := ownerRef(ref, obj)
+	if parent.Resource == "" {
 		return nil, fmt.Errorf("store: %s: owner kind %q", ref, owner.Kind)
 	}
 	uid := s.apiUID(parent)
 	if uid == "" {
-		return nil, fmt.Errorf("store: %s: owner %s is not in the API server yet", ref, parent)
+		return nil, nil
 	}
 	yes := true
 	u.SetOwnerReferences([]metav1.OwnerReference{{
