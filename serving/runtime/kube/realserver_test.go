@@ -8,10 +8,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -375,3 +379,197 @@ var cmpEnvIgnoringAPIVersion = cmp.Transformer("fieldPath", func(s *corev1.Objec
 	}
 	return s.FieldPath
 })
+
+// storeRevision creates rev as a Revision object in the API server (so that owner
+// references to it are real) and sets its UID.
+func storeRevision(t *testing.T, cfg *rest.Config, rev *v1.Revision) {
+	t.Helper()
+	rev.UID = ""
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := dynamic.NewForConfigOrDie(cfg).Resource(revGVR).Namespace(rev.Namespace).Create(context.Background(), &unstructured.Unstructured{Object: u}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the Revision %s/%s: %v", rev.Namespace, rev.Name, err)
+	}
+	rev.UID = stored.GetUID()
+}
+
+// TestRealFollowerThenLeader: a follower Backend records a revision and its scales
+// and writes nothing; SetLeader(true) creates the Deployment (at the last recorded
+// scale), the private Service and the peer-token Secret; a follower again writes
+// nothing more.
+func TestRealFollowerThenLeader(t *testing.T) {
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	rev := seedRevision(t)
+	storeRevision(t, cfg, rev)
+
+	b, err := New(Options{Client: cs, Namespace: "default", QueueImage: "example.com/servekit/queue-proxy:v1", StatsClient: &fakeStats{},
+		Follower: true, PeerToken: testToken, PeerTokenSecret: testTokenSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, b, nil)
+	if err := b.Apply(rev); err != nil {
+		t.Fatalf("follower Apply: %v", err)
+	}
+	for _, n := range []int{2, 4} {
+		if err := b.Scale(seedKey, n); err != nil {
+			t.Fatalf("follower Scale(%d): %v", n, err)
+		}
+	}
+	notFound := func(what string, err error) {
+		t.Helper()
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("%s while a follower: %v, want not found", what, err)
+		}
+	}
+	_, err = cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+	notFound("deployment", err)
+	_, err = cs.CoreV1().Services("default").Get(ctx, "helloworld-go-00001-private", metav1.GetOptions{})
+	notFound("private service", err)
+	_, err = cs.CoreV1().Secrets("default").Get(ctx, "servekit-peer-token", metav1.GetOptions{})
+	notFound("peer-token secret", err)
+
+	b.SetLeader(true)
+	var d *appsv1.Deployment
+	waitFor(t, "the deployment", nil, func() bool {
+		d, err = cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+		return err == nil && *d.Spec.Replicas == 4
+	})
+	if ref := metav1.GetControllerOf(d); ref == nil || ref.UID != rev.UID {
+		t.Errorf("deployment controller = %+v, want the Revision %s", ref, rev.UID)
+	}
+	if _, err := cs.CoreV1().Services("default").Get(ctx, "helloworld-go-00001-private", metav1.GetOptions{}); err != nil {
+		t.Errorf("private service after SetLeader(true): %v", err)
+	}
+	s, err := cs.CoreV1().Secrets("default").Get(ctx, "servekit-peer-token", metav1.GetOptions{})
+	if err != nil || string(s.Data["token"]) != testToken || s.Labels[ManagedByLabelKey] != ManagedByValue {
+		t.Errorf("peer-token secret after SetLeader(true) = %+v, %v", s, err)
+	}
+
+	b.SetLeader(false)
+	if err := b.Scale(seedKey, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(seedKey); err != nil {
+		t.Fatal(err)
+	}
+	d, err = cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+	if err != nil || *d.Spec.Replicas != 4 {
+		t.Errorf("deployment after a follower's Scale(1) and Delete: %v, %v; want it untouched at 4 replicas", d, err)
+	}
+}
+
+// applyManifests creates every object of the given YAML files (paths relative to
+// the repository root).
+func applyManifests(t *testing.T, cfg *rest.Config, files ...string) {
+	t.Helper()
+	resources := map[string]schema.GroupVersionResource{
+		"Namespace":          {Version: "v1", Resource: "namespaces"},
+		"ServiceAccount":     {Version: "v1", Resource: "serviceaccounts"},
+		"ClusterRole":        {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
+		"ClusterRoleBinding": {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
+		"Role":               {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
+		"RoleBinding":        {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
+	}
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join("..", "..", "..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if len(u.Object) == 0 {
+				continue
+			}
+			gvr, ok := resources[u.GetKind()]
+			if !ok {
+				t.Fatalf("%s: kind %s not known to the test", f, u.GetKind())
+			}
+			var ri dynamic.ResourceInterface = dyn.Resource(gvr)
+			if u.GetNamespace() != "" {
+				ri = dyn.Resource(gvr).Namespace(u.GetNamespace())
+			}
+			if _, err := ri.Create(context.Background(), u, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("%s: creating %s %s: %v", f, u.GetKind(), u.GetName(), err)
+			}
+		}
+	}
+}
+
+// TestRealPeerTokenRBAC runs the leader Backend as the controller's service account
+// with config/deploy/10-rbac.yaml's rules: it creates the peer-token Secret in one
+// namespace and updates a stale one in another, along with the revisions' children;
+// any other Secret stays out of its reach.
+func TestRealPeerTokenRBAC(t *testing.T) {
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	admin := kubernetes.NewForConfigOrDie(cfg)
+	applyManifests(t, cfg, "config/deploy/00-namespace.yaml", "config/deploy/10-rbac.yaml")
+	sa := rest.CopyConfig(cfg)
+	sa.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:servekit:servekit-controller",
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:servekit", "system:authenticated"},
+	}
+	saClient := kubernetes.NewForConfigOrDie(sa)
+
+	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stale := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "servekit-peer-token", Namespace: "team-a"}, Data: map[string][]byte{"token": []byte("stale")}}
+	if _, err := admin.CoreV1().Secrets("team-a").Create(ctx, stale, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "database-password", Namespace: "default"}, Data: map[string][]byte{"password": []byte("hunter2")}}
+	if _, err := admin.CoreV1().Secrets("default").Create(ctx, other, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	b, err := New(Options{Client: saClient, QueueImage: "example.com/servekit/queue-proxy:v1", StatsClient: &fakeStats{},
+		PeerToken: testToken, PeerTokenSecret: testTokenSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, b, nil)
+	revA := seedRevision(t)
+	storeRevision(t, cfg, revA)
+	revB := revisionNamed(t, "helloworld-go-00002")
+	revB.Namespace = "team-a"
+	storeRevision(t, cfg, revB)
+	for _, rev := range []*v1.Revision{revA, revB} {
+		if err := b.Apply(rev); err != nil {
+			t.Fatalf("Apply %s/%s as the controller: %v", rev.Namespace, rev.Name, err)
+		}
+		if err := b.Scale(types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}, 2); err != nil {
+			t.Fatalf("Scale %s/%s as the controller: %v", rev.Namespace, rev.Name, err)
+		}
+		s, err := admin.CoreV1().Secrets(rev.Namespace).Get(ctx, "servekit-peer-token", metav1.GetOptions{})
+		if err != nil || string(s.Data["token"]) != testToken || s.Labels[ManagedByLabelKey] != ManagedByValue {
+			t.Errorf("peer-token secret in %s = %+v, %v; want the token, labelled", rev.Namespace, s, err)
+		}
+	}
+
+	// Out of reach: any other Secret.
+	secrets := saClient.CoreV1().Secrets("default")
+	if _, err := secrets.Get(ctx, "database-password", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("reading another Secret as the controller: %v, want Forbidden", err)
+	}
+	other.Data["password"] = []byte("changed")
+	if _, err := secrets.Update(ctx, other, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("updating another Secret as the controller: %v, want Forbidden", err)
+	}
+	if _, err := secrets.List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("listing Secrets as the controller: %v, want Forbidden", err)
+	}
+	if err := secrets.Delete(ctx, "servekit-peer-token", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("deleting the peer-token Secret as the controller: %v, want Forbidden", err)
+	}
+}
