@@ -3,7 +3,6 @@ package kube
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -46,12 +45,8 @@ func writes(c *fake.Clientset) []string {
 		}
 		name := ""
 		switch a := a.(type) {
-		case k8stesting.CreateAction:
-			if m, err := metaOf(a.GetObject()); err == nil {
-				name = m.GetName()
-			}
-		case k8stesting.UpdateAction:
-			if m, err := metaOf(a.GetObject()); err == nil {
+		case interface{ GetObject() runtime.Object }: // create and update
+			if m, ok := a.GetObject().(metav1.Object); ok {
 				name = m.GetName()
 			}
 		case k8stesting.DeleteAction:
@@ -60,14 +55,6 @@ func writes(c *fake.Clientset) []string {
 		out = append(out, fmt.Sprintf("%s %s %s/%s", a.GetVerb(), r, a.GetNamespace(), name))
 	}
 	return out
-}
-
-func metaOf(obj runtime.Object) (metav1.Object, error) {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, errors.New("no metadata")
-	}
-	return m, nil
 }
 
 // replicas is the stored Deployment's replicas, or -1 if it does not exist.
