@@ -78,6 +78,12 @@ type Options struct {
 // scale is written through the Deployment's scale subresource, and its statistics are
 // scraped from each pod's queue proxy. It implements controller.Backend.
 //
+// A Backend is the leader (the default) or a follower (Options.Follower, SetLeader):
+// only the leader writes to the API server — children, scale, deletions, peer-token
+// Secrets; a follower records the same revisions and scales and reads the same pods
+// and stats, so that it can take over warm. Several replicas of a controller run one
+// Backend each, the Lease holder's the leader.
+//
 // Create it with New; Pods and Stats see data only while Run runs.
 type Backend struct {
 	opts    Options

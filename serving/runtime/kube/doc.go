@@ -12,6 +12,13 @@
 // informer; Stats returns what Run's scrape loop last read from each ready pod's queue
 // proxy on port 9090. Backend implements serving/controller's Backend interface.
 //
+// Only the leader writes: a Backend created with Options.Follower records what the
+// controller asks (so that its Pods and Stats are the leader's) and creates, scales
+// and deletes nothing until SetLeader(true), when it ensures every recorded revision's
+// children and last scale. With Options.PeerToken the leader also keeps the
+// peer-token Secret, which the queue proxies read, in each namespace it runs
+// revisions in.
+//
 // This package (with its test harness) is the only servekit package that imports
 // client-go; the primitives never do (nodeps_test.go checks it).
 //

@@ -41,3 +41,43 @@ func Example() {
 	// hello-00001-deployment queue-proxy example.com/servekit/queue-proxy:v1
 	// hello-00001-private http 80 → 8012
 }
+
+// A follower records what it is asked and writes nothing; when it becomes the leader,
+// Run's goroutines create the children of every recorded revision.
+func ExampleBackend_SetLeader() {
+	client := fake.NewClientset()
+	b, err := kube.New(kube.Options{Client: client, QueueImage: "example.com/servekit/queue-proxy:v1", Follower: true})
+	if err != nil {
+		panic(err)
+	}
+	rev := &v1.Revision{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello-00001", Namespace: "default", UID: "1234"},
+		Spec: v1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "user-container", Image: "example.com/hello",
+		}}}},
+	}
+	if err := b.Apply(rev); err != nil {
+		panic(err)
+	}
+	deps, _ := client.AppsV1().Deployments("default").List(context.Background(), metav1.ListOptions{})
+	fmt.Println("deployments while a follower:", len(deps.Items))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	watch, err := client.AppsV1().Deployments("default").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		panic(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, nil) }()
+	b.SetLeader(true) // e.g. on acquiring the Lease
+	ev := <-watch.ResultChan()
+	fmt.Println(ev.Type, ev.Object.(metav1.Object).GetName())
+	watch.Stop()
+	cancel()
+	if err := <-done; err != nil {
+		panic(err)
+	}
+	// Output:
+	// deployments while a follower: 0
+	// ADDED hello-00001-deployment
+}
