@@ -4,10 +4,12 @@ package main
 // same controller, ingress, activator and autoscaler as local mode, with the
 // Kubernetes backend (serving/runtime/kube: Deployments, EndpointSlices, the scale
 // subresource) instead of local processes, and the API server (serving/runtime/kube/
-// store) instead of the manifests directory. Only the replica holding the Lease
-// (serving/runtime/kube/leader) runs the controller; the others serve /healthz,
-// answer /readyz with 503 and wait. A replica that loses the Lease exits 1 so that
-// Kubernetes restarts it as a fresh candidate (a Controller runs once).
+// store) instead of the manifests directory. Every replica runs the whole platform
+// and serves the ingress; only the replica holding the Lease (serving/runtime/kube/
+// leader) writes to the API server: children, statuses, Deployments, scale. The
+// others follow: they read the same objects, compute the same routes, see the same
+// pods, and forward their activators' demand to every peer (peers.go). A replica
+// that loses the Lease exits 1 so that Kubernetes restarts it as a fresh follower.
 
 import (
 	"context"
@@ -24,6 +26,7 @@ import (
 
 	"go.opencensus.io/stats/view"
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -31,6 +34,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/tools/clientcmd/api/latest"
 
+	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/examples/internal/promtext"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/kube"
@@ -49,6 +53,9 @@ type kubeOptions struct {
 	leaseNamespace string // --lease-namespace
 	leaseName      string // --lease-name
 	identity       string // --identity; empty = hostname
+	podIP          string // --pod-ip: this replica's address among its peers
+	peersService   string // --peers-service: headless Service listing the replicas; empty = alone
+	peerSecret     string // --peer-token-secret: Secret (in --lease-namespace) of the peer token; empty = none
 }
 
 // restConfig returns the client configuration of --kubeconfig.
@@ -154,7 +161,33 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 	if err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
 	}
-	kb, err := kube.New(kube.Options{Client: cs, Namespace: ko.namespace, QueueImage: ko.queueImage, Logger: log})
+	if ko.peersService != "" && ko.podIP == "" {
+		return errors.New("--pod-ip: required with --peers-service (this replica's address among its peers, e.g. $(POD_IP))")
+	}
+	var token string
+	var tokenRef *corev1.SecretKeySelector
+	if ko.peerSecret != "" {
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		token, err = peerToken(tctx, cs, ko.leaseNamespace, ko.peerSecret)
+		cancel()
+		if err != nil {
+			return err
+		}
+		tokenRef = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: ko.peerSecret}, Key: peerTokenKey}
+	}
+	kopts := kube.Options{
+		Client: cs, Namespace: ko.namespace, QueueImage: ko.queueImage, Logger: log,
+		PeerToken: token, PeerTokenSecret: tokenRef,
+		Follower: true, // until this replica holds the Lease
+	}
+	var peerTransport http.RoundTripper // nil: http.DefaultTransport
+	if o.dial != nil {
+		tr := &http.Transport{DialContext: o.dial}
+		defer tr.CloseIdleConnections()
+		kopts.StatsClient = autoscaler.HTTPStatsClient{Client: &http.Client{Transport: tr}}
+		peerTransport = tr
+	}
+	kb, err := kube.New(kopts)
 	if err != nil {
 		return err
 	}
@@ -165,7 +198,8 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		return fmt.Errorf("metrics: %w", err)
 	}
 	defer view.Unregister(views...)
-	ctrl, err := controller.New(controller.Options{
+	var pr *peers
+	ctrlOpts := controller.Options{
 		Backend:        backend,
 		Logger:         log,
 		Defaults:       &pc.defaults,
@@ -174,34 +208,60 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		GC:             &pc.gc,
 		Reporter:       ocReporter{},
 		ActivatorHooks: actMetrics.Hooks(),
+		PeerToken:      token,
+		DialContext:    o.dial,
 		// Revision names follow the API server's Configuration generations, so
 		// they survive restarts and leader changes (see docs/kubernetes-cluster.md).
 		SourceGenerations: true,
-	})
+	}
+	if ko.peersService != "" {
+		ctrlOpts.OnActivatorStat = func(ns, name string, conc, reqs float64) { pr.observe(ns, name, conc, reqs) }
+	}
+	ctrl, err := controller.New(ctrlOpts)
 	if err != nil {
 		return err
 	}
-	st, err := store.New(store.Options{Client: dyn, Controller: ctrl, Backend: backend, Namespace: ko.namespace, Logger: log})
+	if ko.peersService != "" {
+		_, port, err := net.SplitHostPort(adminLn.Addr().String())
+		if err != nil {
+			return fmt.Errorf("--admin: %w", err)
+		}
+		pr = newPeers(net.JoinHostPort(ko.podIP, port), token, ctrl, log)
+		if peerTransport != nil {
+			pr.client.Transport = peerTransport
+		}
+	}
+	st, err := store.New(store.Options{
+		Client: dyn, Controller: ctrl, Backend: backend, Namespace: ko.namespace, Logger: log,
+		Follower: true, // until this replica holds the Lease
+	})
 	if err != nil {
 		return err
 	}
 
-	var leading atomic.Bool
+	var leading, synced atomic.Bool
 	mux := http.NewServeMux()
 	mux.Handle("/status", ctrl.StatusHandler())
 	mux.Handle("/metrics", promtext.Handler(views...))
+	if pr != nil {
+		mux.Handle(PeerStatsPath, pr)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !leading.Load() {
-			http.Error(w, "standby: not the leader", http.StatusServiceUnavailable)
+		if !synced.Load() {
+			http.Error(w, "not ready: the informers have not synced", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = io.WriteString(w, "ok\n")
+		role := "follower"
+		if leading.Load() {
+			role = "leader"
+		}
+		_, _ = io.WriteString(w, "ok "+role+"\n")
 	})
 	ingress := &http.Server{Handler: ctrl.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	log.Info("servekit: cluster mode", "server", cfg.Host, "namespace", ko.namespace, "identity", ko.identity,
-		"ingress", ingressLn.Addr().String(), "admin", adminLn.Addr().String())
+		"ingress", ingressLn.Addr().String(), "admin", adminLn.Addr().String(), "peers", ko.peersService, "peerToken", token != "")
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(ingress, ingressLn) })
@@ -216,21 +276,45 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		}
 		return err
 	})
+	g.Go(func() error { return ctrl.Run(gctx) })
+	g.Go(func() error { return st.Run(gctx) })
+	g.Go(func() error {
+		// Ready once the store's informers hold the API server's objects (a
+		// follower then routes what the leader routes).
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for !st.HasSynced() {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+		synced.Store(true)
+		return nil
+	})
+	if pr != nil {
+		g.Go(func() error { pr.run(gctx); return nil })
+		g.Go(func() error { return watchPeers(gctx, cs, ko.leaseNamespace, ko.peersService, pr) })
+	}
 	g.Go(func() error {
 		err := leader.Run(gctx, leader.Options{
 			Client: cs, Namespace: ko.leaseNamespace, Name: ko.leaseName, Identity: ko.identity, Logger: log,
 		}, func(lctx context.Context) error {
 			leading.Store(true)
-			defer leading.Store(false)
-			lg, lgctx := errgroup.WithContext(lctx)
-			lg.Go(func() error { return ctrl.Run(lgctx) })
-			lg.Go(func() error { return st.Run(lgctx) })
-			return lg.Wait()
+			log.Info("servekit: leading: writing to the API server", "identity", ko.identity)
+			st.SetLeader(true)
+			kb.SetLeader(true)
+			<-lctx.Done()
+			st.SetLeader(false)
+			kb.SetLeader(false)
+			leading.Store(false)
+			return nil
 		})
 		if err != nil {
 			return err
 		}
-		return gctx.Err() // leadership ended: stop serving too
+		return gctx.Err() // ctx is done: stop serving too
 	})
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {

@@ -36,6 +36,9 @@ type options struct {
 	podOutput    io.Writer     // where pod output goes
 	logger       *slog.Logger
 	drainTimeout time.Duration // how long shutdown waits for requests in flight
+	// dial, if not nil, makes every connection to a pod or a peer in cluster mode
+	// (tests: cluster addresses mapped to loopback). Nil means a net.Dialer.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // platform is the whole platform of one process: the controller on the local
