@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -172,4 +173,46 @@ func TestRealFollowerMatchesLeader(t *testing.T) {
 	if len(log.list()) == 0 {
 		t.Error("the new leader wrote nothing")
 	}
+}
+
+// TestRealRejectedServiceStatus: the CRD schema accepts containerConcurrency -1,
+// Knative's validation does not (there is no webhook): the Service's status says so
+// (observedGeneration 1, Ready False InvalidSpec with the field path) and nothing is
+// created; once fixed, it gets its children and the controller's status.
+func TestRealRejectedServiceStatus(t *testing.T) {
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	startReplica(t, cfg, false)
+	bad := seed(t)
+	if err := unstructured.SetNestedField(bad.Object, int64(-1), "spec", "template", "spec", "containerConcurrency"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, bad, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("the CRD schema refused containerConcurrency -1: %v", err)
+	}
+	var svc *unstructured.Unstructured
+	waitFor(t, "the rejected status", func() bool {
+		svc, _ = get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		return svc != nil && readyCondition(svc)["reason"] == "InvalidSpec"
+	})
+	gen, _, _ := unstructured.NestedInt64(svc.Object, "status", "observedGeneration")
+	msg, _ := readyCondition(svc)["message"].(string)
+	const want = "Service default/helloworld-go: spec.template.spec.containerConcurrency: expected 0 <= -1 <= 1000"
+	if gen != 1 || readyCondition(svc)["status"] != "False" || msg != want {
+		t.Errorf("status = %v, want observedGeneration 1 and Ready False with the message %q", svc.Object["status"], want)
+	}
+	if _, err := get(ctx, dyn, store.ConfigurationsGVR, "helloworld-go"); !apierrors.IsNotFound(err) {
+		t.Errorf("Configuration of a rejected Service: %v, want NotFound", err)
+	}
+
+	unstructured.RemoveNestedField(svc.Object, "spec", "template", "spec", "containerConcurrency")
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the fixed Service's status", func() bool {
+		svc, _ = get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		gen, name, reason := statusOf(svc)
+		return gen == 2 && name == "helloworld-go-00001" && reason != "InvalidSpec"
+	})
 }

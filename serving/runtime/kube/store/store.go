@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,7 +131,19 @@ type Store struct {
 		wroteStatus map[Ref]any
 		// uids are the API-server UIDs of the children this store created.
 		uids map[Ref]types.UID
+		// rejected maps each API object whose last version the controller
+		// refused (or the store could not convert) to why.
+		rejected map[Ref]rejection
 	}
+}
+
+// rejection is an API object version the controller did not take.
+type rejection struct {
+	gen         int64
+	labels      map[string]string
+	annotations map[string]string
+	message     string
+	at          time.Time // first rejected with this message
 }
 
 // genPair is what the store remembers of an object it applied: the controller's
@@ -175,6 +188,7 @@ func New(opts Options) (*Store, error) {
 	s.mu.wroteSpec = map[Ref]any{}
 	s.mu.wroteStatus = map[Ref]any{}
 	s.mu.uids = map[Ref]types.UID{}
+	s.mu.rejected = map[Ref]rejection{}
 
 	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(opts.Client, 0, opts.Namespace, nil)
 	s.informers = map[string]cache.SharedIndexInformer{}
@@ -332,27 +346,38 @@ func (s *Store) syncIn(ref Ref) {
 	u, ok := s.cached(ref)
 	s.mu.Lock()
 	last, wasApplied := s.mu.applied[ref]
+	rej, wasRejected := s.mu.rejected[ref]
 	s.mu.Unlock()
 	if !ok || controlledByService(u) {
-		if wasApplied {
-			s.ctrl.Delete(ref.Source())
+		if wasApplied || wasRejected {
+			s.ctrl.Delete(ref.Source()) // also forgets a rejection
 			s.mu.Lock()
 			delete(s.mu.applied, ref)
+			delete(s.mu.rejected, ref)
 			s.mu.Unlock()
 			s.log.Info("store: object deleted", "object", ref.String())
 		}
 		return
 	}
-	if wasApplied && last.api == u.GetGeneration() && maps.Equal(last.labels, u.GetLabels()) && maps.Equal(last.annotations, u.GetAnnotations()) {
+	if wasRejected && rej.gen == u.GetGeneration() && maps.Equal(rej.labels, u.GetLabels()) && maps.Equal(rej.annotations, u.GetAnnotations()) {
+		return // the rejected version again (e.g. our status write)
+	}
+	if !wasRejected && wasApplied && last.api == u.GetGeneration() && maps.Equal(last.labels, u.GetLabels()) && maps.Equal(last.annotations, u.GetAnnotations()) {
 		return // a status write (ours) or another change the controller does not read
 	}
 	obj, err := toTyped(ref.Resource, u)
 	if err != nil {
 		s.ctrl.Reject(ref.Source(), err)
+		s.reject(ref, u, err.Error())
 		return
 	}
 	if err := s.ctrl.Apply(ref.Source(), []v1.Object{obj}); err != nil {
 		s.log.Error("store: object rejected", "object", ref.String(), "err", err)
+		msg := err.Error()
+		if ae, ok := errors.AsType[*controller.ApplyError](err); ok {
+			msg = strings.Join(ae.Problems, "; ")
+		}
+		s.reject(ref, u, msg)
 		return
 	}
 	ctrlGen := int64(0)
@@ -361,7 +386,23 @@ func (s *Store) syncIn(ref Ref) {
 	}
 	s.mu.Lock()
 	s.mu.applied[ref] = genPair{ctrl: ctrlGen, api: u.GetGeneration(), labels: u.GetLabels(), annotations: u.GetAnnotations()}
+	delete(s.mu.rejected, ref)
 	s.mu.Unlock()
+	if wasRejected {
+		s.out.Add(ref) // its status says it was rejected: rewrite it
+	}
+}
+
+// reject records that the controller did not take u and queues its status write.
+func (s *Store) reject(ref Ref, u *unstructured.Unstructured, message string) {
+	r := rejection{gen: u.GetGeneration(), labels: u.GetLabels(), annotations: u.GetAnnotations(), message: message, at: s.clock.Now()}
+	s.mu.Lock()
+	if old, ok := s.mu.rejected[ref]; ok && old.message == message {
+		r.at = old.at
+	}
+	s.mu.rejected[ref] = r
+	s.mu.Unlock()
+	s.out.Add(ref)
 }
 
 // toTyped converts an API object to the typed object the controller applies: the
@@ -451,6 +492,13 @@ func (s *Store) Sync() {
 		}
 	}
 	s.mu.desired = desired
+	for ref := range s.mu.rejected {
+		if _, ok := desired[ref]; !ok {
+			// Rejected at once, so the controller does not have it: its
+			// status is still to write.
+			gone = append(gone, ref)
+		}
+	}
 	s.mu.Unlock()
 	for ref := range desired {
 		if s.out.NumRequeues(ref) > 0 {
@@ -502,6 +550,12 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 	}
 	if !s.leader.Load() {
 		return s.follow(ref, obj, made, applied)
+	}
+	s.mu.Lock()
+	rej, rejected := s.mu.rejected[ref]
+	s.mu.Unlock()
+	if rejected {
+		return s.writeRejected(ctx, ref, obj, rej)
 	}
 	if obj == nil {
 		if !made {
@@ -794,6 +848,53 @@ func (s *Store) writeStatus(ctx context.Context, ref Ref, obj v1.Object, cur *un
 		status = map[string]any{}
 	}
 	status["observedGeneration"] = apiGen
+	return s.putStatus(ctx, ref, cur, status)
+}
+
+// writeRejected writes the status of an object whose version rej the controller
+// did not take: observedGeneration is that version's, Ready is False with reason
+// InvalidSpec and the problems as message; the rest is the status of the version
+// the controller keeps serving (obj), or nothing if it has none.
+func (s *Store) writeRejected(ctx context.Context, ref Ref, obj v1.Object, rej rejection) error {
+	cur, ok := s.cached(ref)
+	if !ok || cur.GetGeneration() != rej.gen {
+		return nil // gone, or a newer version on its way through the informer
+	}
+	status := map[string]any{}
+	if obj != nil {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			return fmt.Errorf("store: %s status: %w", ref, err)
+		}
+		if st, ok := m["status"].(map[string]any); ok {
+			status = st
+		}
+	}
+	status["observedGeneration"] = rej.gen
+	ready, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&v1.Condition{
+		Type: v1.ConditionReady, Status: "False", Reason: ReasonInvalidSpec, Message: rej.message,
+		LastTransitionTime: metav1.NewTime(rej.at),
+	})
+	if err != nil {
+		return fmt.Errorf("store: %s status: %w", ref, err)
+	}
+	conds, _ := status["conditions"].([]any)
+	conds = slices.DeleteFunc(slices.Clone(conds), func(c any) bool {
+		m, _ := c.(map[string]any)
+		return m["type"] == string(v1.ConditionReady)
+	})
+	status["conditions"] = append(conds, ready)
+	return s.putStatus(ctx, ref, cur, status)
+}
+
+// ReasonInvalidSpec is the reason of the Ready=False condition the store writes
+// into the status of an object version the controller rejected (Knative's webhook
+// would have refused it at kubectl apply time).
+const ReasonInvalidSpec = "InvalidSpec"
+
+// putStatus writes status through the status subresource unless it is already
+// there, retrying on conflicts with a fresh read.
+func (s *Store) putStatus(ctx context.Context, ref Ref, cur *unstructured.Unstructured, status map[string]any) error {
 	s.mu.Lock()
 	last := s.mu.wroteStatus[ref]
 	s.mu.Unlock()
@@ -801,7 +902,7 @@ func (s *Store) writeStatus(ctx context.Context, ref Ref, obj v1.Object, cur *un
 		return nil
 	}
 	res := s.resource(ref)
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		next := cur.DeepCopy()
 		next.Object["status"] = status
 		_, err := res.UpdateStatus(ctx, next, metav1.UpdateOptions{})
