@@ -404,15 +404,25 @@ func (b *Backend) recordLocked(key types.NamespacedName, rev *v1.Revision, deplo
 }
 
 // createChildren creates or adopts the revision's private Service, then (after the
-// namespace's peer-token Secret) its Deployment.
+// namespace's peer-token Secret) its Deployment. After an error the namespace's
+// Secret is ensured again next time (the namespace may have been deleted and
+// recreated, Secret and all).
 func (b *Backend) createChildren(ctx context.Context, rev *v1.Revision, dep *appsv1.Deployment) error {
-	if err := b.createService(ctx, rev, makePrivateService(rev)); err != nil {
-		return err
+	err := b.createService(ctx, rev, makePrivateService(rev))
+	if err == nil {
+		if err = b.ensurePeerToken(ctx, rev.Namespace); err != nil {
+			err = fmt.Errorf("kube: revision %s/%s: %w", rev.Namespace, rev.Name, err)
+		}
 	}
-	if err := b.ensurePeerToken(ctx, rev.Namespace); err != nil {
-		return fmt.Errorf("kube: revision %s/%s: %w", rev.Namespace, rev.Name, err)
+	if err == nil {
+		err = b.createDeployment(ctx, rev, dep)
 	}
-	return b.createDeployment(ctx, rev, dep)
+	if err != nil {
+		b.mu.Lock()
+		delete(b.mu.tokens, rev.Namespace)
+		b.mu.Unlock()
+	}
+	return err
 }
 
 // owned reports whether an existing child belongs to rev: same revision label and,

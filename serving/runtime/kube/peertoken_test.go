@@ -245,3 +245,36 @@ func TestPeerTokenSecretWithoutTokenWritesNoSecret(t *testing.T) {
 		t.Errorf("secret actions = %v, want none", got)
 	}
 }
+
+// After any error creating a revision's children in a namespace (which may have been
+// deleted and recreated), its Secret is ensured again.
+func TestPeerTokenSecretEnsuredAgainAfterAnError(t *testing.T) {
+	c := newFakeClient()
+	var failing atomic.Bool
+	c.PrependReactor("create", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failing.Load() {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "", errors.New("namespace default is being terminated"))
+		}
+		return false, nil, nil
+	})
+	b := newTestBackend(t, c, func(o *Options) { o.PeerToken, o.PeerTokenSecret = testToken, testTokenSecret })
+	if err := b.Apply(seedRevision(t)); err != nil {
+		t.Fatal(err)
+	}
+	// The namespace goes, Secret and all.
+	if err := c.CoreV1().Secrets("default").Delete(context.Background(), "servekit-peer-token", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	failing.Store(true)
+	if err := b.Apply(revisionNamed(t, "helloworld-go-00002")); !apierrors.IsForbidden(err) {
+		t.Fatalf("Apply while the namespace terminates = %v, want Forbidden", err)
+	}
+	failing.Store(false)
+	if err := b.Apply(revisionNamed(t, "helloworld-go-00003")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"get default", "create default", "delete default", "get default", "create default"}
+	if diff := cmp.Diff(want, secretActions(c)); diff != "" {
+		t.Errorf("secret actions (-want +got):\n%s", diff)
+	}
+}
