@@ -59,7 +59,8 @@ type Options struct {
 	Follower bool
 	// ResyncPeriod is the informers' resync period. Zero means no periodic resync.
 	ResyncPeriod time.Duration
-	// RequestTimeout bounds each API call made by Apply, Scale and Delete. Zero means 30s.
+	// RequestTimeout bounds the API calls of each Apply, Scale and Delete, and of each
+	// revision the leader syncs in Run. Zero means 30s.
 	RequestTimeout time.Duration
 	// StatsClient scrapes a pod's queue proxy. Nil means autoscaler.HTTPStatsClient{}.
 	StatsClient autoscaler.StatsClient
@@ -307,9 +308,8 @@ func lastExit(p *corev1.Pod) string {
 }
 
 // Run starts the informers, the scrape loop and the leader's sync loop (see
-// SetLeader), calls notify (if not nil) whenever a
-// revision's EndpointSlices change, and returns nil once ctx is done and every
-// goroutine it started has ended. Objects on the cluster are left as they are. Run
+// SetLeader), calls notify (if not nil) whenever a revision's EndpointSlices change,
+// and returns nil once ctx is done and every goroutine it started has ended. Objects on the cluster are left as they are. Run
 // must not be called again while it runs.
 func (b *Backend) Run(ctx context.Context, notify func(types.NamespacedName)) error {
 	if !b.running.CompareAndSwap(false, true) {
