@@ -172,10 +172,13 @@ func TestRealTwoReplicasShareDemand(t *testing.T) {
 	ctx := context.Background()
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "servekit"}}, metav1.CreateOptions{}); err != nil {
+	// The replicas run as the service account of config/deploy, with its RBAC: a
+	// missing rule fails the test.
+	if err := apiserver.ApplyFiles(ctx, cfg, "../../config/deploy/00-namespace.yaml", "../../config/deploy/10-rbac.yaml"); err != nil {
 		t.Fatal(err)
 	}
-	replicas := []*replica{startReplica(t, cfg, "replica-0", fakeNet+"1"), startReplica(t, cfg, "replica-1", fakeNet+"2")}
+	sa := apiserver.ServiceAccountConfig(cfg, "servekit", "servekit-controller")
+	replicas := []*replica{startReplica(t, sa, "replica-0", fakeNet+"1"), startReplica(t, sa, "replica-1", fakeNet+"2")}
 	for _, r := range replicas {
 		if _, err := cs.DiscoveryV1().EndpointSlices("servekit").Create(ctx, peerSlice(r), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
