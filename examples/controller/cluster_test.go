@@ -53,6 +53,7 @@ type replica struct {
 	ingress, admin net.Listener
 	logs           lockedBuffer
 	done           chan error
+	stop           func() // cancels runKube and waits for it; idempotent
 }
 
 func (r *replica) adminPort() int32 { return int32(r.admin.Addr().(*net.TCPAddr).Port) }
@@ -86,16 +87,22 @@ func startReplica(t *testing.T, cfg *rest.Config, name, podIP string) *replica {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { r.done <- runKube(ctx, o, ko, cfg, r.ingress, r.admin) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-r.done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("%s: runKube: %v", name, err)
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-r.done:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("%s: runKube: %v", name, err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Errorf("%s did not stop within 60s", name)
 			}
-		case <-time.After(60 * time.Second):
-			t.Errorf("%s did not stop within 60s", name)
-		}
+		})
+	}
+	t.Cleanup(func() {
+		r.stop()
 		r.ingress.Close()
 		r.admin.Close()
 		if t.Failed() {
@@ -340,5 +347,35 @@ spec:
 	}
 	if strings.Contains(follower.logs.String(), "store: created") {
 		t.Errorf("the follower wrote to the API server:\n%s", follower.logs.String())
+	}
+
+	// The leader goes: the follower takes the Lease and writes from then on. A new
+	// template becomes held-00002, created by the new leader.
+	leader.stop()
+	waitFor(t, "the follower to take the Lease", 60*time.Second, func() bool {
+		l, err := cs.CoordinationV1().Leases("servekit").Get(ctx, "servekit-controller", metav1.GetOptions{})
+		return err == nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == follower.name
+	})
+	if _, body := follower.get("/readyz"); !strings.Contains(body, "leader") {
+		waitFor(t, "the new leader's /readyz", 10*time.Second, func() bool { _, b := follower.get("/readyz"); return strings.Contains(b, "leader") })
+	}
+	cur, err := dyn.Resource(store.ServicesGVR).Namespace("default").Get(ctx, "held", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	containers, _, _ := unstructured.NestedSlice(cur.Object, "spec", "template", "spec", "containers")
+	containers[0].(map[string]any)["image"] = "example.com/held:v2"
+	if err := unstructured.SetNestedSlice(cur.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "held-00002 and its Deployment, made by the new leader", 30*time.Second, func() bool {
+		_, err := cs.AppsV1().Deployments("default").Get(ctx, "held-00002-deployment", metav1.GetOptions{})
+		return err == nil
+	})
+	if !strings.Contains(follower.logs.String(), "store: created\" object=revisions/default/held-00002") {
+		t.Errorf("the new leader did not log creating held-00002:\n%s", follower.logs.String())
 	}
 }
