@@ -34,6 +34,16 @@ type Backend interface {
 	Stats(key types.NamespacedName, now time.Time) []PodStats
 }
 
+// RevisionErrorer is implemented by a Backend that applies asynchronously (its Apply
+// only records the revision, e.g. until the revision exists in an API server): it
+// reports here the last error of applying the revision key, nil once an apply
+// succeeded. The controller reports a non-nil error in the revision's status as it
+// reports an error of Apply: ContainerHealthy and ResourcesAvailable False with
+// reason RuntimeError and the error as message.
+type RevisionErrorer interface {
+	RevisionError(key types.NamespacedName) error
+}
+
 // Pod is one pod of a revision as the controller sees it.
 type Pod struct {
 	// Name identifies the pod.

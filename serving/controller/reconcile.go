@@ -307,11 +307,23 @@ func (c *Controller) revisionStatusLocked(key types.NamespacedName, rev *v1.Revi
 	}
 	rs := &rev.Status
 	rs.ObservedGeneration = rev.Generation
-	if st.applyErr != nil {
-		rs.MarkContainerHealthyFalse(now, "RuntimeError", st.applyErr.Error())
-		rs.MarkResourcesAvailableFalse(now, "RuntimeError", st.applyErr.Error())
+	applyErr := st.applyErr
+	if re, ok := c.backend.(RevisionErrorer); ok && applyErr == nil {
+		applyErr = re.RevisionError(key)
+	}
+	if applyErr != nil {
+		rs.MarkContainerHealthyFalse(now, reasonRuntimeError, applyErr.Error())
+		rs.MarkResourcesAvailableFalse(now, reasonRuntimeError, applyErr.Error())
 		c.logRevisionState(st, rev)
 		return
+	}
+	// The backend's asynchronous apply succeeded after failing: the pods say the
+	// rest below.
+	if ch := rs.GetCondition(v1.RevisionConditionContainerHealthy); ch.IsFalse() && ch.Reason == reasonRuntimeError {
+		rs.MarkContainerHealthyUnknown(now, v1.ReasonDeploying, "")
+	}
+	if ra := rs.GetCondition(v1.RevisionConditionResourcesAvailable); ra.IsFalse() && ra.Reason == reasonRuntimeError {
+		rs.MarkResourcesAvailableUnknown(now, v1.ReasonDeploying, "")
 	}
 	pods := c.backend.Pods(key)
 	ready, actual, restarts, lastExit := 0, 0, 0, ""
@@ -368,6 +380,9 @@ func (c *Controller) revisionStatusLocked(key types.NamespacedName, rev *v1.Revi
 	}
 	c.logRevisionState(st, rev)
 }
+
+// reasonRuntimeError is the reason of a revision the backend cannot run.
+const reasonRuntimeError = "RuntimeError"
 
 // logRevisionState writes one line when a revision's Ready condition changes.
 func (c *Controller) logRevisionState(st *revState, rev *v1.Revision) {

@@ -20,37 +20,59 @@ import (
 // Revision in the API server it applies it to the wrapped backend with the API UID,
 // then the recorded scale. Everything else goes straight to the wrapped backend.
 //
+// The wrapped backend's error in applying a released revision is kept (RevisionError)
+// until an apply succeeds, so the controller reports it in the Revision's status.
+//
 // Create it with NewBackend, hand it to controller.New as the Backend and to the Store
 // as Options.Backend.
 type Backend struct {
-	inner controller.Backend
-	wake  atomic.Pointer[func(types.NamespacedName)]
+	inner  controller.Backend
+	wake   atomic.Pointer[func(types.NamespacedName)]
+	notify atomic.Pointer[func(types.NamespacedName)] // the controller's, from Run
 
 	mu struct {
 		sync.Mutex
 		pending map[types.NamespacedName]*pendingRev
+		// errs holds the last release error of each revision; none after a success.
+		errs map[types.NamespacedName]error
 	}
 }
 
-// pendingRev is a revision not yet created in the API server. Guarded by Backend.mu.
+// pendingRev is a revision not yet created in the API server, or applied to the
+// wrapped backend but not yet scaled there. Guarded by Backend.mu.
 type pendingRev struct {
 	rev      *v1.Revision
 	replicas int
 	scaled   bool
+	applied  bool // the wrapped backend has it; only the scale is left
 }
 
-var _ controller.Backend = (*Backend)(nil)
+var (
+	_ controller.Backend         = (*Backend)(nil)
+	_ controller.RevisionErrorer = (*Backend)(nil)
+)
 
 // NewBackend wraps inner.
 func NewBackend(inner controller.Backend) *Backend {
 	b := &Backend{inner: inner}
 	b.mu.pending = map[types.NamespacedName]*pendingRev{}
+	b.mu.errs = map[types.NamespacedName]error{}
 	return b
 }
 
-// Run runs the wrapped backend.
+// Run runs the wrapped backend. notify is also called when a revision's
+// RevisionError changes.
 func (b *Backend) Run(ctx context.Context, notify func(types.NamespacedName)) error {
+	b.notify.Store(&notify)
 	return b.inner.Run(ctx, notify)
+}
+
+// RevisionError returns the wrapped backend's last error in applying or scaling the
+// released revision key, or nil if there was none since its last success.
+func (b *Backend) RevisionError(key types.NamespacedName) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mu.errs[key]
 }
 
 // Apply records rev until the Store has created it in the API server.
@@ -81,6 +103,7 @@ func (b *Backend) Scale(key types.NamespacedName, replicas int) error {
 func (b *Backend) Delete(key types.NamespacedName) error {
 	b.mu.Lock()
 	delete(b.mu.pending, key)
+	delete(b.mu.errs, key)
 	b.mu.Unlock()
 	return b.inner.Delete(key)
 }
@@ -105,22 +128,47 @@ func (b *Backend) pendingRevision(key types.NamespacedName) *v1.Revision {
 
 // release applies a pending revision to the wrapped backend with the API server's
 // UID, then its recorded scale. Scale calls wait meanwhile, so none is lost. On error
-// the revision stays pending.
+// the revision stays pending (an applied one only for its scale), and the error is
+// kept for RevisionError until a release succeeds.
 func (b *Backend) release(key types.NamespacedName, uid types.UID) error {
+	changed, err := b.releaseLocked(key, uid)
+	if changed {
+		if n := b.notify.Load(); n != nil {
+			(*n)(key) // the controller reconciles the revision's status now
+		}
+	}
+	return err
+}
+
+func (b *Backend) releaseLocked(key types.NamespacedName, uid types.UID) (changed bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	p := b.mu.pending[key]
 	if p == nil {
-		return nil
+		return false, nil
 	}
-	rev := p.rev.DeepCopy()
-	rev.UID = uid
-	if err := b.inner.Apply(rev); err != nil {
-		return err
+	defer func() {
+		old := b.mu.errs[key]
+		if err != nil {
+			b.mu.errs[key] = err
+		} else {
+			delete(b.mu.errs, key)
+		}
+		changed = (old == nil) != (err == nil) || (old != nil && err != nil && old.Error() != err.Error())
+	}()
+	if !p.applied {
+		rev := p.rev.DeepCopy()
+		rev.UID = uid
+		if err := b.inner.Apply(rev); err != nil {
+			return false, err
+		}
+		p.applied = true
+	}
+	if p.scaled {
+		if err := b.inner.Scale(key, p.replicas); err != nil {
+			return false, err
+		}
 	}
 	delete(b.mu.pending, key)
-	if p.scaled {
-		return b.inner.Scale(key, p.replicas)
-	}
-	return nil
+	return false, nil
 }

@@ -46,6 +46,12 @@ func (c *countingController) syncs() int {
 // dynamic client that, as an API server, assigns UIDs to created objects.
 func fakeStack(t *testing.T, objs ...runtime.Object) (*dynamicfake.FakeDynamicClient, *countingController, *recBackend, *store.Backend) {
 	t.Helper()
+	return fakeStackWith(t, nil, objs...)
+}
+
+// fakeStackWith is fakeStack with the store's options changed by opts.
+func fakeStackWith(t *testing.T, opts func(*store.Options), objs ...runtime.Object) (*dynamicfake.FakeDynamicClient, *countingController, *recBackend, *store.Backend) {
+	t.Helper()
 	dyn := newFakeDynamic(t, objs...)
 	dyn.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if u, ok := a.(k8stesting.CreateAction).GetObject().(*unstructured.Unstructured); ok && u.GetUID() == "" {
@@ -61,7 +67,11 @@ func fakeStack(t *testing.T, objs ...runtime.Object) (*dynamicfake.FakeDynamicCl
 		t.Fatal(err)
 	}
 	cc := &countingController{Controller: ctrl}
-	s, err := store.New(store.Options{Client: dyn, Controller: cc, Backend: b, SyncInterval: 10 * time.Millisecond})
+	o := store.Options{Client: dyn, Controller: cc, Backend: b, SyncInterval: 10 * time.Millisecond}
+	if opts != nil {
+		opts(&o)
+	}
+	s, err := store.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -606,15 +606,18 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 	s.mu.made[ref] = true
 	s.mu.uids[ref] = current.GetUID()
 	s.mu.Unlock()
+	var relErr error
 	if ref.Resource == RevisionsGVR.Resource && s.opts.Backend != nil {
+		// On error the status is still written (the controller reports the
+		// error there: Backend.RevisionError), and the release retried.
 		if err := s.opts.Backend.release(key, current.GetUID()); err != nil {
-			return fmt.Errorf("store: %s: backend: %w", ref, err)
+			relErr = fmt.Errorf("store: %s: backend: %w", ref, err)
 		}
 	}
 	if observedGeneration(obj) != obj.GetGeneration() {
-		return nil // the controller has not reconciled this version yet
+		return relErr // the controller has not reconciled this version yet
 	}
-	return s.writeStatus(ctx, ref, obj, current, current.GetGeneration())
+	return errors.Join(relErr, s.writeStatus(ctx, ref, obj, current, current.GetGeneration()))
 }
 
 func (s *Store) forget(ref Ref) {
