@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -464,47 +463,6 @@ func TestRealFollowerThenLeader(t *testing.T) {
 	}
 }
 
-// applyManifests creates every object of the given YAML files (paths relative to
-// the repository root).
-func applyManifests(t *testing.T, cfg *rest.Config, files ...string) {
-	t.Helper()
-	resources := map[string]schema.GroupVersionResource{
-		"Namespace":          {Version: "v1", Resource: "namespaces"},
-		"ServiceAccount":     {Version: "v1", Resource: "serviceaccounts"},
-		"ClusterRole":        {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
-		"ClusterRoleBinding": {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
-		"Role":               {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
-		"RoleBinding":        {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
-	}
-	dyn := dynamic.NewForConfigOrDie(cfg)
-	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join("..", "..", "..", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, doc := range strings.Split(string(data), "\n---\n") {
-			u := &unstructured.Unstructured{}
-			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if len(u.Object) == 0 {
-				continue
-			}
-			gvr, ok := resources[u.GetKind()]
-			if !ok {
-				t.Fatalf("%s: kind %s not known to the test", f, u.GetKind())
-			}
-			var ri dynamic.ResourceInterface = dyn.Resource(gvr)
-			if u.GetNamespace() != "" {
-				ri = dyn.Resource(gvr).Namespace(u.GetNamespace())
-			}
-			if _, err := ri.Create(context.Background(), u, metav1.CreateOptions{}); err != nil {
-				t.Fatalf("%s: creating %s %s: %v", f, u.GetKind(), u.GetName(), err)
-			}
-		}
-	}
-}
-
 // TestRealPeerTokenRBAC runs the leader Backend as the controller's service account
 // with config/deploy/10-rbac.yaml's rules: it creates the peer-token Secret in one
 // namespace and updates a stale one in another, along with the revisions' children;
@@ -513,13 +471,11 @@ func TestRealPeerTokenRBAC(t *testing.T) {
 	cfg := apiserver.Start(t)
 	ctx := context.Background()
 	admin := kubernetes.NewForConfigOrDie(cfg)
-	applyManifests(t, cfg, "config/deploy/00-namespace.yaml", "config/deploy/10-rbac.yaml")
-	sa := rest.CopyConfig(cfg)
-	sa.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:servekit:servekit-controller",
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:servekit", "system:authenticated"},
+	deploy := filepath.Join("..", "..", "..", "config", "deploy")
+	if err := apiserver.ApplyFiles(ctx, cfg, filepath.Join(deploy, "00-namespace.yaml"), filepath.Join(deploy, "10-rbac.yaml")); err != nil {
+		t.Fatal(err)
 	}
-	saClient := kubernetes.NewForConfigOrDie(sa)
+	saClient := kubernetes.NewForConfigOrDie(apiserver.ServiceAccountConfig(cfg, "servekit", "servekit-controller"))
 
 	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
