@@ -153,6 +153,12 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 	if err != nil {
 		return err
 	}
+	if cfg.QPS == 0 && cfg.Burst == 0 {
+		// client-go's default (5 requests/s, bursts of 10) would make a new leader
+		// take minutes to adopt a few hundred revisions (about 5 calls each).
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = 50, 100
+	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
