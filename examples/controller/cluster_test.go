@@ -68,8 +68,16 @@ func (r *replica) get(path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// startReplica runs runKube against cfg until the test ends.
+// startReplica runs runKube against cfg until the test ends, with peers from the
+// servekit-peers EndpointSlices and every connection through toLoopback.
 func startReplica(t *testing.T, cfg *rest.Config, name, podIP string) *replica {
+	t.Helper()
+	return startReplicaWith(t, cfg, name, podIP, toLoopback, "servekit-peers")
+}
+
+// startReplicaWith is startReplica with a dialer and a peers Service ("" for none).
+func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
+	dial func(context.Context, string, string) (net.Conn, error), peersService string) *replica {
 	t.Helper()
 	r := &replica{name: name, podIP: podIP, done: make(chan error, 1)}
 	var err error
@@ -80,10 +88,10 @@ func startReplica(t *testing.T, cfg *rest.Config, name, podIP string) *replica {
 		t.Fatal(err)
 	}
 	o := options{domain: "example.com", drainTimeout: 5 * time.Second,
-		logger: slog.New(slog.NewTextHandler(&r.logs, nil)), dial: toLoopback}
+		logger: slog.New(slog.NewTextHandler(&r.logs, nil)), dial: dial}
 	ko := kubeOptions{
 		queueImage: "example.com/servekit/queue-proxy:v1", leaseNamespace: "servekit", leaseName: "servekit-controller",
-		identity: name, podIP: podIP, peersService: "servekit-peers", peerSecret: "servekit-peer-token",
+		identity: name, podIP: podIP, peersService: peersService, peerSecret: "servekit-peer-token",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { r.done <- runKube(ctx, o, ko, cfg, r.ingress, r.admin) }()

@@ -1,0 +1,460 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/internal/apiserver"
+	"github.com/servekit/servekit/queue"
+	"github.com/servekit/servekit/serving/runtime/kube"
+	"github.com/servekit/servekit/serving/runtime/kube/store"
+)
+
+// fakeKubelet plays the kubelet and the EndpointSlice controller for the Deployments
+// the controller makes: for each replica it runs the pod's two containers as local
+// processes — the user container as the helloworld binary (whatever its image), the
+// queue-proxy sidecar as the real examples/queue-proxy binary — with the environment
+// the Deployment gives them (field references and the peer-token secretKeyRef
+// resolved, as the kubelet does), probes the sidecar as the pod's readinessProbe says,
+// and lists the ready pods in the private Service's EndpointSlice. A pod has a fake IP
+// in 10.255.1.0/24 and loopback ports of its own; dial maps the one to the other.
+type fakeKubelet struct {
+	t             *testing.T
+	cs            kubernetes.Interface
+	queueBin, app string
+
+	mu     sync.Mutex
+	pods   map[string][]*fakePod // by "<namespace>/<deployment>"
+	nextIP int
+	routes map[string]string // "<pod IP>:<pod port>" → "127.0.0.1:<port>"
+	all    []*fakePod        // every pod ever started, for the logs
+}
+
+type fakePod struct {
+	name, ip, namespace, revision string
+	user, queue                   *exec.Cmd
+	servingPort, metricsPort      int
+	ready                         bool
+	logs                          *lockedBuffer
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// dial connects to a pod's port through its loopback port, and to the replicas'
+// fake addresses (10.255.0.x) on loopback. Anything else is refused.
+func (k *fakeKubelet) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	k.mu.Lock()
+	to, ok := k.routes[addr]
+	k.mu.Unlock()
+	if !ok {
+		return toLoopback(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, to)
+}
+
+// run reconciles pods with the Deployments every 100ms until ctx is done, then
+// stops every pod.
+func (k *fakeKubelet) run(ctx context.Context) {
+	defer k.stopAll()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		k.sync(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (k *fakeKubelet) sync(ctx context.Context) {
+	deps, err := k.cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	seen := map[string]bool{}
+	for i := range deps.Items {
+		d := &deps.Items[i]
+		key := d.Namespace + "/" + d.Name
+		seen[key] = true
+		want := 1
+		if d.Spec.Replicas != nil {
+			want = int(*d.Spec.Replicas)
+		}
+		k.mu.Lock()
+		pods := k.pods[key]
+		k.mu.Unlock()
+		for len(pods) < want {
+			p, err := k.start(ctx, d, len(pods))
+			if err != nil {
+				k.t.Errorf("fake kubelet: %s: %v", key, err)
+				return
+			}
+			pods = append(pods, p)
+		}
+		for len(pods) > want {
+			k.stop(pods[len(pods)-1])
+			pods = pods[:len(pods)-1]
+		}
+		changed := false
+		for _, p := range pods {
+			if !p.ready && k.probe(ctx, p) {
+				p.ready, changed = true, true
+			}
+		}
+		k.mu.Lock()
+		before := len(k.pods[key])
+		k.pods[key] = pods
+		k.mu.Unlock()
+		if changed || before != len(pods) {
+			k.writeSlice(ctx, d, pods)
+		}
+	}
+	k.mu.Lock()
+	var gone [][]*fakePod
+	for key, pods := range k.pods {
+		if !seen[key] {
+			gone = append(gone, pods)
+			delete(k.pods, key)
+		}
+	}
+	k.mu.Unlock()
+	for _, pods := range gone {
+		for _, p := range pods {
+			k.stop(p)
+		}
+	}
+}
+
+// start runs one pod of d: resolve each container's environment as the kubelet
+// would, then move every port to a free loopback port.
+func (k *fakeKubelet) start(ctx context.Context, d *appsv1.Deployment, n int) (*fakePod, error) {
+	k.mu.Lock()
+	k.nextIP++
+	ip := fmt.Sprintf("10.255.1.%d", k.nextIP)
+	k.mu.Unlock()
+	p := &fakePod{name: fmt.Sprintf("%s-%d", d.Name, n), ip: ip, namespace: d.Namespace,
+		revision: d.Labels["serving.knative.dev/revision"], logs: &lockedBuffer{}}
+	spec := d.Spec.Template.Spec
+	var userC, queueC *corev1.Container
+	for i := range spec.Containers {
+		if spec.Containers[i].Name == kube.QueueContainerName {
+			queueC = &spec.Containers[i]
+		} else {
+			userC = &spec.Containers[i]
+		}
+	}
+	if userC == nil || queueC == nil {
+		return nil, fmt.Errorf("want a user container and %s, got %d containers", kube.QueueContainerName, len(spec.Containers))
+	}
+	userEnv, err := k.env(ctx, p, userC)
+	if err != nil {
+		return nil, err
+	}
+	queueEnv, err := k.env(ctx, p, queueC)
+	if err != nil {
+		return nil, err
+	}
+	userPort := freePort(k.t)
+	userEnv["PORT"] = strconv.Itoa(userPort)
+	p.servingPort, p.metricsPort = freePort(k.t), freePort(k.t)
+	queueEnv[queue.EnvUserPort] = strconv.Itoa(userPort)
+	queueEnv[queue.EnvServingPort] = strconv.Itoa(p.servingPort)
+	queueEnv[queue.EnvMetricsPort] = strconv.Itoa(p.metricsPort)
+	queueEnv[queue.EnvAdminPort] = strconv.Itoa(freePort(k.t))
+	// Inside the pod its IP is its own; here the fake IP is not on any interface,
+	// so the sidecar listens on loopback (its ports are the pod's own, above).
+	queueEnv[queue.EnvPodIP] = "127.0.0.1"
+	queueEnv["SERVEKIT_ADMIN_HOST"] = "127.0.0.1"
+	var probe corev1.Probe
+	if err := json.Unmarshal([]byte(queueEnv[queue.EnvReadinessProbe]), &probe); err != nil {
+		return nil, fmt.Errorf("%s: %v", queue.EnvReadinessProbe, err)
+	}
+	if probe.TCPSocket != nil {
+		probe.TCPSocket.Port = intstr.FromInt(userPort)
+	}
+	if probe.HTTPGet != nil {
+		probe.HTTPGet.Port = intstr.FromInt(userPort)
+	}
+	b, _ := json.Marshal(&probe)
+	queueEnv[queue.EnvReadinessProbe] = string(b)
+
+	p.user = k.command(k.app, userEnv, p.logs)
+	p.queue = k.command(k.queueBin, queueEnv, p.logs)
+	if err := p.user.Start(); err != nil {
+		return nil, err
+	}
+	if err := p.queue.Start(); err != nil {
+		_ = p.user.Process.Kill()
+		_ = p.user.Wait()
+		return nil, err
+	}
+	k.mu.Lock()
+	k.all = append(k.all, p)
+	for _, port := range []int32{kube.QueueHTTPPort} {
+		k.routes[net.JoinHostPort(ip, strconv.Itoa(int(port)))] = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.servingPort))
+	}
+	k.routes[net.JoinHostPort(ip, strconv.Itoa(kube.QueueMetricsPort))] = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.metricsPort))
+	k.mu.Unlock()
+	return p, nil
+}
+
+func (k *fakeKubelet) command(bin string, env map[string]string, logs io.Writer) *exec.Cmd {
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for name, v := range env {
+		cmd.Env = append(cmd.Env, name+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	return cmd
+}
+
+// env resolves c's environment: values with $(VAR) references to earlier variables,
+// the pod's name and IP, and secretKeyRefs read from the API server.
+func (k *fakeKubelet) env(ctx context.Context, p *fakePod, c *corev1.Container) (map[string]string, error) {
+	out := map[string]string{}
+	for _, e := range c.Env {
+		v := e.Value
+		switch {
+		case e.ValueFrom == nil:
+			for name, val := range out {
+				v = strings.ReplaceAll(v, "$("+name+")", val)
+			}
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			v = p.name
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP":
+			v = p.ip
+		case e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			s, err := k.cs.CoreV1().Secrets(p.namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("env %s: secretKeyRef %s/%s: %v", e.Name, p.namespace, ref.Name, err)
+			}
+			v = string(s.Data[ref.Key])
+		default:
+			return nil, fmt.Errorf("env %s: valueFrom the fake kubelet cannot resolve", e.Name)
+		}
+		out[e.Name] = v
+	}
+	return out, nil
+}
+
+// probe runs the sidecar's readinessProbe (an HTTP GET of its serving port with the
+// probe header) once.
+func (k *fakeKubelet) probe(ctx context.Context, p *fakePod) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", p.servingPort), nil)
+	req.Header.Set(queue.ProbeHeaderName, queue.ProbeHeaderValue)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// writeSlice lists d's pods in the EndpointSlice of its revision's private Service.
+func (k *fakeKubelet) writeSlice(ctx context.Context, d *appsv1.Deployment, pods []*fakePod) {
+	rev := d.Labels["serving.knative.dev/revision"]
+	svc := kube.PrivateServiceName(rev)
+	es := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: svc + "-fake", Namespace: d.Namespace,
+			Labels: map[string]string{discoveryv1.LabelServiceName: svc, "serving.knative.dev/revision": rev}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports: []discoveryv1.EndpointPort{
+			{Name: new(kube.ServicePortNameHTTP1), Port: new(int32(kube.QueueHTTPPort))},
+			{Name: new(kube.MetricsPortName), Port: new(int32(kube.QueueMetricsPort))},
+		},
+	}
+	for _, p := range pods {
+		ready := p.ready
+		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{p.ip},
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: d.Namespace, Name: p.name}})
+	}
+	slices := k.cs.DiscoveryV1().EndpointSlices(d.Namespace)
+	cur, err := slices.Get(ctx, es.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		_, err = slices.Create(ctx, es, metav1.CreateOptions{})
+	case err == nil:
+		es.ResourceVersion = cur.ResourceVersion
+		_, err = slices.Update(ctx, es, metav1.UpdateOptions{})
+	}
+	if err != nil && ctx.Err() == nil {
+		k.t.Errorf("fake kubelet: EndpointSlice %s: %v", es.Name, err)
+	}
+}
+
+// stop ends a pod as the kubelet does: SIGTERM to both containers, then waits.
+func (k *fakeKubelet) stop(p *fakePod) {
+	for _, c := range []*exec.Cmd{p.queue, p.user} {
+		_ = c.Process.Signal(syscall.SIGTERM)
+	}
+	for _, c := range []*exec.Cmd{p.queue, p.user} {
+		done := make(chan struct{})
+		go func() { _ = c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = c.Process.Kill()
+			<-done
+		}
+	}
+}
+
+func (k *fakeKubelet) stopAll() {
+	k.mu.Lock()
+	all := k.pods
+	k.pods = map[string][]*fakePod{}
+	k.mu.Unlock()
+	for _, pods := range all {
+		for _, p := range pods {
+			k.stop(p)
+		}
+	}
+}
+
+// buildBinary builds ./examples/<name> into dir.
+func buildBinary(t *testing.T, dir, name string) string {
+	t.Helper()
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", out, "github.com/servekit/servekit/examples/"+name)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+// TestRealSeedThroughAFakeKubelet applies the seed, unchanged, to a real API server
+// watched by the controller in cluster mode (as config/deploy's service account), runs
+// the pods of the Deployment it makes with the real queue-proxy binary and helloworld
+// (a fake kubelet), and sends a request through the controller's ingress. It checks
+// what only a whole pod can show: the sidecar's environment, read by the real
+// binary, works; the peer token reaches the sidecar through the Secret the backend
+// copied, so the requests the activator forwards are counted as proxied.
+func TestRealSeedThroughAFakeKubelet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries and starts a real API server")
+	}
+	bins := t.TempDir()
+	k := &fakeKubelet{t: t, queueBin: buildBinary(t, bins, "queue-proxy"), app: buildBinary(t, bins, "helloworld"),
+		pods: map[string][]*fakePod{}, routes: map[string]string{}}
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	k.cs = cs
+	if err := apiserver.ApplyFiles(ctx, cfg, "../../config/deploy/00-namespace.yaml", "../../config/deploy/10-rbac.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	kctx, stopKubelet := context.WithCancel(ctx)
+	kubeletDone := make(chan struct{})
+	go func() { k.run(kctx); close(kubeletDone) }()
+	t.Cleanup(func() {
+		stopKubelet()
+		<-kubeletDone
+		if t.Failed() {
+			k.mu.Lock()
+			for _, p := range k.all {
+				t.Logf("pod %s/%s (%s) output:\n%s", p.namespace, p.name, p.ip, p.logs.String())
+			}
+			if len(k.all) == 0 {
+				t.Log("the fake kubelet started no pod")
+			}
+			k.mu.Unlock()
+		}
+	})
+	r := startReplicaWith(t, apiserver.ServiceAccountConfig(cfg, "servekit", "servekit-controller"), "replica-0", fakeNet+"1", k.dial, "")
+
+	var svc unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(seedManifest(t)), &svc.Object); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, &svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Service Ready in the API server", 60*time.Second, func() bool {
+		got, err := dyn.Resource(store.ServicesGVR).Namespace("default").Get(ctx, "helloworld-go", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+		for _, c := range conds {
+			m := c.(map[string]any)
+			if m["type"] == "Ready" && m["status"] == "True" {
+				return true
+			}
+		}
+		return false
+	})
+	get := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+r.ingress.Addr().String()+"/", nil)
+		req.Host = "helloworld-go.default.example.com"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != http.StatusOK || body != "Hello World!\n" {
+		t.Fatalf("GET through the ingress = %d %q, want 200 Hello World!", code, body)
+	}
+
+	// The pod's queue proxy counts the activator's requests as proxied: it got the
+	// peer token from the Secret in its namespace. (The seed keeps the activator in
+	// the path: target-burst-capacity 211.)
+	k.mu.Lock()
+	pods := k.pods["default/helloworld-go-00001-deployment"]
+	k.mu.Unlock()
+	if len(pods) == 0 {
+		t.Fatal("no pod for helloworld-go-00001-deployment")
+	}
+	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", pods[0].metricsPort)
+	waitFor(t, "a second in which the pod counted the activator's requests as proxied", 30*time.Second, func() bool {
+		if code, _ := get(); code != http.StatusOK {
+			return false
+		}
+		st, err := autoscaler.HTTPStatsClient{}.ScrapeStat(ctx, metrics)
+		return err == nil && st.ProxiedRequestCount > 0 && st.ProxiedRequestCount == st.RequestCount
+	})
+}
