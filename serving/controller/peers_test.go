@@ -181,3 +181,30 @@ func TestDialContextReachesPods(t *testing.T) {
 		t.Error("Options.DialContext was never called")
 	}
 }
+
+// With initial scale 0 the revision is Ready at once with no pod, as in Knative, so
+// its route is programmed and the first request scales it from zero.
+func TestZeroInitialScaleIsReadyAndScalesOnFirstRequest(t *testing.T) {
+	b := &scaleRecorder{fakeBackend: newFakeBackend(), scales: map[types.NamespacedName][]int{}}
+	c, err := controller.New(controller.Options{Backend: b, Autoscaler: zeroStart()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply("hello.yaml", []v1.Object{testService("hello", "example.com/hello")}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	waitFor(t, "hello Ready with no pod", func() bool {
+		st := c.Status()
+		return len(st.Services) == 1 && st.Services[0].Ready
+	})
+	key := types.NamespacedName{Namespace: "default", Name: "hello-00001"}
+	for _, n := range b.scaled(key) {
+		if n != 0 {
+			t.Fatalf("scaled to %d before any request (%v)", n, b.scaled(key))
+		}
+	}
+	if code, body := serve(c.Handler(), "hello.default.example.com"); code != http.StatusOK || body != "rev=hello-00001" {
+		t.Fatalf("first request = %d %q, want 200 rev=hello-00001 after a scale from zero", code, body)
+	}
+}

@@ -360,6 +360,13 @@ func (c *Controller) revisionStatusLocked(key types.NamespacedName, rev *v1.Revi
 		}
 	case lastExit != "":
 		rs.MarkContainerHealthyFalse(now, "ExitCode", fmt.Sprintf("Container failed with: %s (%d restarts)", lastExit, restarts))
+	case st.spec.InitialScale == 0:
+		// Initial scale 0 (allow-zero-initial-scale): as Knative's KPA, the scale
+		// target is initialised at once (0 ready pods are enough). The revision is
+		// Ready and routable, Active=False until its first request scales it up.
+		st.everReady = true
+		rs.MarkResourcesAvailableTrue(now)
+		rs.MarkContainerHealthyTrue(now)
 	default:
 		rs.MarkResourcesAvailableUnknown(now, v1.ReasonDeploying, "")
 	}
