@@ -263,6 +263,27 @@ func seedFlow(t *testing.T, cfg, runCfg *rest.Config) {
 		}
 	})
 
+	t.Run("defaults written back", func(t *testing.T) {
+		var got *unstructured.Unstructured
+		waitFor(t, "the Service's defaults in the API server", func() bool {
+			got, _ = get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+			gen, _, _ := unstructured.NestedInt64(got.Object, "status", "observedGeneration")
+			return got != nil && got.GetGeneration() == 2 && gen == 2
+		})
+		timeout, _, _ := unstructured.NestedInt64(got.Object, "spec", "template", "spec", "timeoutSeconds")
+		traffic, _, _ := unstructured.NestedSlice(got.Object, "spec", "traffic")
+		if timeout != 300 {
+			t.Errorf("spec.template.spec.timeoutSeconds = %d, want the default 300", timeout)
+		}
+		if diff := cmp.Diff([]any{map[string]any{"latestRevision": true, "percent": int64(100)}}, traffic); diff != "" {
+			t.Errorf("spec.traffic (-want +got):\n%s", diff)
+		}
+		revs, err := dyn.Resource(store.RevisionsGVR).Namespace("default").List(ctx, metav1.ListOptions{})
+		if err != nil || len(revs.Items) != 1 {
+			t.Errorf("revisions after the defaults write-back = %d (%v), want 1", len(revs.Items), err)
+		}
+	})
+
 	t.Run("an EndpointSlice makes the revision Ready", func(t *testing.T) {
 		labels := map[string]string{discoveryv1.LabelServiceName: "helloworld-go-00001-private", discoveryv1.LabelManagedBy: "servekit-test",
 			"serving.knative.dev/revision": "helloworld-go-00001"}
@@ -292,19 +313,7 @@ func seedFlow(t *testing.T, cfg, runCfg *rest.Config) {
 	})
 
 	t.Run("a changed template makes -00002", func(t *testing.T) {
-		cur, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
-		if err != nil {
-			t.Fatal(err)
-		}
-		containers, _, _ := unstructured.NestedSlice(cur.Object, "spec", "template", "spec", "containers")
-		c := containers[0].(map[string]any)
-		c["env"] = []any{map[string]any{"name": "TARGET", "value": "Kubernetes"}}
-		if err := unstructured.SetNestedSlice(cur.Object, containers, "spec", "template", "spec", "containers"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		setTarget(t, dyn, "Kubernetes")
 		var rev *unstructured.Unstructured
 		waitFor(t, "helloworld-go-00002", func() bool {
 			rev, _ = get(ctx, dyn, store.RevisionsGVR, "helloworld-go-00002")
@@ -314,14 +323,16 @@ func seedFlow(t *testing.T, cfg, runCfg *rest.Config) {
 		if diff := cmp.Diff([]any{map[string]any{"name": "TARGET", "value": "Kubernetes"}}, env[0].(map[string]any)["env"]); diff != "" {
 			t.Errorf("-00002 env (-want +got):\n%s", diff)
 		}
-		waitFor(t, "the Service to observe generation 2 and create -00002", func() bool {
+		// Generation 2 was the defaults written back, 3 is this change (its
+		// defaults are in the API object already: nothing to write).
+		waitFor(t, "the Service to observe generation 3 and create -00002", func() bool {
 			got, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
 			if err != nil {
 				return false
 			}
 			name, _, _ := unstructured.NestedString(got.Object, "status", "latestCreatedRevisionName")
 			gen, _, _ := unstructured.NestedInt64(got.Object, "status", "observedGeneration")
-			return name == "helloworld-go-00002" && gen == 2 && got.GetGeneration() == 2
+			return name == "helloworld-go-00002" && gen == 3 && got.GetGeneration() == 3
 		})
 	})
 

@@ -52,7 +52,17 @@ func fakeStack(t *testing.T, objs ...runtime.Object) (*dynamicfake.FakeDynamicCl
 // fakeStackWith is fakeStack with the store's options changed by opts.
 func fakeStackWith(t *testing.T, opts func(*store.Options), objs ...runtime.Object) (*dynamicfake.FakeDynamicClient, *countingController, *recBackend, *store.Backend) {
 	t.Helper()
-	dyn := newFakeDynamic(t, objs...)
+	return fakeStackOpts(t, newFakeDynamic(t, objs...), opts)
+}
+
+// fakeStackOn is fakeStack on dyn.
+func fakeStackOn(t *testing.T, dyn *dynamicfake.FakeDynamicClient) (*dynamicfake.FakeDynamicClient, *countingController, *recBackend, *store.Backend) {
+	t.Helper()
+	return fakeStackOpts(t, dyn, nil)
+}
+
+func fakeStackOpts(t *testing.T, dyn *dynamicfake.FakeDynamicClient, opts func(*store.Options)) (*dynamicfake.FakeDynamicClient, *countingController, *recBackend, *store.Backend) {
+	t.Helper()
 	dyn.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if u, ok := a.(k8stesting.CreateAction).GetObject().(*unstructured.Unstructured); ok && u.GetUID() == "" {
 			u.SetUID(types.UID(u.GetKind() + "-" + u.GetName()))

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/controller"
@@ -127,16 +128,21 @@ func TestRealRestartAdoptsChildren(t *testing.T) {
 func setTarget(t *testing.T, dyn dynamic.Interface, target string) {
 	t.Helper()
 	ctx := context.Background()
-	cur, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+	// The store writes the status and the defaults meanwhile: retry on conflicts.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		if err != nil {
+			return err
+		}
+		containers, _, _ := unstructured.NestedSlice(cur.Object, "spec", "template", "spec", "containers")
+		containers[0].(map[string]any)["env"] = []any{map[string]any{"name": "TARGET", "value": target}}
+		if err := unstructured.SetNestedSlice(cur.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+			return err
+		}
+		_, err = dyn.Resource(store.ServicesGVR).Namespace("default").Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	containers, _, _ := unstructured.NestedSlice(cur.Object, "spec", "template", "spec", "containers")
-	containers[0].(map[string]any)["env"] = []any{map[string]any{"name": "TARGET", "value": target}}
-	if err := unstructured.SetNestedSlice(cur.Object, containers, "spec", "template", "spec", "containers"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -210,4 +216,80 @@ func TestRealRestartKeepsGenerations(t *testing.T) {
 	setTarget(t, dyn, "five")
 	startStack(t, cfg)
 	waitFor(t, "helloworld-go-00005 with TARGET=five", func() bool { return revisionTarget(dyn, "helloworld-go-00005") == "five" })
+}
+
+// TestRealRestartAfterTrafficChange: a Service created, then changed only in its
+// traffic, then a restart: the new controller adopts the one Revision; it does not
+// stamp a second one with the same template. (Before the defaults were written back
+// into the Service, the restarted controller defaulted the generation-3 Service as
+// an update, its Configuration lost the create-only enableServiceLinks: false and a
+// second Revision was stamped.)
+func TestRealRestartAfterTrafficChange(t *testing.T) {
+	cfg := apiserver.Start(t)
+	ctx := context.Background()
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	_, stop := startStack(t, cfg)
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, seed(t), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	observed := func(gen int64) func() bool {
+		return func() bool {
+			svc, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+			if err != nil {
+				return false
+			}
+			name, _, _ := unstructured.NestedString(svc.Object, "status", "latestCreatedRevisionName")
+			got, _, _ := unstructured.NestedInt64(svc.Object, "status", "observedGeneration")
+			return name == "helloworld-go-00001" && svc.GetGeneration() == gen && got == gen
+		}
+	}
+	// Each user change of the seed is followed by its defaults written back.
+	waitFor(t, "helloworld-go-00001 and the defaults written back (generation 2)", observed(2))
+
+	// A traffic-only change: a tag on the first Revision (as kubectl apply would
+	// send it, without the defaults of the new entry).
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		svc, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
+		if err != nil {
+			return err
+		}
+		traffic := []any{
+			map[string]any{"latestRevision": true, "percent": int64(100)},
+			map[string]any{"revisionName": "helloworld-go-00001", "percent": int64(0), "tag": "first"},
+		}
+		if err := unstructured.SetNestedSlice(svc.Object, traffic, "spec", "traffic"); err != nil {
+			return err
+		}
+		_, err = dyn.Resource(store.ServicesGVR).Namespace("default").Update(ctx, svc, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 is the change, 4 its defaults (latestRevision: false on the tag).
+	waitFor(t, "generation 4 observed", observed(4))
+	stop()
+
+	ctrl2, _ := startStack(t, cfg)
+	var latest string
+	waitFor(t, "the restarted controller's latest created Revision", func() bool {
+		st := ctrl2.Status()
+		if len(st.Services) != 1 {
+			return false
+		}
+		latest = st.Services[0].LatestCreatedRevisionName
+		return latest != ""
+	})
+	if latest != "helloworld-go-00001" {
+		t.Errorf("after the restart the latest created Revision is %s, want helloworld-go-00001 adopted", latest)
+	}
+	waitFor(t, "the restarted controller's status written", observed(4))
+	revs, err := dyn.Resource(store.RevisionsGVR).Namespace("default").List(ctx, metav1.ListOptions{})
+	if err != nil || len(revs.Items) != 1 {
+		names := []string{}
+		for _, r := range revs.Items {
+			names = append(names, r.GetName())
+		}
+		t.Errorf("revisions after the restart = %v (%v), want helloworld-go-00001 only", names, err)
+	}
 }
