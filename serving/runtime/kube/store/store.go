@@ -910,7 +910,8 @@ func (s *Store) writeRejected(ctx context.Context, ref Ref, obj v1.Object, rej r
 // generation; the controller applies the new one as the same spec (no Revision). It
 // tries once per API generation, and never for the generation its own write made
 // (the API server's schema defaulting could make the round trip differ: no loop). A
-// conflict means a newer version is on its way: it is skipped, not retried. It
+// conflict with a newer generation means it is on its way: it is skipped, not
+// retried (a conflict with a status write is retried once on a fresh read). It
 // reports whether it wrote.
 //
 // A standalone Configuration is not written back: its generation names its
@@ -942,6 +943,15 @@ func (s *Store) writeDefaults(ctx context.Context, ref Ref, obj v1.Object, cur *
 	next := cur.DeepCopy() // with the cached resourceVersion
 	next.Object["spec"] = m["spec"]
 	updated, err := s.resource(ref).Update(ctx, next, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		// A newer version, or only a status write the cache has not seen yet
+		// (the same generation): then once more on the fresh copy.
+		if fresh, gerr := s.resource(ref).Get(ctx, ref.Name, metav1.GetOptions{}); gerr == nil && fresh.GetGeneration() == gen &&
+			equality.Semantic.DeepEqual(fresh.Object["spec"], cur.Object["spec"]) {
+			fresh.Object["spec"] = m["spec"]
+			updated, err = s.resource(ref).Update(ctx, fresh, metav1.UpdateOptions{})
+		}
+	}
 	switch {
 	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
 		done(gen)
