@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
 	"github.com/servekit/servekit/internal/apiserver"
@@ -367,16 +368,22 @@ spec:
 	if _, body := follower.get("/readyz"); !strings.Contains(body, "leader") {
 		waitFor(t, "the new leader's /readyz", 10*time.Second, func() bool { _, b := follower.get("/readyz"); return strings.Contains(b, "leader") })
 	}
-	cur, err := dyn.Resource(store.ServicesGVR).Namespace("default").Get(ctx, "held", metav1.GetOptions{})
+	// As kubectl would: read, change, write, again on a conflict (the new leader
+	// writes the Service's status meanwhile).
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := dyn.Resource(store.ServicesGVR).Namespace("default").Get(ctx, "held", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		containers, _, _ := unstructured.NestedSlice(cur.Object, "spec", "template", "spec", "containers")
+		containers[0].(map[string]any)["image"] = "example.com/held:v2"
+		if err := unstructured.SetNestedSlice(cur.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+			return err
+		}
+		_, err = dyn.Resource(store.ServicesGVR).Namespace("default").Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	containers, _, _ := unstructured.NestedSlice(cur.Object, "spec", "template", "spec", "containers")
-	containers[0].(map[string]any)["image"] = "example.com/held:v2"
-	if err := unstructured.SetNestedSlice(cur.Object, containers, "spec", "template", "spec", "containers"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "held-00002 and its Deployment, made by the new leader", 30*time.Second, func() bool {
