@@ -44,6 +44,17 @@ func (s *scaleRecorder) scaled(key types.NamespacedName) []int {
 	return append([]int(nil), s.scales[key]...)
 }
 
+// firstRouted sends requests for host until one is routed (not 404) and returns
+// that answer.
+func firstRouted(t *testing.T, c *controller.Controller, host string) (code int, body string) {
+	t.Helper()
+	waitFor(t, "a route for "+host, func() bool {
+		code, body = serve(c.Handler(), host)
+		return code != http.StatusNotFound
+	})
+	return code, body
+}
+
 func TestRecordActivatorStatScalesFromZero(t *testing.T) {
 	b := &scaleRecorder{fakeBackend: newFakeBackend(), scales: map[types.NamespacedName][]int{}}
 	c, err := controller.New(controller.Options{Backend: b, Autoscaler: zeroStart()})
@@ -95,13 +106,7 @@ func TestOnActivatorStatSeesOwnActivator(t *testing.T) {
 	}
 	run(t, c)
 	// Once routed, requests go through the activator, which reports them.
-	var code int
-	var body string
-	waitFor(t, "the route", func() bool {
-		code, body = serve(c.Handler(), "hello.default.example.com")
-		return code != http.StatusNotFound
-	})
-	if code != http.StatusOK || body != "rev=hello-00001" {
+	if code, body := firstRouted(t, c, "hello.default.example.com"); code != http.StatusOK || body != "rev=hello-00001" {
 		t.Fatalf("GET = %d %q, want 200 rev=hello-00001", code, body)
 	}
 	mu.Lock()
@@ -168,13 +173,7 @@ func TestDialContextReachesPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, c)
-	var code int
-	var body string
-	waitFor(t, "the route", func() bool {
-		code, body = serve(c.Handler(), "hello.default.example.com")
-		return code != http.StatusNotFound
-	})
-	if code != http.StatusOK || body != "rev=hello-00001" {
+	if code, body := firstRouted(t, c, "hello.default.example.com"); code != http.StatusOK || body != "rev=hello-00001" {
 		t.Fatalf("GET = %d %q, want 200 rev=hello-00001 through the dialer", code, body)
 	}
 	if dials.Load() == 0 {

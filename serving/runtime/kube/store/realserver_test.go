@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -90,18 +89,20 @@ func TestRealSeedServiceThroughTheAPIServer(t *testing.T) {
 // grant everything the controller does, or a write fails and the flow times out.
 func TestRealLeastPrivilegeRBAC(t *testing.T) {
 	cfg := apiserver.Start(t)
-	applyDir(t, cfg, "../../../../config/deploy")
-	sa := rest.CopyConfig(cfg)
-	sa.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:servekit:servekit-controller",
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:servekit", "system:authenticated"},
+	files, err := filepath.Glob("../../../../config/deploy/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests in config/deploy: %v", err)
 	}
+	if err := apiserver.ApplyFiles(context.Background(), cfg, files...); err != nil {
+		t.Fatal(err)
+	}
+	sa := apiserver.ServiceAccountConfig(cfg, "servekit", "servekit-controller")
 	// The service account may not do more than it needs, e.g. read Secrets.
 	if _, err := kubernetes.NewForConfigOrDie(sa).CoreV1().Secrets("default").List(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("listing Secrets as the controller = %v, want Forbidden", err)
 	}
 	led := false
-	err := leader.Run(context.Background(), leader.Options{
+	err = leader.Run(context.Background(), leader.Options{
 		Client: kubernetes.NewForConfigOrDie(sa), Namespace: "servekit", Name: "servekit-controller", Identity: "test",
 		LeaseDuration: 2 * time.Second, RenewDeadline: time.Second, RetryPeriod: 100 * time.Millisecond,
 	}, func(context.Context) error { led = true; return nil })
@@ -109,52 +110,6 @@ func TestRealLeastPrivilegeRBAC(t *testing.T) {
 		t.Errorf("leader election as the controller: err %v, led %v", err, led)
 	}
 	seedFlow(t, cfg, sa)
-}
-
-// applyDir creates every object of the YAML files of dir.
-func applyDir(t *testing.T, cfg *rest.Config, dir string) {
-	t.Helper()
-	resources := map[string]schema.GroupVersionResource{
-		"Namespace":          {Version: "v1", Resource: "namespaces"},
-		"ServiceAccount":     {Version: "v1", Resource: "serviceaccounts"},
-		"Service":            {Version: "v1", Resource: "services"},
-		"Deployment":         {Group: "apps", Version: "v1", Resource: "deployments"},
-		"ClusterRole":        {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
-		"ClusterRoleBinding": {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
-		"Role":               {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
-		"RoleBinding":        {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
-	}
-	dyn := dynamic.NewForConfigOrDie(cfg)
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests in %s: %v", dir, err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, doc := range strings.Split(string(data), "\n---\n") {
-			u := &unstructured.Unstructured{}
-			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if len(u.Object) == 0 {
-				continue
-			}
-			gvr, ok := resources[u.GetKind()]
-			if !ok {
-				t.Fatalf("%s: kind %s not known to the test", f, u.GetKind())
-			}
-			var ri dynamic.ResourceInterface = dyn.Resource(gvr)
-			if u.GetNamespace() != "" {
-				ri = dyn.Resource(gvr).Namespace(u.GetNamespace())
-			}
-			if _, err := ri.Create(context.Background(), u, metav1.CreateOptions{}); err != nil {
-				t.Fatalf("%s: creating %s %s: %v", f, u.GetKind(), u.GetName(), err)
-			}
-		}
-	}
 }
 
 // seedFlow runs the controller, its kube backend and the store with runCfg's identity
