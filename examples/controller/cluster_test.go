@@ -24,9 +24,9 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
-	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/queue"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
 
@@ -184,16 +184,16 @@ func TestRealTwoReplicasShareDemand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real API server")
 	}
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	// The replicas run as the service account of config/deploy, with its RBAC: a
 	// missing rule fails the test.
-	if err := apiserver.ApplyFiles(ctx, cfg, "../../config/deploy/00-namespace.yaml", "../../config/deploy/10-rbac.yaml"); err != nil {
+	if err := kubetest.ApplyFiles(ctx, cfg, "../../config/deploy/00-namespace.yaml", "../../config/deploy/10-rbac.yaml"); err != nil {
 		t.Fatal(err)
 	}
-	sa := apiserver.ServiceAccountConfig(cfg, "servekit", "servekit-controller")
+	sa := kubetest.ServiceAccountConfig(cfg, "servekit", "servekit-controller")
 	replicas := []*replica{startReplica(t, sa, "replica-0", fakeNet+"1"), startReplica(t, sa, "replica-1", fakeNet+"2")}
 	for _, r := range replicas {
 		if _, err := cs.DiscoveryV1().EndpointSlices("servekit").Create(ctx, peerSlice(r), metav1.CreateOptions{}); err != nil {

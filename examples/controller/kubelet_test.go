@@ -29,9 +29,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/servekit/servekit/autoscaler"
-	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/queue"
 	"github.com/servekit/servekit/serving/runtime/kube"
+	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
 
@@ -377,12 +377,12 @@ func TestRealSeedThroughAFakeKubelet(t *testing.T) {
 	bins := t.TempDir()
 	k := &fakeKubelet{t: t, queueBin: buildBinary(t, bins, "queue-proxy"), app: buildBinary(t, bins, "helloworld"),
 		pods: map[string][]*fakePod{}, routes: map[string]string{}}
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	k.cs = cs
-	if err := apiserver.ApplyFiles(ctx, cfg, "../../config/deploy/00-namespace.yaml", "../../config/deploy/10-rbac.yaml"); err != nil {
+	if err := kubetest.ApplyFiles(ctx, cfg, "../../config/deploy/00-namespace.yaml", "../../config/deploy/10-rbac.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	kctx, stopKubelet := context.WithCancel(ctx)
@@ -402,7 +402,7 @@ func TestRealSeedThroughAFakeKubelet(t *testing.T) {
 			k.mu.Unlock()
 		}
 	})
-	r := startReplicaWith(t, apiserver.ServiceAccountConfig(cfg, "servekit", "servekit-controller"), "replica-0", fakeNet+"1", k.dial, "")
+	r := startReplicaWith(t, kubetest.ServiceAccountConfig(cfg, "servekit", "servekit-controller"), "replica-0", fakeNet+"1", k.dial, "")
 
 	var svc unstructured.Unstructured
 	if err := yaml.Unmarshal([]byte(seedManifest(t)), &svc.Object); err != nil {

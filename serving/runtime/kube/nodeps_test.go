@@ -7,12 +7,12 @@ import (
 )
 
 // clientGoAllowed are the only servekit packages that may depend on client-go: this
-// backend (and its subpackages), the real API server test harness, and the controller
-// binary that uses them in cluster mode. The primitives (autoscaler, queue, route, activator, serving/v1) and
-// the controller library stay free of it.
+// backend and its subpackages (store, leader, and kubetest, the real API server test
+// harness), and the controller binary that uses them in cluster mode. The primitives
+// (autoscaler, queue, route, activator, serving/v1) and the controller library stay
+// free of it.
 var clientGoAllowed = []string{
 	"github.com/servekit/servekit/serving/runtime/kube",
-	"github.com/servekit/servekit/internal/apiserver",
 	"github.com/servekit/servekit/examples/controller",
 }
 

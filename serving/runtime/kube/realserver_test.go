@@ -1,6 +1,6 @@
 package kube
 
-// Tests against a real kube-apiserver and etcd (internal/apiserver). They skip when
+// Tests against a real kube-apiserver and etcd (serving/runtime/kube/kubetest). They skip when
 // hack/testbin.sh has not built the binaries, unless SERVEKIT_REQUIRE_APISERVER=1.
 
 import (
@@ -27,8 +27,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -56,7 +56,7 @@ func normalize(t *testing.T, v any) any {
 // object reads back as our typed Service, status is written through the status
 // subresource, and `kubectl get ksvc` columns come back from the server.
 func TestRealSeedServiceRoundTrip(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	dyn := dynamic.NewForConfigOrDie(cfg)
 
@@ -219,7 +219,7 @@ func getTable(t *testing.T, cfg *rest.Config, path string) metav1.Table {
 // subresource; an EndpointSlice written by the test (as the EndpointSlice controller
 // would) makes a ready pod; Delete removes the children.
 func TestRealBackend(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	cs := kubernetes.NewForConfigOrDie(cfg)
@@ -400,7 +400,7 @@ func storeRevision(t *testing.T, cfg *rest.Config, rev *v1.Revision) {
 // scale), the private Service and the peer-token Secret; a follower again writes
 // nothing more.
 func TestRealFollowerThenLeader(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	rev := seedRevision(t)
@@ -468,14 +468,14 @@ func TestRealFollowerThenLeader(t *testing.T) {
 // namespace and updates a stale one in another, along with the revisions' children;
 // any other Secret stays out of its reach.
 func TestRealPeerTokenRBAC(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	admin := kubernetes.NewForConfigOrDie(cfg)
 	deploy := filepath.Join("..", "..", "..", "config", "deploy")
-	if err := apiserver.ApplyFiles(ctx, cfg, filepath.Join(deploy, "00-namespace.yaml"), filepath.Join(deploy, "10-rbac.yaml")); err != nil {
+	if err := kubetest.ApplyFiles(ctx, cfg, filepath.Join(deploy, "00-namespace.yaml"), filepath.Join(deploy, "10-rbac.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	saClient := kubernetes.NewForConfigOrDie(apiserver.ServiceAccountConfig(cfg, "servekit", "servekit-controller"))
+	saClient := kubernetes.NewForConfigOrDie(kubetest.ServiceAccountConfig(cfg, "servekit", "servekit-controller"))
 
 	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

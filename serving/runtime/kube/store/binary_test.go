@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/servekit/servekit/internal/apiserver"
+	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
 
@@ -88,7 +88,7 @@ func TestRealControllerBinaryClusterMode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the controller binary")
 	}
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	cs := kubernetes.NewForConfigOrDie(cfg)

@@ -15,8 +15,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
-	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
 
@@ -112,7 +112,7 @@ func servedBy(r *replica) (string, []controller.TrafficStatus) {
 // API server's UID, and it sent no write. Once the leader is gone and the follower
 // is made leader, it writes: the next template change makes -00003.
 func TestRealFollowerMatchesLeader(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	leader := startReplica(t, cfg, false)
@@ -180,7 +180,7 @@ func TestRealFollowerMatchesLeader(t *testing.T) {
 // (observedGeneration 1, Ready False InvalidSpec with the field path) and nothing is
 // created; once fixed, it gets its children and the controller's status.
 func TestRealRejectedServiceStatus(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	startReplica(t, cfg, false)

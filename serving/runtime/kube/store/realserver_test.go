@@ -1,6 +1,6 @@
 package store_test
 
-// Tests against a real kube-apiserver and etcd (internal/apiserver).
+// Tests against a real kube-apiserver and etcd (serving/runtime/kube/kubetest).
 // They skip when hack/testbin.sh has not built the binaries, unless
 // SERVEKIT_REQUIRE_APISERVER=1. No kube-controller-manager runs there, so Kubernetes'
 // garbage collector never acts: the tests assert the owner references it would follow,
@@ -29,9 +29,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/servekit/servekit/autoscaler"
-	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/kube"
+	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	"github.com/servekit/servekit/serving/runtime/kube/leader"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
@@ -79,7 +79,7 @@ func controllerRef(t *testing.T, kind, name string, uid types.UID) []metav1.Owne
 }
 
 func TestRealSeedServiceThroughTheAPIServer(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	seedFlow(t, cfg, cfg)
 }
 
@@ -88,15 +88,15 @@ func TestRealSeedServiceThroughTheAPIServer(t *testing.T) {
 // and a leader election as the controller's service account: the ClusterRole and Role
 // grant everything the controller does, or a write fails and the flow times out.
 func TestRealLeastPrivilegeRBAC(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	files, err := filepath.Glob("../../../../config/deploy/*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no manifests in config/deploy: %v", err)
 	}
-	if err := apiserver.ApplyFiles(context.Background(), cfg, files...); err != nil {
+	if err := kubetest.ApplyFiles(context.Background(), cfg, files...); err != nil {
 		t.Fatal(err)
 	}
-	sa := apiserver.ServiceAccountConfig(cfg, "servekit", "servekit-controller")
+	sa := kubetest.ServiceAccountConfig(cfg, "servekit", "servekit-controller")
 	// The service account may not do more than it needs, e.g. read Secrets.
 	if _, err := kubernetes.NewForConfigOrDie(sa).CoreV1().Secrets("default").List(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("listing Secrets as the controller = %v, want Forbidden", err)

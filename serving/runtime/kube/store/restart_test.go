@@ -12,9 +12,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/servekit/servekit/internal/apiserver"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/kube"
+	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
 
@@ -60,7 +60,7 @@ func startStack(t *testing.T, cfg *rest.Config) (ctrl *controller.Controller, st
 // the children the previous one made and adopts them: no error, no second Revision,
 // the same Deployment, the status kept.
 func TestRealRestartAdoptsChildren(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	cs := kubernetes.NewForConfigOrDie(cfg)
@@ -173,7 +173,7 @@ func revisionTarget(dyn dynamic.Interface, name string) string {
 // -00002 that would be adopted with a stale template; a change made while no
 // controller ran is stamped once a controller runs again.
 func TestRealRestartKeepsGenerations(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	_, stop := startStack(t, cfg)
@@ -225,7 +225,7 @@ func TestRealRestartKeepsGenerations(t *testing.T) {
 // an update, its Configuration lost the create-only enableServiceLinks: false and a
 // second Revision was stamped.)
 func TestRealRestartAfterTrafficChange(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	ctx := context.Background()
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	_, stop := startStack(t, cfg)

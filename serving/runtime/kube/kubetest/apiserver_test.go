@@ -1,4 +1,4 @@
-package apiserver_test
+package kubetest_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/servekit/servekit/internal/apiserver"
+	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 )
 
 func TestMain(m *testing.M) {
@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 // TestStart starts the real servers and checks they answer: the default namespace
 // exists (the API server's own bootstrap wrote it to etcd) and the CRDs are installed.
 func TestStart(t *testing.T) {
-	cfg := apiserver.Start(t)
+	cfg := kubetest.Start(t)
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-// Package apiserver starts a real kube-apiserver backed by a real etcd on loopback
+// Package kubetest starts a real kube-apiserver backed by a real etcd on loopback
 // for tests, the way controller-runtime's envtest does: no kubelet, no
 // controller-manager, no scheduler — objects are stored, validated, defaulted and
 // watched, and nothing acts on them.
@@ -7,7 +7,7 @@
 // ${SERVEKIT_TESTBIN:-$HOME/.cache/servekit/testbin}. When they are missing, Start
 // skips the test with a message naming the script, unless SERVEKIT_REQUIRE_APISERVER=1,
 // in which case the test fails.
-package apiserver
+package kubetest
 
 import (
 	"bytes"
