@@ -142,6 +142,12 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 	if ko.queueImage == "" {
 		return errors.New("--queue-image: required with --kubeconfig (the queue proxy sidecar's image, built from examples/queue-proxy)")
 	}
+	if ko.peersService != "" && ko.podIP == "" {
+		return errors.New("--pod-ip: required with --peers-service (this replica's address among its peers, e.g. $(POD_IP))")
+	}
+	if ko.peersService != "" && ko.peerSecret == "" {
+		return errors.New("--peer-token-secret: required with --peers-service (the replicas accept each other's reports only with the peer token)")
+	}
 	if ko.identity == "" {
 		h, err := os.Hostname()
 		if err != nil {
@@ -166,9 +172,6 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
-	}
-	if ko.peersService != "" && ko.podIP == "" {
-		return errors.New("--pod-ip: required with --peers-service (this replica's address among its peers, e.g. $(POD_IP))")
 	}
 	var token string
 	var tokenRef *corev1.SecretKeySelector

@@ -101,6 +101,10 @@ func TestRunKubeUsageErrors(t *testing.T) {
 		{"missing kubeconfig", []string{"--kubeconfig", filepath.Join(dir, "nope")}, "--kubeconfig"},
 		{"no queue image", []string{"--kubeconfig", kc, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, "--queue-image: required"},
 		{"bad listen", []string{"--kubeconfig", kc, "--queue-image", "q", "--listen", "nope", "--admin", "127.0.0.1:0"}, "--listen"},
+		{"peers without pod IP", []string{"--kubeconfig", kc, "--queue-image", "q", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+			"--peers-service", "servekit-peers"}, "--pod-ip: required with --peers-service"},
+		{"peers without token", []string{"--kubeconfig", kc, "--queue-image", "q", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+			"--peers-service", "servekit-peers", "--pod-ip", "10.0.0.1", "--peer-token-secret", ""}, "--peer-token-secret: required with --peers-service"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
