@@ -73,12 +73,13 @@ func (r *replica) get(path string) (int, string) {
 // servekit-peers EndpointSlices and every connection through toLoopback.
 func startReplica(t *testing.T, cfg *rest.Config, name, podIP string) *replica {
 	t.Helper()
-	return startReplicaWith(t, cfg, name, podIP, toLoopback, "servekit-peers")
+	return startReplicaWith(t, cfg, name, podIP, toLoopback, "servekit-peers", "")
 }
 
-// startReplicaWith is startReplica with a dialer and a peers Service ("" for none).
+// startReplicaWith is startReplica with a dialer, a peers Service ("" for none) and
+// a --config directory ("" for Knative's defaults).
 func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
-	dial func(context.Context, string, string) (net.Conn, error), peersService string) *replica {
+	dial func(context.Context, string, string) (net.Conn, error), peersService, configDir string) *replica {
 	t.Helper()
 	r := &replica{name: name, podIP: podIP, done: make(chan error, 1)}
 	var err error
@@ -88,7 +89,7 @@ func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
 	if r.admin, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	o := options{domain: "example.com", drainTimeout: 5 * time.Second,
+	o := options{domain: "example.com", drainTimeout: 5 * time.Second, configDir: configDir,
 		logger: slog.New(slog.NewTextHandler(&r.logs, nil)), dial: dial}
 	ko := kubeOptions{
 		queueImage: "example.com/servekit/queue-proxy:v1", leaseNamespace: "servekit", leaseName: "servekit-controller",

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/queue"
+	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/kube"
 	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
@@ -53,12 +55,15 @@ type fakeKubelet struct {
 	nextIP int
 	routes map[string]string // "<pod IP>:<pod port>" → "127.0.0.1:<port>"
 	all    []*fakePod        // every pod ever started, for the logs
+	stops  sync.WaitGroup    // pods terminating
+	ending atomic.Int32      // how many pods are terminating
 }
 
 type fakePod struct {
 	name, ip, namespace, revision string
 	user, queue                   *exec.Cmd
 	servingPort, metricsPort      int
+	preStop                       string // the user container's preStop hook URL, "" for none
 	ready                         bool
 	logs                          *lockedBuffer
 }
@@ -128,7 +133,10 @@ func (k *fakeKubelet) sync(ctx context.Context) {
 			pods = append(pods, p)
 		}
 		for len(pods) > want {
-			k.stop(pods[len(pods)-1])
+			// Terminating: out of the EndpointSlice at once, stopped meanwhile.
+			p := pods[len(pods)-1]
+			k.ending.Add(1)
+			k.stops.Go(func() { k.stop(p); k.ending.Add(-1) })
 			pods = pods[:len(pods)-1]
 		}
 		changed := false
@@ -196,11 +204,23 @@ func (k *fakeKubelet) start(ctx context.Context, d *appsv1.Deployment, n int) (*
 	queueEnv[queue.EnvUserPort] = strconv.Itoa(userPort)
 	queueEnv[queue.EnvServingPort] = strconv.Itoa(p.servingPort)
 	queueEnv[queue.EnvMetricsPort] = strconv.Itoa(p.metricsPort)
-	queueEnv[queue.EnvAdminPort] = strconv.Itoa(freePort(k.t))
+	adminPort := freePort(k.t)
+	queueEnv[queue.EnvAdminPort] = strconv.Itoa(adminPort)
+	// The user container's preStop hook, aimed at the sidecar's admin port as the
+	// kubelet aims it at the pod's.
+	if h := userC.Lifecycle; h != nil && h.PreStop != nil && h.PreStop.HTTPGet != nil {
+		if h.PreStop.HTTPGet.Port.IntValue() != kube.QueueAdminPort {
+			return nil, fmt.Errorf("user container preStop port %s, want the queue admin port %d", h.PreStop.HTTPGet.Port.String(), kube.QueueAdminPort)
+		}
+		p.preStop = fmt.Sprintf("http://127.0.0.1:%d%s", adminPort, h.PreStop.HTTPGet.Path)
+	}
 	// Inside the pod its IP is its own; here the fake IP is not on any interface,
 	// so the sidecar listens on loopback (its ports are the pod's own, above).
 	queueEnv[queue.EnvPodIP] = "127.0.0.1"
 	queueEnv["SERVEKIT_ADMIN_HOST"] = "127.0.0.1"
+	// The drain's quiet period (30s, for endpoints to propagate) shortened so that a
+	// stopped pod does not hold up the test's end; nothing else depends on it here.
+	queueEnv[queue.EnvDrainQuietPeriod] = "1s"
 	var probe corev1.Probe
 	if err := json.Unmarshal([]byte(queueEnv[queue.EnvReadinessProbe]), &probe); err != nil {
 		return nil, fmt.Errorf("%s: %v", queue.EnvReadinessProbe, err)
@@ -323,11 +343,24 @@ func (k *fakeKubelet) writeSlice(ctx context.Context, d *appsv1.Deployment, pods
 	}
 }
 
-// stop ends a pod as the kubelet does: SIGTERM to both containers, then waits.
+// stop ends a pod as the kubelet does: each container's preStop hook, then its
+// SIGTERM, all containers at once; then it waits for them. The queue proxy starts
+// draining at its SIGTERM; the user container's hook (/wait-for-drain) holds its
+// SIGTERM until the drain is over, so requests accepted meanwhile are answered.
 func (k *fakeKubelet) stop(p *fakePod) {
-	for _, c := range []*exec.Cmd{p.queue, p.user} {
-		_ = c.Process.Signal(syscall.SIGTERM)
-	}
+	var wg sync.WaitGroup
+	_ = p.queue.Process.Signal(syscall.SIGTERM)
+	wg.Go(func() {
+		if p.preStop != "" {
+			c := &http.Client{Timeout: 60 * time.Second}
+			if resp, err := c.Get(p.preStop); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+		_ = p.user.Process.Signal(syscall.SIGTERM)
+	})
+	wg.Wait()
 	for _, c := range []*exec.Cmd{p.queue, p.user} {
 		done := make(chan struct{})
 		go func() { _ = c.Wait(); close(done) }()
@@ -341,6 +374,7 @@ func (k *fakeKubelet) stop(p *fakePod) {
 }
 
 func (k *fakeKubelet) stopAll() {
+	defer k.stops.Wait()
 	k.mu.Lock()
 	all := k.pods
 	k.pods = map[string][]*fakePod{}
@@ -402,7 +436,13 @@ func TestRealSeedThroughAFakeKubelet(t *testing.T) {
 			k.mu.Unlock()
 		}
 	})
-	r := startReplicaWith(t, kubetest.ServiceAccountConfig(cfg, "servekit", "servekit-controller"), "replica-0", fakeNet+"1", k.dial, "")
+	// Knative's shortest stable window (6s) and a 1s grace period, so that the
+	// revision scales to zero within seconds.
+	confDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(confDir, "config.yaml"), []byte(fastConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startReplicaWith(t, kubetest.ServiceAccountConfig(cfg, "servekit", "servekit-controller"), "replica-0", fakeNet+"1", k.dial, "", confDir)
 
 	var svc unstructured.Unstructured
 	if err := yaml.Unmarshal([]byte(seedManifest(t)), &svc.Object); err != nil {
@@ -457,4 +497,43 @@ func TestRealSeedThroughAFakeKubelet(t *testing.T) {
 		st, err := autoscaler.HTTPStatsClient{}.ScrapeStat(ctx, metrics)
 		return err == nil && st.ProxiedRequestCount > 0 && st.ProxiedRequestCount == st.RequestCount
 	})
+
+	// Idle, the revision scales to zero: the controller sets the Deployment's scale to
+	// 0 and the kubelet stops the pod (SIGTERM: the queue proxy drains).
+	waitFor(t, "the Deployment scaled to zero", 60*time.Second, func() bool {
+		s, err := cs.AppsV1().Deployments("default").GetScale(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+		return err == nil && s.Spec.Replicas == 0
+	})
+	waitFor(t, "the pod stopped, and the controller seeing no pod", 30*time.Second, func() bool {
+		k.mu.Lock()
+		n := len(k.pods["default/helloworld-go-00001-deployment"])
+		k.mu.Unlock()
+		if n > 0 || k.ending.Load() > 0 {
+			return false
+		}
+		_, body := r.get("/status")
+		var st controller.Status
+		if json.Unmarshal([]byte(body), &st) != nil || len(st.Services) != 1 || len(st.Services[0].Revisions) != 1 {
+			return false
+		}
+		return st.Services[0].Revisions[0].ActualPods == 0
+	})
+	// Scale from zero on the cluster: the request waits in the activator, which
+	// pokes the autoscaler; the controller scales the Deployment to 1, the kubelet
+	// starts a pod, and once it is ready the request is forwarded.
+	start := time.Now()
+	if code, body := get(); code != http.StatusOK || body != "Hello World!\n" {
+		t.Fatalf("GET after scale to zero = %d %q, want 200 Hello World!", code, body)
+	}
+	t.Logf("scale from zero through the API server and a new pod: %v", time.Since(start).Round(time.Millisecond))
+	s2, err := cs.AppsV1().Deployments("default").GetScale(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+	if err != nil || s2.Spec.Replicas < 1 {
+		t.Errorf("after the request the Deployment's scale is %v (%v), want >= 1", s2, err)
+	}
+	k.mu.Lock()
+	started := len(k.all)
+	k.mu.Unlock()
+	if started != 2 {
+		t.Errorf("the kubelet started %d pods, want 2 (the first, then one for the scale from zero)", started)
+	}
 }
