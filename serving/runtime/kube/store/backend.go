@@ -44,7 +44,13 @@ type pendingRev struct {
 	rev      *v1.Revision
 	replicas int
 	scaled   bool
-	applied  bool // the wrapped backend has it; only the scale is left
+	applied  bool   // the wrapped backend has it; only the scale is left
+	version  uint64 // counts the Scale calls, so a release sees one made meanwhile
+
+	// op serialises the releases of this revision, and Delete waits for one in
+	// flight; the wrapped backend's calls run under it, not under Backend.mu, so
+	// they hold up no other revision.
+	op sync.Mutex
 }
 
 var (
@@ -92,6 +98,7 @@ func (b *Backend) Scale(key types.NamespacedName, replicas int) error {
 	b.mu.Lock()
 	if p := b.mu.pending[key]; p != nil {
 		p.replicas, p.scaled = replicas, true
+		p.version++
 		b.mu.Unlock()
 		return nil
 	}
@@ -99,12 +106,18 @@ func (b *Backend) Scale(key types.NamespacedName, replicas int) error {
 	return b.inner.Scale(key, replicas)
 }
 
-// Delete forgets a pending revision and deletes it from the wrapped backend.
+// Delete forgets a pending revision and deletes it from the wrapped backend (after a
+// release of it in flight, so that nothing it applies is left behind).
 func (b *Backend) Delete(key types.NamespacedName) error {
 	b.mu.Lock()
+	p := b.mu.pending[key]
 	delete(b.mu.pending, key)
 	delete(b.mu.errs, key)
 	b.mu.Unlock()
+	if p != nil {
+		p.op.Lock() // a release in flight ends first
+		defer p.op.Unlock()
+	}
 	return b.inner.Delete(key)
 }
 
@@ -127,11 +140,32 @@ func (b *Backend) pendingRevision(key types.NamespacedName) *v1.Revision {
 }
 
 // release applies a pending revision to the wrapped backend with the API server's
-// UID, then its recorded scale. Scale calls wait meanwhile, so none is lost. On error
-// the revision stays pending (an applied one only for its scale), and the error is
-// kept for RevisionError until a release succeeds.
+// UID, then its recorded scale; a Scale recorded meanwhile is written too, so none is
+// lost. The wrapped backend is called without Backend.mu held. On error the revision
+// stays pending (an applied one only for its scale), and the error is kept for
+// RevisionError until a release succeeds.
 func (b *Backend) release(key types.NamespacedName, uid types.UID) error {
-	changed, err := b.releaseLocked(key, uid)
+	b.mu.Lock()
+	p := b.mu.pending[key]
+	b.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	p.op.Lock()
+	err := b.releaseOp(key, uid, p)
+	p.op.Unlock()
+
+	b.mu.Lock()
+	old := b.mu.errs[key]
+	switch {
+	case err != nil:
+		b.mu.errs[key] = err
+	case b.mu.pending[key] == nil:
+		delete(b.mu.errs, key)
+	}
+	now := b.mu.errs[key]
+	b.mu.Unlock()
+	changed := (old == nil) != (now == nil) || (old != nil && now != nil && old.Error() != now.Error())
 	if changed {
 		if n := b.notify.Load(); n != nil {
 			(*n)(key) // the controller reconciles the revision's status now
@@ -140,35 +174,42 @@ func (b *Backend) release(key types.NamespacedName, uid types.UID) error {
 	return err
 }
 
-func (b *Backend) releaseLocked(key types.NamespacedName, uid types.UID) (changed bool, err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	p := b.mu.pending[key]
-	if p == nil {
-		return false, nil
-	}
-	defer func() {
-		old := b.mu.errs[key]
-		if err != nil {
-			b.mu.errs[key] = err
-		} else {
-			delete(b.mu.errs, key)
+// releaseOp is release's work on p, with p.op held.
+func (b *Backend) releaseOp(key types.NamespacedName, uid types.UID, p *pendingRev) error {
+	for {
+		b.mu.Lock()
+		if b.mu.pending[key] != p {
+			b.mu.Unlock()
+			return nil // deleted, or applied again, meanwhile
 		}
-		changed = (old == nil) != (err == nil) || (old != nil && err != nil && old.Error() != err.Error())
-	}()
-	if !p.applied {
-		rev := p.rev.DeepCopy()
-		rev.UID = uid
-		if err := b.inner.Apply(rev); err != nil {
-			return false, err
+		applied, replicas, scaled, version := p.applied, p.replicas, p.scaled, p.version
+		var rev *v1.Revision
+		if !applied {
+			rev = p.rev.DeepCopy()
+			rev.UID = uid
 		}
-		p.applied = true
-	}
-	if p.scaled {
-		if err := b.inner.Scale(key, p.replicas); err != nil {
-			return false, err
+		b.mu.Unlock()
+		if !applied {
+			if err := b.inner.Apply(rev); err != nil {
+				return err
+			}
+			b.mu.Lock()
+			p.applied = true
+			b.mu.Unlock()
 		}
+		if scaled {
+			if err := b.inner.Scale(key, replicas); err != nil {
+				return err
+			}
+		}
+		b.mu.Lock()
+		if p.version == version {
+			if b.mu.pending[key] == p {
+				delete(b.mu.pending, key)
+			}
+			b.mu.Unlock()
+			return nil
+		}
+		b.mu.Unlock() // scaled again meanwhile: write that too
 	}
-	delete(b.mu.pending, key)
-	return false, nil
 }
