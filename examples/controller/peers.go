@@ -45,6 +45,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/servekit/servekit/queue"
+	"github.com/servekit/servekit/serving/runtime/kube"
 )
 
 // PeerStatsPath is where a replica receives its peers' activator reports.
@@ -93,12 +94,11 @@ type peers struct {
 }
 
 func newPeers(self, token string, ctrl statRecorder, log *slog.Logger) *peers {
-	p := &peers{
+	return &peers{
 		self: self, token: token, ctrl: ctrl, log: log,
 		client: &http.Client{Timeout: 2 * time.Second},
 		wake:   make(chan struct{}, 1),
 	}
-	return p
 }
 
 // setAddrs records the ready peers and updates the activator's subset.
@@ -314,7 +314,7 @@ func peerToken(ctx context.Context, cs kubernetes.Interface, namespace, name str
 		tok := base64.RawURLEncoding.EncodeToString(raw)
 		_, err = secrets.Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
-				Labels: map[string]string{"app.kubernetes.io/managed-by": "servekit"}},
+				Labels: map[string]string{kube.ManagedByLabelKey: kube.ManagedByValue}},
 			Data: map[string][]byte{peerTokenKey: []byte(tok)},
 		}, metav1.CreateOptions{})
 		if err == nil {

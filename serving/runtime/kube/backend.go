@@ -309,8 +309,8 @@ func lastExit(p *corev1.Pod) string {
 
 // Run starts the informers, the scrape loop and the leader's sync loop (see
 // SetLeader), calls notify (if not nil) whenever a revision's EndpointSlices change,
-// and returns nil once ctx is done and every goroutine it started has ended. Objects on the cluster are left as they are. Run
-// must not be called again while it runs.
+// and returns nil once ctx is done and every goroutine it started has ended. Objects
+// on the cluster are left as they are. Run must not be called again while it runs.
 func (b *Backend) Run(ctx context.Context, notify func(types.NamespacedName)) error {
 	if !b.running.CompareAndSwap(false, true) {
 		return errors.New("kube: Backend.Run called while already running")
