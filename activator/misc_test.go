@@ -99,16 +99,27 @@ func TestSubsetting(t *testing.T) {
 	if err := a.t.UpdateEndpoints(testKey, addrs); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "all probed", func() bool {
-		return pods[0].probes.Load() > 0 && pods[1].probes.Load() > 0 && pods[2].probes.Load() > 0
+	// All three healthy in the throttler, not only probed at the pods: with fewer
+	// healthy pods the subset is, for a moment, whichever pod passed first.
+	rev := a.t.revs[testKey]
+	waitFor(t, "all three pods healthy", func() bool {
+		rev.mu.Lock()
+		defer rev.mu.Unlock()
+		n := 0
+		for _, p := range rev.pods {
+			if p.healthy {
+				n++
+			}
+		}
+		return n == 3
 	})
-	waitFor(t, "one pod assigned", func() bool { return len(*a.t.revs[testKey].assigned.Load()) == 1 })
 	sorted := append([]string(nil), addrs...)
 	slicesSort(sorted)
-	mine := (*a.t.revs[testKey].assigned.Load())[0].Addr()
-	if mine != sorted[1] {
-		t.Errorf("activator 1 of 3 uses %s, want the second address %s", mine, sorted[1])
+	assigned := *rev.assigned.Load()
+	if len(assigned) != 1 || assigned[0].Addr() != sorted[1] {
+		t.Fatalf("activator 1 of 3 uses %v, want only the second address %s", assigned, sorted[1])
 	}
+	mine := assigned[0].Addr()
 	if got := a.t.revs[testKey].breaker.Capacity(); got != 1 {
 		t.Errorf("capacity %d, want 1 (cc 1 × 1 assigned pod)", got)
 	}
