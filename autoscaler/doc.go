@@ -16,6 +16,10 @@
 //   - [MultiScaler]: all of the above for many revisions, one 2 s tick
 //     loop on an injected clock.
 //
+// Package github.com/servekit/servekit/autoscaler/sim replays a load trace
+// through the Collector, Decider and Bounds offline, for charts and for
+// assertions in a platform team's own go test.
+//
 // Every decision takes the current instant as an argument; only
 // MultiScaler owns a clock. Revisions are keyed by types.NamespacedName.
 // The behaviour follows Knative Serving's code (not its docs); the places

@@ -2,6 +2,7 @@ package autoscaler
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,6 +33,18 @@ func TestNoForbiddenDeps(t *testing.T) {
 			case !leaf && strings.HasPrefix(dep, "go.opencensus.io"):
 				t.Errorf("%s depends on %s (only an ocmetrics leaf may)", pkg, dep)
 			}
+		}
+	}
+}
+
+// TestNoForbiddenDepsCoversSubpackages makes sure the rule above reaches
+// the subpackages, among them the trace replay (autoscaler/sim): it too
+// imports only the stdlib and the autoscaler tree.
+func TestNoForbiddenDepsCoversSubpackages(t *testing.T) {
+	pkgs := goList(t, module+"autoscaler/...")
+	for _, want := range []string{"autoscaler", "autoscaler/window", "autoscaler/sim"} {
+		if !slices.Contains(pkgs, module+want) {
+			t.Errorf("go list %sautoscaler/... = %v, lacks %s", module, pkgs, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package sim_test
 
 import (
 	"bytes"
@@ -7,53 +7,59 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/servekit/servekit/autoscaler/sim"
 )
 
-func loadTrace(t *testing.T, name string) *Trace {
+func loadTrace(t *testing.T, name string) *sim.Trace {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tr, err := DecodeTrace(f)
+	tr, err := sim.DecodeTrace(f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tr
 }
 
-func simulate(t *testing.T, tr *Trace) []Tick {
+func simulate(t *testing.T, tr *sim.Trace) []sim.Tick {
 	t.Helper()
-	ticks, err := Simulate(tr)
+	ticks, err := sim.Simulate(tr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ticks
 }
 
-// first returns the time of the first tick satisfying f, or -1.
-func first(ticks []Tick, f func(Tick) bool) int {
+// first returns the time in seconds of the first tick satisfying f, or -1.
+func first(ticks []sim.Tick, f func(sim.Tick) bool) int {
 	for _, t := range ticks {
 		if f(t) {
-			return t.Seconds
+			return secs(t)
 		}
 	}
 	return -1
 }
 
-// last returns the time of the last tick satisfying f, or -1.
-func last(ticks []Tick, f func(Tick) bool) int {
+// last returns the time in seconds of the last tick satisfying f, or -1.
+func last(ticks []sim.Tick, f func(sim.Tick) bool) int {
 	r := -1
 	for _, t := range ticks {
 		if f(t) {
-			r = t.Seconds
+			r = secs(t)
 		}
 	}
 	return r
 }
+
+// secs is a tick's time in whole seconds.
+func secs(t sim.Tick) int { return int(t.At / time.Second) }
 
 func TestSteady(t *testing.T) {
 	ticks := simulate(t, loadTrace(t, "steady.json"))
@@ -61,10 +67,10 @@ func TestSteady(t *testing.T) {
 	// first tick panics; panic lasts a stable window past t=2 (exits at 64).
 	got := map[string]int{
 		"ticks":            len(ticks),
-		"first panic":      first(ticks, func(t Tick) bool { return t.Panic }),
-		"first calm":       first(ticks, func(t Tick) bool { return !t.Panic }),
-		"first scale != 3": first(ticks, func(t Tick) bool { return t.Scale != 3 }),
-		"first invalid":    first(ticks, func(t Tick) bool { return !t.Valid }),
+		"first panic":      first(ticks, func(t sim.Tick) bool { return t.Panic }),
+		"first calm":       first(ticks, func(t sim.Tick) bool { return !t.Panic }),
+		"first scale != 3": first(ticks, func(t sim.Tick) bool { return t.Scale != 3 }),
+		"first invalid":    first(ticks, func(t sim.Tick) bool { return !t.Valid }),
 	}
 	want := map[string]int{"ticks": 60, "first panic": 2, "first calm": 64, "first scale != 3": -1, "first invalid": -1}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -81,13 +87,13 @@ func TestBurst(t *testing.T) {
 	got := map[string]int{
 		// The burst starts at 30 s: the panic window (6 s) holds
 		// (5×5+80)/6 = 17.5 → 2 pods for 1 ready pod → panic at once.
-		"first panic": first(ticks, func(t Tick) bool { return t.Panic }),
+		"first panic": first(ticks, func(t sim.Tick) bool { return t.Panic }),
 		// Last over-threshold tick is 34 s (7 pods wanted, 2 ready);
 		// panic ends once 60 s have passed since then.
-		"first calm after panic": first(ticks, func(t Tick) bool { return t.Seconds > 30 && !t.Panic }),
+		"first calm after panic": first(ticks, func(t sim.Tick) bool { return secs(t) > 30 && !t.Panic }),
 		"max scale":              int(maxScale),
 		// The ratchet keeps 8 pods through the whole panic.
-		"last 8":        last(ticks, func(t Tick) bool { return t.Scale == 8 }),
+		"last 8":        last(ticks, func(t sim.Tick) bool { return t.Scale == 8 }),
 		"final scale":   int(ticks[len(ticks)-1].Scale),
 		"ready 0 at 2s": int(ticks[0].ReadyPods), // podStartup 3 s
 	}
@@ -103,12 +109,12 @@ func TestDrainToZero(t *testing.T) {
 	got := map[string]int{
 		// Load stops at 30 s; the stable average is exactly 0 once the
 		// 60 s window holds no non-zero second (second 29 leaves at 90 s).
-		"first desired 0": first(ticks, func(t Tick) bool { return t.Desired == 0 }),
+		"first desired 0": first(ticks, func(t sim.Tick) bool { return t.Desired == 0 }),
 		// Then the revision goes inactive (activator in path, TBC 0) and
 		// the last pod goes after the 30 s grace period.
-		"first scale 0":       first(ticks, func(t Tick) bool { return t.Scale == 0 }),
-		"last scale > 0":      last(ticks, func(t Tick) bool { return t.Scale > 0 }),
-		"first ready 0 after": first(ticks, func(t Tick) bool { return t.Seconds > 2 && t.ReadyPods == 0 }),
+		"first scale 0":       first(ticks, func(t sim.Tick) bool { return t.Scale == 0 }),
+		"last scale > 0":      last(ticks, func(t sim.Tick) bool { return t.Scale > 0 }),
+		"first ready 0 after": first(ticks, func(t sim.Tick) bool { return secs(t) > 2 && t.ReadyPods == 0 }),
 	}
 	want := map[string]int{"first desired 0": 90, "first scale 0": 120, "last scale > 0": 118, "first ready 0 after": 122}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -121,15 +127,15 @@ func TestScaleDownDelay(t *testing.T) {
 	delayed := simulate(t, tr)
 	tr.Spec.ScaleDownDelay = 0
 	undelayed := simulate(t, tr)
-	peak := func(t Tick) bool { return t.Desired == 5 }
+	peak := func(t sim.Tick) bool { return t.Desired == 5 }
 	lastPeak := last(undelayed, peak)
 	reached := first(undelayed, peak)
 	got := map[string]int{
 		"undelayed last 5": lastPeak,
 		// A 30 s delay is 15 two-second slots: the 5 decided at lastPeak
 		// keeps holding the output until lastPeak + 30 s.
-		"delayed first below 5": first(delayed, func(t Tick) bool { return t.Seconds > reached && t.Scale < 5 }),
-		"undelayed first below": first(undelayed, func(t Tick) bool { return t.Seconds > reached && t.Scale < 5 }),
+		"delayed first below 5": first(delayed, func(t sim.Tick) bool { return secs(t) > reached && t.Scale < 5 }),
+		"undelayed first below": first(undelayed, func(t sim.Tick) bool { return secs(t) > reached && t.Scale < 5 }),
 	}
 	want := map[string]int{"undelayed last 5": lastPeak, "delayed first below 5": lastPeak + 30, "undelayed first below": lastPeak + 2}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -142,7 +148,7 @@ func TestScaleDownDelay(t *testing.T) {
 
 func TestReadyPodsOverrideStartsInPanic(t *testing.T) {
 	// Surprise 8 through the simulator: more than one ready pod at t=0.
-	tr, err := DecodeTrace(strings.NewReader(`{"duration":"4s","samples":[{"at":"0s","concurrency":1,"readyPods":3}]}`))
+	tr, err := sim.DecodeTrace(strings.NewReader(`{"duration":"4s","samples":[{"at":"0s","concurrency":1,"readyPods":3}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,71 +159,21 @@ func TestReadyPodsOverrideStartsInPanic(t *testing.T) {
 }
 
 func TestNoDataKeepsDecision(t *testing.T) {
-	tr, err := DecodeTrace(strings.NewReader(`{"config":{"stable-window":"10s"},"duration":"30s",
+	tr, err := sim.DecodeTrace(strings.NewReader(`{"config":{"stable-window":"10s"},"duration":"30s",
 		"samples":[{"at":"0s","concurrency":150},{"at":"4s","noData":true}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ticks := simulate(t, tr)
 	// Last data at 3 s; the 10 s stable window is empty strictly after 13 s.
-	got := first(ticks, func(t Tick) bool { return !t.Valid })
+	got := first(ticks, func(t sim.Tick) bool { return !t.Valid })
 	if got != 14 {
 		t.Errorf("first invalid tick at %ds, want 14", got)
 	}
 	for _, tk := range ticks {
 		if !tk.Valid && tk.Desired != ticks[0].Desired {
-			t.Errorf("invalid tick %s changed desired to %d", tk.At, tk.Desired)
+			t.Errorf("invalid tick %ds changed desired to %d", tk.At, tk.Desired)
 		}
-	}
-}
-
-func TestRunOutput(t *testing.T) {
-	dir := t.TempDir()
-	svg := filepath.Join(dir, "out.svg")
-	var out bytes.Buffer
-	if err := run([]string{"-svg", svg, "testdata/burst.json"}, nil, &out); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 90 {
-		t.Errorf("%d lines, want 90 (one per 2 s tick up to 180 s)", len(lines))
-	}
-	wantFirst := `{"at":"2s","readyPods":0,"stableConcurrency":5,"panicConcurrency":5,"stableRPS":10,"panicRPS":10,"desired":1,"excessBurstCapacity":-216,"panic":false,"scale":1,"valid":true}`
-	if lines[0] != wantFirst {
-		t.Errorf("first line\n got %s\nwant %s", lines[0], wantFirst)
-	}
-	var keys []string
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(lines[14]), &m); err != nil {
-		t.Fatal(err)
-	}
-	for k := range m {
-		keys = append(keys, k)
-	}
-	if len(keys) != 11 {
-		t.Errorf("line has fields %v, want the 11 of the format", keys)
-	}
-	b, err := os.ReadFile(svg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	for _, want := range []string{"<svg", "time (s)", "pods", "concurrency (in-flight requests", "scale (applied)", "desired (decider)", "ready pods", `fill="#ffcdd2"`, "</svg>"} {
-		if !strings.Contains(s, want) {
-			t.Errorf("SVG lacks %q", want)
-		}
-	}
-
-	// stdin and CSV.
-	f, _ := os.Open("testdata/steady.json")
-	defer f.Close()
-	out.Reset()
-	if err := run([]string{"-csv"}, f, &out); err != nil {
-		t.Fatal(err)
-	}
-	rows := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(rows) != 61 || !strings.HasPrefix(rows[0], "at_seconds,readyPods,") || !strings.HasPrefix(rows[1], "2,1,30,30,60,60,3,") {
-		t.Errorf("CSV: %d rows, header %q, first %q", len(rows), rows[0], rows[1])
 	}
 }
 
@@ -249,13 +205,15 @@ func TestBadTraces(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeTrace(strings.NewReader(tc.in))
+			tr, err := sim.DecodeTrace(strings.NewReader(tc.in))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
-			var out bytes.Buffer
-			if err := run(nil, strings.NewReader(tc.in), &out); err == nil || out.Len() != 0 {
-				t.Errorf("run: err %v, printed %q; want an error and nothing printed", err, out.String())
+			if !strings.HasPrefix(err.Error(), "sim: ") {
+				t.Errorf("err = %v, want the sim: prefix", err)
+			}
+			if tr != nil {
+				t.Errorf("DecodeTrace returned a trace with its error: %+v", tr)
 			}
 		})
 	}
@@ -271,17 +229,17 @@ func FuzzDecodeTrace(f *testing.F) {
 	}
 	f.Add([]byte(`{"duration":"4s","samples":[{"at":"0s","readyPods":3},{"at":"2s","noData":true}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		tr, err := DecodeTrace(bytes.NewReader(b))
+		tr, err := sim.DecodeTrace(bytes.NewReader(b))
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "scalesim: ") {
-				t.Fatalf("error without the scalesim prefix: %v", err)
+			if !strings.HasPrefix(err.Error(), "sim: ") {
+				t.Fatalf("error without the sim: prefix: %v", err)
 			}
 			return
 		}
 		if tr.Duration > 600e9 { // keep each fuzz run short
 			return
 		}
-		ticks, err := Simulate(tr)
+		ticks, err := sim.Simulate(tr)
 		if err != nil {
 			t.Fatalf("Simulate: %v", err)
 		}
@@ -291,6 +249,19 @@ func FuzzDecodeTrace(f *testing.F) {
 		for _, tk := range ticks {
 			if tk.Scale < 0 || tk.ReadyPods < 0 {
 				t.Fatalf("negative output %+v", tk)
+			}
+			// The JSON form round-trips (all but the CSV-only fields).
+			b, err := json.Marshal(tk)
+			if err != nil {
+				t.Fatalf("Marshal %+v: %v", tk, err)
+			}
+			var back sim.Tick
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatalf("Unmarshal %s: %v", b, err)
+			}
+			tk.State, tk.ActivatorInPath = 0, false
+			if back != tk {
+				t.Fatalf("round trip of %s: got %+v, want %+v", b, back, tk)
 			}
 		}
 	})
@@ -304,8 +275,12 @@ func TestIssueExampleLine(t *testing.T) {
 		"autoscaling.knative.dev/target-utilization-percentage":"10",
 		"autoscaling.knative.dev/panic-threshold-percentage":"300"},
 		"duration":"2s","samples":[{"at":"0s","concurrency":10}]}`
+	tr, err := sim.DecodeTrace(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
-	if err := run(nil, strings.NewReader(in), &out); err != nil {
+	if err := sim.WriteJSONLines(&out, simulate(t, tr)); err != nil {
 		t.Fatal(err)
 	}
 	want := `{"at":"2s","readyPods":1,"stableConcurrency":10,"panicConcurrency":10,"stableRPS":0,"panicRPS":0,"desired":2,"excessBurstCapacity":-122,"panic":false,"scale":2,"valid":true}` + "\n"
