@@ -288,3 +288,22 @@ func TestIssueExampleLine(t *testing.T) {
 		t.Errorf("got  %swant %s", out.String(), want)
 	}
 }
+
+// BenchmarkSimulate replays burst.json (180 s, 90 ticks).
+func BenchmarkSimulate(b *testing.B) {
+	f, err := os.Open(filepath.Join("testdata", "burst.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := sim.DecodeTrace(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := sim.Simulate(tr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
