@@ -42,7 +42,7 @@ func TestNoForbiddenDeps(t *testing.T) {
 // imports only the stdlib and the autoscaler tree.
 func TestNoForbiddenDepsCoversSubpackages(t *testing.T) {
 	pkgs := goList(t, module+"autoscaler/...")
-	for _, want := range []string{"autoscaler", "autoscaler/window", "autoscaler/sim"} {
+	for _, want := range []string{"autoscaler", "autoscaler/window", "autoscaler/sim", "autoscaler/metrics"} {
 		if !slices.Contains(pkgs, module+want) {
 			t.Errorf("go list %sautoscaler/... = %v, lacks %s", module, pkgs, want)
 		}

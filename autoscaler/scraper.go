@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/servekit/servekit/autoscaler/metrics"
 )
 
 // Scraping constants (Knative's stats_scraper.go).
@@ -21,8 +23,9 @@ const (
 	StatsPort = "9090"
 	// StatsPath is the path scraped on it.
 	StatsPath = "/metrics"
-	// StatsContentType is the only content type a scrape accepts.
-	StatsContentType = "application/protobuf"
+	// StatsContentType is the only content type a scrape accepts
+	// ([metrics.ContentType]).
+	StatsContentType = metrics.ContentType
 	// ScrapeTimeout bounds one pod scrape.
 	ScrapeTimeout = 3 * time.Second
 	// maxStatBytes is how much of a scrape body is read.
