@@ -18,7 +18,7 @@ var ErrRequestQueueFull = errors.New("pending request queue full")
 // in-use count are packed into one 64-bit word (see Breaker).
 const MaxBreakerCapacity = math.MaxInt32
 
-// BreakerParams configures a [Breaker] (dataplane.md §1.1).
+// BreakerParams configures a [Breaker] (knative.dev/serving/pkg/queue/breaker.go).
 type BreakerParams struct {
 	// QueueDepth is how many callers may wait in addition to MaxConcurrency; must be > 0.
 	QueueDepth int

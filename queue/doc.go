@@ -5,12 +5,13 @@
 // The Proxy admits each request through the Breaker (containerConcurrency running, 10×
 // more waiting, the next refused with 503 at once), enforces the revision's three
 // timeouts, answers health probes from the user container's readiness probe, counts
-// requests for the autoscaler (Stats, served as Knative's protobuf Stat) and drains
-// without dropping a request. It speaks Knative's contract — headers, status codes and
-// bodies, the SERVING_* / QUEUE_* environment (ParseEnv) and the ports of
-// examples/queue-proxy — so it can stand in for Knative's queue-proxy. It imports no
-// Kubernetes package and no other servekit package; the local runtime embeds one Proxy
-// per pod in process (Run on 127.0.0.1:0 listeners, Ready, Drain, Stat).
+// requests for the autoscaler (Stats, served as Knative's protobuf Stat: metrics.Stat of
+// github.com/servekit/servekit/autoscaler/metrics) and drains without dropping a
+// request. It speaks Knative's contract — headers, status codes and bodies, the
+// SERVING_* / QUEUE_* environment (ParseEnv) and the ports of examples/queue-proxy — so
+// it can stand in for Knative's queue-proxy. It imports no Kubernetes package and, of
+// servekit, only the stat's leaf package autoscaler/metrics; the local runtime embeds
+// one Proxy per pod in process (Run on 127.0.0.1:0 listeners, Ready, Drain, Stat).
 //
 // # Request path
 //
@@ -40,9 +41,9 @@
 // Knative's queue-proxy believes four request headers from anyone who can reach it:
 // K-Kubelet-Probe (or a kube-probe/ User-Agent) skips the breaker and the stats,
 // K-Proxy-Request: activator hides a request from autoscaling, and K-Original-Host
-// replaces the Host the app sees (dataplane.md §4). Here they take effect only on
-// requests from a trusted peer: one whose Servekit-Peer-Token header equals
-// ProxyOptions.PeerToken (compared in constant time), a secret the platform gives the
+// replaces the Host the app sees (knative.dev/networking/pkg/http/header/header.go).
+// Here they take effect only on requests from a trusted peer (docs/queue.md, "Trust"):
+// one whose Servekit-Peer-Token header equals ProxyOptions.PeerToken (compared in constant time), a secret the platform gives the
 // proxy, the activator and the kubelet probe (an httpHeaders entry). From anyone else
 // these headers are removed and have no effect; the token header itself is always
 // removed before the app. With no token nobody is trusted. Knative's plain-header
@@ -64,7 +65,8 @@
 // two requests of 500 ms in one second report an average concurrency of 1.0. Requests
 // from the (trusted) activator are also counted as proxied, so the autoscaler does not
 // count them twice. Every second Run closes a window (ReportStat); Stat returns it in
-// process and StatsHandler serves it as protobuf (Stat.AppendProto, encoded by hand).
+// process and StatsHandler serves it as protobuf (metrics.Stat.AppendProto, byte for
+// byte as Knative's).
 //
 // # Breaker: FIFO waiters
 //

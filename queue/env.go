@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Env is the environment contract of Knative's queue-proxy (dataplane.md §2.1), plus
+// Env is the environment contract of Knative's queue-proxy
+// (knative.dev/serving/pkg/queue/sharedmain/main.go; see docs/queue.md), plus
 // servekit's own variables. ParseEnv reads it; ProxyOptions turns it into options.
 type Env struct {
 	// ContainerConcurrency is CONTAINER_CONCURRENCY (required): 0 means unlimited.

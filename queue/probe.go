@@ -17,9 +17,9 @@ import (
 )
 
 // Probe is a readiness check of the user container: the part of a Kubernetes
-// corev1.Probe that the queue proxy runs itself (dataplane.md §2.6). ParseProbes reads
-// it from Knative's SERVING_READINESS_PROBE JSON, so the queue package does not need
-// k8s.io/api. Exactly one of TCPSocket, HTTPGet and GRPC is set.
+// corev1.Probe that the queue proxy runs itself
+// (knative.dev/serving/pkg/queue/readiness/probe.go). ParseProbes reads it from
+// Knative's SERVING_READINESS_PROBE JSON, so the queue package does not need k8s.io/api. Exactly one of TCPSocket, HTTPGet and GRPC is set.
 type Probe struct {
 	// TCPSocket, when set, checks that a TCP connection can be opened.
 	TCPSocket *TCPSocketAction
@@ -327,7 +327,7 @@ func sortedKeys(h http.Header) []string {
 	return keys
 }
 
-// Knative's aggressive probing (dataplane.md §2.6).
+// Knative's aggressive probing (knative.dev/serving/pkg/queue/readiness/probe.go).
 const (
 	aggressiveInterval = 50 * time.Millisecond
 	aggressiveAttempt  = 100 * time.Millisecond

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/servekit/servekit/autoscaler/metrics"
 )
 
 // ProxyOptions configures a [Proxy]. Only Target is required.
@@ -129,7 +131,7 @@ type Proxy struct {
 	closeIdle func()
 
 	stats    Stats
-	lastStat atomic.Pointer[Stat]
+	lastStat atomic.Pointer[metrics.Stat]
 	prevRep  atomic.Int64 // UnixNano of the previous ReportStat, for per-second rates
 
 	draining atomic.Bool
@@ -221,7 +223,7 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 	p.epoch = time.Now()
 	p.stats.Report(p.start)
 	p.prevRep.Store(p.start.UnixNano())
-	p.lastStat.Store(&Stat{PodName: opts.PodName})
+	p.lastStat.Store(&metrics.Stat{PodName: opts.PodName})
 	p.hijacked.conns = make(map[net.Conn]struct{})
 
 	transport := opts.Transport
@@ -388,7 +390,7 @@ func (p *Proxy) trusted(r *http.Request) bool {
 	return len(v) == 1 && subtle.ConstantTimeCompare([]byte(v[0]), p.token) == 1
 }
 
-// isHealthUA reports Knative's health-check user agents (dataplane.md §2.4).
+// isHealthUA reports Knative's health-check user agents (knative.dev/networking/pkg/http/header/header.go).
 func isHealthUA(ua string) bool {
 	return strings.HasPrefix(ua, "kube-probe/") ||
 		strings.HasPrefix(ua, "Knative-Activator-Probe") ||
@@ -574,7 +576,7 @@ func (p *Proxy) Breaker() *Breaker { return p.breaker }
 // autoscaler sees it: counts per second since the previous ReportStat, the pod name
 // and the uptime. It is also what Stat returns from then on. Run calls it every second;
 // an embedder that does not use Run may call it on its own schedule.
-func (p *Proxy) ReportStat(now time.Time) Stat {
+func (p *Proxy) ReportStat(now time.Time) metrics.Stat {
 	s := p.stats.Report(now)
 	prev := p.prevRep.Swap(now.UnixNano())
 	if secs := float64(now.UnixNano()-prev) / 1e9; secs > 0 {
@@ -589,14 +591,14 @@ func (p *Proxy) ReportStat(now time.Time) Stat {
 
 // Stat returns the latest Stat made by ReportStat (before the first one, a Stat with
 // only the pod name, as Knative's queue-proxy serves).
-func (p *Proxy) Stat() Stat { return *p.lastStat.Load() }
+func (p *Proxy) Stat() metrics.Stat { return *p.lastStat.Load() }
 
 // StatsHandler serves Stat as Knative's autoscaler scrapes it: 200 with
 // Content-Type application/protobuf and the protobuf body, whatever the Accept header.
 func (p *Proxy) StatsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b := p.Stat().AppendProto(make([]byte, 0, 64))
-		w.Header().Set("Content-Type", StatContentType)
+		b := p.Stat().AppendProto(make([]byte, 0, 128)) // room for a Kubernetes pod name
+		w.Header().Set("Content-Type", metrics.ContentType)
 		_, _ = w.Write(b)
 	})
 }

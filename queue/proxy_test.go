@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/websocket"
+
+	"github.com/servekit/servekit/autoscaler/metrics"
 )
 
 // running is a Proxy served by Run on loopback listeners.
@@ -715,10 +717,14 @@ func TestProxyAdminAndMetrics(t *testing.T) {
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if ct := res.Header.Get("Content-Type"); ct != StatContentType {
-		t.Errorf("Content-Type = %q, want %q", ct, StatContentType)
+	if ct := res.Header.Get("Content-Type"); ct != metrics.ContentType {
+		t.Errorf("Content-Type = %q, want %q", ct, metrics.ContentType)
 	}
-	if got := decodeStat(t, b); got.PodName != "pod-1" {
+	var got metrics.Stat
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatalf("decode %q: %v", b, err)
+	}
+	if got.PodName != "pod-1" {
 		t.Errorf("Stat.PodName = %q, want pod-1", got.PodName)
 	}
 	if res := get(c, mustReq(t, "GET", rp.metrics+"/other", nil)); res.code != 404 {

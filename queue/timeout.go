@@ -14,7 +14,7 @@ import (
 const timeoutBody = "request timeout"
 
 // timeoutWriter is the ResponseWriter handed to the reverse proxy: it enforces the
-// three revision timeouts (dataplane.md §2.5) on the request's own goroutine, without
+// three revision timeouts (knative.dev/serving/pkg/http/handler/timeout.go) on the request's own goroutine, without
 // Knative's extra goroutine per request. Timers fire on their own goroutines; every
 // write to the underlying writer, by the handler or by a timer, happens under mu, and
 // the handler's header map is private until WriteHeader copies it, so a timer can
