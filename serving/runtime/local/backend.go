@@ -47,8 +47,8 @@ func (b Backend) Stats(key types.NamespacedName, now time.Time) []controller.Pod
 	for name, s := range stats {
 		out = append(out, controller.PodStats{
 			Pod:                       name,
-			AverageConcurrency:        s.AverageConcurrency,
-			AverageProxiedConcurrency: s.AverageProxiedConcurrency,
+			AverageConcurrency:        s.AverageConcurrentRequests,
+			AverageProxiedConcurrency: s.AverageProxiedConcurrentRequests,
 			RequestCount:              s.RequestCount,
 			ProxiedRequestCount:       s.ProxiedRequestCount,
 		})

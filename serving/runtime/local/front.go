@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"time"
+
+	"github.com/servekit/servekit/autoscaler/metrics"
 )
 
 // Front is the proxy in front of one pod's user container: what Knative runs as the
@@ -16,8 +18,9 @@ type Front interface {
 	Serve(ctx context.Context, ln net.Listener) error
 	// Ready reports whether the user container answers its readiness probe.
 	Ready(ctx context.Context) bool
-	// Stats returns the pod's statistics for the second that ended at now.
-	Stats(now time.Time) PodStats
+	// Stats returns the pod's statistics for the second that ended at now, as the
+	// queue proxy reports them to the autoscaler (Knative's Stat message).
+	Stats(now time.Time) metrics.Stat
 	// InFlight returns the number of requests the proxy holds (queued and running).
 	InFlight() int
 	// Drain stops admitting new work once no request has arrived for the front's
@@ -45,18 +48,4 @@ type FrontConfig struct {
 	// DrainQuietPeriod is how long a drain waits with no new request before the pod
 	// stops (Knative: 30s; traffic here learns of a leaving pod at once).
 	DrainQuietPeriod time.Duration
-}
-
-// PodStats is one second of a pod's traffic, as the queue proxy reports it to the
-// autoscaler (Knative's Stat message).
-type PodStats struct {
-	// AverageConcurrency is the time-weighted number of requests in flight.
-	AverageConcurrency float64
-	// AverageProxiedConcurrency is the part of AverageConcurrency that came
-	// through the activator (already counted there).
-	AverageProxiedConcurrency float64
-	// RequestCount is the number of requests that arrived.
-	RequestCount float64
-	// ProxiedRequestCount is the part of RequestCount that came through the activator.
-	ProxiedRequestCount float64
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/queue"
 )
 
@@ -56,15 +57,7 @@ func (f *queueFront) Serve(ctx context.Context, ln net.Listener) error {
 
 func (f *queueFront) Ready(ctx context.Context) bool { return f.proxy.Ready(ctx) }
 
-func (f *queueFront) Stats(time.Time) PodStats {
-	s := f.proxy.Stat()
-	return PodStats{
-		AverageConcurrency:        s.AverageConcurrentRequests,
-		AverageProxiedConcurrency: s.AverageProxiedConcurrentRequests,
-		RequestCount:              s.RequestCount,
-		ProxiedRequestCount:       s.ProxiedRequestCount,
-	}
-}
+func (f *queueFront) Stats(time.Time) metrics.Stat { return f.proxy.Stat() }
 
 func (f *queueFront) InFlight() int { return f.proxy.InFlight() }
 

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/servekit/servekit/autoscaler/metrics"
 )
 
 // helperEnv makes the test binary act as a pod's program (see helperMain).
@@ -113,8 +115,8 @@ func (f *testFront) Ready(ctx context.Context) bool {
 	return true
 }
 
-func (f *testFront) Stats(time.Time) PodStats {
-	return PodStats{AverageConcurrency: float64(f.inFlight.Load()), RequestCount: float64(f.requests.Load())}
+func (f *testFront) Stats(time.Time) metrics.Stat {
+	return metrics.Stat{AverageConcurrentRequests: float64(f.inFlight.Load()), RequestCount: float64(f.requests.Load())}
 }
 
 func (f *testFront) InFlight() int { return int(f.inFlight.Load()) }

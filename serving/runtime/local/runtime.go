@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/clock"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -277,7 +278,7 @@ func (r *Runtime) Pods(key types.NamespacedName) []Pod {
 
 // Stats returns the stats of each ready pod of a revision for the second that ended
 // at now, keyed by pod name — what the autoscaler would scrape from each queue proxy.
-func (r *Runtime) Stats(key types.NamespacedName, now time.Time) map[string]PodStats {
+func (r *Runtime) Stats(key types.NamespacedName, now time.Time) map[string]metrics.Stat {
 	r.mu.Lock()
 	rev, ok := r.mu.revs[key]
 	if !ok {
@@ -286,7 +287,7 @@ func (r *Runtime) Stats(key types.NamespacedName, now time.Time) map[string]PodS
 	}
 	pods := append(slices.Clone(rev.pods), rev.leaving...)
 	r.mu.Unlock()
-	out := make(map[string]PodStats, len(pods))
+	out := make(map[string]metrics.Stat, len(pods))
 	for _, p := range pods {
 		if f := p.currentFront(); f != nil {
 			out[p.name] = f.Stats(now)
