@@ -348,6 +348,8 @@ type readiness struct {
 	dialer net.Dialer
 	// http2Auto makes HTTP checks try cleartext HTTP/2 before HTTP/1.1.
 	http2Auto bool
+	// clock times aggressive probing (its ticker and its window).
+	clock Clock
 
 	mu struct {
 		sync.Mutex
@@ -362,8 +364,8 @@ type probeRun struct {
 	ok   bool
 }
 
-func newReadiness(probes []Probe, http2Auto bool) *readiness {
-	r := &readiness{probes: probes, http2Auto: http2Auto}
+func newReadiness(probes []Probe, http2Auto bool, clock Clock) *readiness {
+	r := &readiness{probes: probes, http2Auto: http2Auto, clock: clock}
 	r.client = &http.Client{
 		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -439,18 +441,18 @@ func (r *readiness) probe(ctx context.Context, i int) bool {
 		}
 		return r.record(i, r.attempt(ctx, p, timeout), threshold)
 	}
-	deadline := time.Now().Add(aggressiveWindow)
-	ticker := time.NewTicker(aggressiveInterval)
+	deadline := r.clock.Now().Add(aggressiveWindow)
+	ticker := r.clock.NewTicker(aggressiveInterval)
 	defer ticker.Stop()
 	for {
 		if r.record(i, r.attempt(ctx, p, aggressiveAttempt), threshold) {
 			return true
 		}
-		if time.Now().After(deadline) {
+		if r.clock.Now().After(deadline) {
 			return false
 		}
 		select {
-		case <-ticker.C:
+		case <-ticker.C():
 		case <-ctx.Done():
 			return false
 		}

@@ -84,8 +84,11 @@ type ProxyOptions struct {
 	// Knative's: no compression, ContainerConcurrency idle connections (1000 when
 	// unlimited), HTTP/1.1 for HTTP/1 requests and cleartext HTTP/2 for HTTP/2 ones.
 	Transport http.RoundTripper
-	// Now returns the current time for stats; nil means time.Now.
-	Now func() time.Time
+	// Clock is the proxy's time source: request timing and stats, the revision
+	// timeouts, drain, the stats ticker of Run and aggressive readiness probing all
+	// read it. Nil means RealClock. (Network deadlines — ReadHeaderTimeout, probe
+	// attempt timeouts, dial timeouts — stay on the real clock, like the kernel.)
+	Clock Clock
 }
 
 // Reporter receives one report per request that reached the proxying path (health
@@ -125,8 +128,8 @@ type Proxy struct {
 	rp        *httputil.ReverseProxy
 	ready     *readiness
 	log       *slog.Logger
-	now       func() time.Time
-	start     time.Time
+	clock     Clock
+	start     time.Time // construction time, by clock: ProcessUptime and drain timing count from it
 	reporter  Reporter
 	closeIdle func()
 
@@ -135,8 +138,7 @@ type Proxy struct {
 	prevRep  atomic.Int64 // UnixNano of the previous ReportStat, for per-second rates
 
 	draining atomic.Bool
-	epoch    time.Time    // real (monotonic) construction time, for drain timing
-	lastReq  atomic.Int64 // nanoseconds since epoch of the latest request while draining
+	lastReq  atomic.Int64 // nanoseconds since start of the latest request while draining
 
 	active   atomic.Int64  // requests inside ServeHTTP
 	idleCh   chan struct{} // receives (non-blocking) when active drops to 0
@@ -198,16 +200,16 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 	p := &Proxy{
 		opts:     opts,
 		log:      opts.Logger,
-		now:      opts.Now,
+		clock:    opts.Clock,
 		reporter: opts.Reporter,
-		ready:    newReadiness(opts.ReadinessProbes, opts.ReadinessHTTP2AutoDetection),
 		idleCh:   make(chan struct{}, 1),
 	}
+	if p.clock == nil {
+		p.clock = RealClock{}
+	}
+	p.ready = newReadiness(opts.ReadinessProbes, opts.ReadinessHTTP2AutoDetection, p.clock)
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
-	}
-	if p.now == nil {
-		p.now = time.Now
 	}
 	if opts.PeerToken != "" {
 		p.token = []byte(opts.PeerToken)
@@ -219,8 +221,7 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 		}
 		p.breaker = NewBreaker(BreakerParams{QueueDepth: depth, MaxConcurrency: cc, InitialCapacity: cc})
 	}
-	p.start = p.now()
-	p.epoch = time.Now()
+	p.start = p.clock.Now()
 	p.stats.Report(p.start)
 	p.prevRep.Store(p.start.UnixNano())
 	p.lastStat.Store(&metrics.Stat{PodName: opts.PodName})
@@ -436,7 +437,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.active.Add(1)
 	defer p.requestDone()
 	if p.draining.Load() {
-		p.lastReq.Store(int64(time.Since(p.epoch)))
+		p.lastReq.Store(int64(p.sinceStart()))
 	}
 
 	kubelet := false
@@ -454,6 +455,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.serve(w, r, kubelet, proxied)
 }
 
+// sinceStart returns the time since the proxy was made, by its clock.
+func (p *Proxy) sinceStart() time.Duration { return p.clock.Now().Sub(p.start) }
+
 func (p *Proxy) requestDone() {
 	if p.active.Add(-1) == 0 {
 		select {
@@ -465,7 +469,7 @@ func (p *Proxy) requestDone() {
 
 // serve runs one request through the timeouts, stats and breaker to the user container.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, kubelet, proxied bool) {
-	start := p.now()
+	start := p.clock.Now()
 	tw := p.reqPool.Get().(*timeoutWriter)
 	clientCtx := r.Context()
 	ctx, cancel := context.WithCancel(clientCtx)
@@ -496,11 +500,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, kubelet, proxied b
 	} else {
 		depth = p.breaker.InFlight()
 		err := p.breaker.Maybe(ctx, func() {
-			wait = p.now().Sub(start)
+			wait = p.clock.Now().Sub(start)
 			p.rp.ServeHTTP(tw, r)
 		})
 		if err != nil {
-			wait = p.now().Sub(start)
+			wait = p.clock.Now().Sub(start)
 			switch {
 			case errors.Is(err, ErrRequestQueueFull), errors.Is(err, context.DeadlineExceeded):
 				http.Error(tw, err.Error(), http.StatusServiceUnavailable)
@@ -512,7 +516,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, kubelet, proxied b
 			}
 		}
 	}
-	end := p.now()
+	end := p.clock.Now()
 	p.stats.Out(end, proxied)
 	if p.reporter != nil {
 		p.reporter.ReportRequest(RequestReport{

@@ -572,7 +572,7 @@ func TestReadinessAggressiveWaitsForApp(t *testing.T) {
 	ln := listen(t)
 	addr := ln.Addr().(*net.TCPAddr)
 	ln.Close()
-	r := newReadiness([]Probe{{TCPSocket: &TCPSocketAction{Port: addr.Port}}}, false)
+	r := newReadiness([]Probe{{TCPSocket: &TCPSocketAction{Port: addr.Port}}}, false, RealClock{})
 	got := make(chan bool, 1)
 	go func() { got <- r.check(context.Background()) }()
 	waitFor(t, "a probe run in progress", func() bool {
@@ -603,7 +603,7 @@ func TestReadinessHTTP(t *testing.T) {
 		}
 	}))
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
-	r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port, Path: "ready", Headers: http.Header{"X-Custom": {"v"}}}, SuccessThreshold: 2}}, false)
+	r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port, Path: "ready", Headers: http.Header{"X-Custom": {"v"}}}, SuccessThreshold: 2}}, false, RealClock{})
 	if !r.check(context.Background()) {
 		t.Fatal("check = false, want true after the app recovers")
 	}
@@ -813,9 +813,8 @@ func TestNewProxyErrors(t *testing.T) {
 func TestProxyReporter(t *testing.T) {
 	srv := startApp(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
 	var rep reports
-	clock := epoch
 	p, err := NewProxy(ProxyOptions{Target: srv.Listener.Addr().String(), ContainerConcurrency: 1, Reporter: &rep,
-		Now: func() time.Time { clock = clock.Add(10 * time.Millisecond); return clock }})
+		Clock: &steppingClock{now: epoch, step: 10 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -853,7 +852,7 @@ func TestReadinessSingleFlight(t *testing.T) {
 		<-release
 	}))
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
-	r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port}, Period: time.Second, Timeout: time.Minute}}, false)
+	r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port}, Period: time.Second, Timeout: time.Minute}}, false, RealClock{})
 	const callers = 5
 	results := make(chan bool, callers)
 	for range callers {
@@ -966,7 +965,7 @@ func TestReadinessGRPC(t *testing.T) {
 	}{{"", true}, {"up", true}, {"down", false}}
 	for _, tc := range tests {
 		t.Run("service="+tc.service, func(t *testing.T) {
-			r := newReadiness([]Probe{{GRPC: &GRPCAction{Port: port, Service: tc.service}, Period: time.Second}}, false)
+			r := newReadiness([]Probe{{GRPC: &GRPCAction{Port: port, Service: tc.service}, Period: time.Second}}, false, RealClock{})
 			if got := r.check(context.Background()); got != tc.want {
 				t.Errorf("check = %v, want %v", got, tc.want)
 			}
@@ -1018,7 +1017,7 @@ func TestReadinessHTTP2AutoDetection(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			protos.Clear()
 			port := tc.srv.Listener.Addr().(*net.TCPAddr).Port
-			r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port}, Period: time.Second}}, tc.auto)
+			r := newReadiness([]Probe{{HTTPGet: &HTTPGetAction{Port: port}, Period: time.Second}}, tc.auto, RealClock{})
 			if !r.check(context.Background()) {
 				t.Fatal("check = false, want true")
 			}

@@ -18,20 +18,20 @@ import (
 // does that after Drain returns.
 func (p *Proxy) Drain(ctx context.Context) error {
 	if !p.draining.Swap(true) {
-		p.lastReq.Store(int64(time.Since(p.epoch)))
+		p.lastReq.Store(int64(p.sinceStart()))
 		p.log.Info("queue: draining", "quietPeriod", p.opts.DrainQuietPeriod)
 	}
 	quiet := p.opts.DrainQuietPeriod
-	t := time.NewTimer(quiet)
+	t := p.clock.NewTimer(quiet)
 	defer t.Stop()
 	for {
-		elapsed := time.Since(p.epoch) - time.Duration(p.lastReq.Load())
+		elapsed := p.sinceStart() - time.Duration(p.lastReq.Load())
 		if elapsed >= quiet {
 			return nil
 		}
 		t.Reset(quiet - elapsed)
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -135,14 +135,14 @@ func (p *Proxy) Run(ctx context.Context, l Listeners) error {
 		})
 	}
 	wg.Go(func() {
-		t := time.NewTicker(time.Second)
+		t := p.clock.NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {
 			case <-runCtx.Done():
 				return
-			case <-t.C:
-				p.ReportStat(p.now())
+			case <-t.C():
+				p.ReportStat(p.clock.Now())
 			}
 		}
 	})
@@ -201,11 +201,11 @@ func (p *Proxy) waitForDrain(runCtx context.Context) http.Handler {
 		w.Header().Set("Content-Length", "0") // complete at once: the wait below is ours
 		w.WriteHeader(http.StatusOK)
 		_ = http.NewResponseController(w).Flush()
-		t := time.NewTimer(time.Second)
+		t := p.clock.NewTimer(time.Second)
 		defer t.Stop()
 		select {
 		case <-runCtx.Done():
-		case <-t.C:
+		case <-t.C():
 			p.ResetDrain()
 		}
 	})

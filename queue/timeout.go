@@ -30,7 +30,7 @@ type timeoutWriter struct {
 	header http.Header // the handler's header map until the response starts
 
 	// Timers, created once per pooled writer and re-armed per request.
-	total, first, idle *time.Timer
+	total, first, idle Timer
 	totalArmed         bool
 	firstArmed         bool
 	idleArmed          bool
@@ -40,7 +40,7 @@ type timeoutWriter struct {
 	cancel    context.CancelFunc
 	code      int // status written, 0 if none
 	wrote     bool
-	lastWrite time.Time
+	lastWrite time.Time // by the proxy's clock; kept only with an idle timeout
 	timedOut  bool
 	hijacked  bool
 	done      bool
@@ -48,11 +48,12 @@ type timeoutWriter struct {
 
 func newTimeoutWriter(p *Proxy) *timeoutWriter {
 	tw := &timeoutWriter{p: p, header: make(http.Header)}
-	tw.total = time.AfterFunc(time.Hour, tw.onTotal)
+	clk := p.clock
+	tw.total = clk.AfterFunc(time.Hour, tw.onTotal)
 	tw.total.Stop()
-	tw.first = time.AfterFunc(time.Hour, tw.onFirst)
+	tw.first = clk.AfterFunc(time.Hour, tw.onFirst)
 	tw.first.Stop()
-	tw.idle = time.AfterFunc(time.Hour, tw.onIdle)
+	tw.idle = clk.AfterFunc(time.Hour, tw.onIdle)
 	tw.idle.Stop()
 	return tw
 }
@@ -61,7 +62,9 @@ func (tw *timeoutWriter) begin(w http.ResponseWriter, cancel context.CancelFunc)
 	tw.mu.Lock()
 	tw.w, tw.cancel = w, cancel
 	tw.code, tw.wrote, tw.timedOut, tw.hijacked, tw.done = 0, false, false, false, false
-	tw.lastWrite = time.Now()
+	if tw.p.opts.IdleTimeout > 0 {
+		tw.lastWrite = tw.p.clock.Now()
+	}
 	tw.mu.Unlock()
 	o := &tw.p.opts
 	if tw.totalArmed = o.Timeout > 0; tw.totalArmed {
@@ -87,7 +90,7 @@ func (tw *timeoutWriter) finish() (reusable bool) {
 	tw.mu.Unlock()
 	reusable = true
 	for _, t := range [...]struct {
-		timer *time.Timer
+		timer Timer
 		armed bool
 	}{{tw.total, tw.totalArmed}, {tw.first, tw.firstArmed}, {tw.idle, tw.idleArmed}} {
 		if t.armed && !t.timer.Stop() {
@@ -147,11 +150,19 @@ func (tw *timeoutWriter) onIdle() {
 		return
 	}
 	idle := tw.p.opts.IdleTimeout
-	if since := time.Since(tw.lastWrite); since < idle {
+	if since := tw.p.clock.Now().Sub(tw.lastWrite); since < idle {
 		tw.idle.Reset(idle - since)
 		return
 	}
 	tw.timeoutLocked()
+}
+
+// touchLocked records a write for the idle timeout; without one nobody reads
+// lastWrite, so the clock is not read.
+func (tw *timeoutWriter) touchLocked() {
+	if tw.p.opts.IdleTimeout > 0 {
+		tw.lastWrite = tw.p.clock.Now()
+	}
 }
 
 // Header returns the handler's header map. It is private to the handler until the
@@ -175,7 +186,7 @@ func (tw *timeoutWriter) WriteHeader(code int) {
 		return
 	}
 	tw.code, tw.wrote = code, true
-	tw.lastWrite = time.Now()
+	tw.touchLocked()
 }
 
 func (tw *timeoutWriter) Write(b []byte) (int, error) {
@@ -191,7 +202,7 @@ func (tw *timeoutWriter) Write(b []byte) (int, error) {
 		}
 		tw.code, tw.wrote = http.StatusOK, true
 	}
-	tw.lastWrite = time.Now()
+	tw.touchLocked()
 	return tw.w.Write(b)
 }
 
