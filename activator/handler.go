@@ -11,7 +11,6 @@ import (
 	"net/http/httptrace"
 	"net/http/httputil"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/servekit/servekit/queue"
@@ -55,7 +54,6 @@ type Handler struct {
 	proxy    *httputil.ReverseProxy
 	log      *slog.Logger
 	token    string
-	buffers  sync.Pool // *[]byte of 32 KiB, the ReverseProxy's copy buffers
 }
 
 // NewHandler returns a Handler configured by o.
@@ -77,7 +75,7 @@ func NewHandler(o HandlerOptions) (*Handler, error) {
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite:      h.rewrite,
 		Transport:    tr,
-		BufferPool:   bufferPool{&h.buffers},
+		BufferPool:   queue.BufferPool{},
 		ErrorHandler: h.proxyError,
 		ErrorLog:     log.New(io.Discard, "", 0),
 	}
@@ -220,15 +218,3 @@ func (b *onceBody) Read(p []byte) (int, error) {
 }
 
 func (b *onceBody) Close() error { return nil }
-
-// bufferPool reuses the ReverseProxy's 32 KiB copy buffers.
-type bufferPool struct{ p *sync.Pool }
-
-func (bp bufferPool) Get() []byte {
-	if b, ok := bp.p.Get().(*[]byte); ok {
-		return *b
-	}
-	return make([]byte, 32<<10)
-}
-
-func (bp bufferPool) Put(b []byte) { bp.p.Put(&b) }

@@ -244,7 +244,7 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 			forwarded(pr)
 		},
 		Transport:    transport,
-		BufferPool:   bufferPool{},
+		BufferPool:   BufferPool{},
 		ErrorHandler: p.proxyError,
 		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
@@ -314,14 +314,6 @@ func forwardedFrom(xff []string, host, proto string) string {
 	elems[0] = first
 	return strings.Join(elems, ", ")
 }
-
-// bufferPool pools the 32 KiB copy buffers of the reverse proxy.
-type bufferPool struct{}
-
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
-func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
 // transport sends HTTP/1 requests over HTTP/1.1 and HTTP/2 requests over cleartext
 // HTTP/2 (prior knowledge), as Knative's queue-proxy does.
