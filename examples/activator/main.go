@@ -27,7 +27,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -46,6 +45,7 @@ import (
 	"go.opencensus.io/stats/view"
 
 	"github.com/servekit/servekit/activator"
+	"github.com/servekit/servekit/activator/endpoints"
 	"github.com/servekit/servekit/activator/ocmetrics"
 	"github.com/servekit/servekit/examples/internal/promtext"
 )
@@ -147,25 +147,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 
-	src := &source{th: th, log: log, current: map[activator.RevisionKey]bool{}}
-	src.resolver.Store(newHostResolver(&Config{}))
+	src := endpoints.NewSource(th, log)
 	if len(o.revisions) > 0 {
-		var c Config
+		var c endpoints.Config
 		for _, s := range o.revisions {
-			r, err := parseRevisionFlag(s, o.cc, o.timeout)
+			r, err := endpoints.ParseRevisionFlag(s, o.cc, o.timeout)
 			if err != nil {
 				return err
 			}
 			c.Revisions = append(c.Revisions, r)
 		}
-		src.apply(&c)
-	} else if err := src.load(o.endpointsFile); err != nil {
-		return err // the first read must work; later bad versions are logged and skipped
+		src.Apply(&c)
+	} else if err := src.Load(o.endpointsFile); err != nil {
+		return fmt.Errorf("activator: -endpoints-file: %w", err) // the first read must work; later bad versions are logged and skipped
 	}
 
-	var resolver activator.Resolver = activator.ResolverFunc(func(r *http.Request) (activator.RevisionKey, error) {
-		return src.resolver.Load().Resolve(r)
-	})
+	var resolver activator.Resolver = src
 	if o.trustKnative {
 		kh, hr := activator.KnativeHeaders(), resolver
 		resolver = activator.ResolverFunc(func(r *http.Request) (activator.RevisionKey, error) {
@@ -215,7 +212,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	go func() {
 		if o.endpointsFile != "" {
-			src.watch(watchCtx, o.endpointsFile, o.poll)
+			src.Watch(watchCtx, o.endpointsFile, o.poll)
 		}
 		errc <- nil
 	}()
@@ -270,74 +267,4 @@ func serve(s *http.Server, ln net.Listener) error {
 		return err
 	}
 	return nil
-}
-
-// source applies a Config to the Throttler: revisions added, updated, removed.
-type source struct {
-	th       *activator.Throttler
-	log      *slog.Logger
-	resolver atomic.Pointer[hostResolver]
-	current  map[activator.RevisionKey]bool // owned by whoever calls apply (one goroutine at a time)
-	last     []byte                         // content last applied
-	lastBad  []byte                         // content last rejected, so it is logged once
-}
-
-func (s *source) apply(c *Config) {
-	next := map[activator.RevisionKey]bool{}
-	for _, r := range c.Revisions {
-		rev := activator.Revision{ContainerConcurrency: r.ContainerConcurrency, Timeout: time.Duration(r.TimeoutSeconds) * time.Second}
-		if err := s.th.SetRevision(r.key(), rev); err != nil {
-			s.log.Warn("ignoring revision", "revision", r.key().String(), "reason", err.Error())
-			continue
-		}
-		next[r.key()] = true
-		if err := s.th.UpdateEndpoints(r.key(), r.Addresses); err != nil {
-			s.log.Warn("ignoring endpoints", "revision", r.key().String(), "reason", err.Error())
-		}
-	}
-	for k := range s.current {
-		if !next[k] {
-			s.th.RemoveRevision(k)
-		}
-	}
-	s.current = next
-	s.resolver.Store(newHostResolver(c))
-}
-
-// load reads, parses and applies the file when its content changed.
-func (s *source) load(path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("activator: -endpoints-file: %w", err)
-	}
-	if (s.last != nil && bytes.Equal(data, s.last)) || (s.lastBad != nil && bytes.Equal(data, s.lastBad)) {
-		return nil
-	}
-	c, err := parseConfig(data)
-	if err != nil {
-		s.lastBad = data
-		return fmt.Errorf("activator: %s: %w", path, err)
-	}
-	s.lastBad = nil
-	s.last = data
-	s.apply(c)
-	s.log.Info("endpoints loaded", "file", path, "revisions", len(c.Revisions))
-	return nil
-}
-
-// watch re-reads the file every interval until ctx ends; a bad version is logged and
-// the last good one stays in force.
-func (s *source) watch(ctx context.Context, path string, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.load(path); err != nil {
-				s.log.Warn("keeping the last good endpoints", "reason", err.Error())
-			}
-		}
-	}
 }

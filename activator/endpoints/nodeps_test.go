@@ -1,0 +1,28 @@
+package endpoints
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestNoDeps keeps the package light: of servekit only activator (and what it
+// imports), and no client-go, Kubernetes API types or OpenCensus.
+func TestNoDeps(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		switch dep {
+		case "github.com/servekit/servekit/activator", "github.com/servekit/servekit/activator/endpoints", "github.com/servekit/servekit/queue":
+			continue
+		}
+		switch {
+		case strings.HasPrefix(dep, "github.com/servekit/servekit/"):
+			t.Errorf("endpoints imports %s; only activator (and queue through it) is allowed", dep)
+		case strings.HasPrefix(dep, "k8s.io/client-go"), strings.HasPrefix(dep, "k8s.io/api/"), strings.HasPrefix(dep, "k8s.io/apimachinery"), strings.HasPrefix(dep, "go.opencensus.io"):
+			t.Errorf("endpoints imports %s", dep)
+		}
+	}
+}
