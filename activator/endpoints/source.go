@@ -83,12 +83,12 @@ func (s *Source) Resolve(r *http.Request) (activator.RevisionKey, error) {
 }
 
 // Load reads the file at path, parses it (Parse) and applies it when its content
-// changed since the last Load. An unreadable or invalid file is an error and changes
-// nothing; the same invalid content is reported once.
+// changed since the last Load. An unreadable or invalid file is an error that names
+// the file and changes nothing; the same invalid content is reported once.
 func (s *Source) Load(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("endpoints: %w", err)
+		return err // an *fs.PathError, which names the file
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -98,7 +98,7 @@ func (s *Source) Load(path string) error {
 	c, err := Parse(data)
 	if err != nil {
 		s.lastBad = data
-		return fmt.Errorf("endpoints: %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	s.lastBad = nil
 	s.last = data
