@@ -110,6 +110,10 @@ func (s *Source) Load(path string) error {
 // Watch calls Load every interval until ctx ends, then returns nil. A bad version of
 // the file is logged and the last good one stays in force. Call Load once before, to
 // fail on a bad first version.
+//
+// Replace the file atomically (write another file, then rename it): a file read while
+// being rewritten in place may be empty, which is a valid Config without revisions and
+// removes them all until the next read.
 func (s *Source) Watch(ctx context.Context, path string, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -87,8 +87,13 @@ func TestSourceLoadAndWatch(t *testing.T) {
 	var logs lockedBuilder
 	s := NewSource(ft, slog.New(slog.NewTextHandler(&logs, nil)))
 	file := filepath.Join(t.TempDir(), "endpoints.yaml")
+	// Written atomically: Watch could otherwise read an empty, truncated file, which
+	// is a valid Config without revisions.
 	write := func(content string) {
-		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		if err := os.WriteFile(file+".tmp", []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".tmp", file); err != nil {
 			t.Fatal(err)
 		}
 	}

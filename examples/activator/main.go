@@ -24,6 +24,9 @@
 // text) and /healthz. SERVEKIT_PEER_TOKEN is the secret shared with the queue proxies.
 // On SIGTERM/SIGINT /healthz turns 503, and after -drain-delay the server stops
 // accepting and waits (up to -shutdown-timeout) for the requests it holds.
+//
+// The binary only parses flags and composes: the endpoint description and its watcher
+// are package activator/endpoints, the servers and the drain are activator.Serve.
 package main
 
 import (
@@ -38,7 +41,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -177,17 +179,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 
-	var draining atomic.Bool
-	adminMux := http.NewServeMux()
-	adminMux.Handle("/metrics", promtext.Handler(views...))
-	adminMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if draining.Load() {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ok")
-	})
-
 	trafficLn, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("activator: -listen: %w", err)
@@ -197,74 +188,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		trafficLn.Close()
 		return fmt.Errorf("activator: -admin: %w", err)
 	}
-	traffic := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
-	admin := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
-	log.Info("activator listening", "traffic", trafficLn.Addr().String(), "admin", adminLn.Addr().String())
-	if ready != nil {
-		ready(trafficLn.Addr(), adminLn.Addr())
-	}
-
-	thCtx, stopTh := context.WithCancel(context.Background())
-	errc := make(chan error, 4)
-	go func() { errc <- th.Run(thCtx) }()
-	go func() { errc <- serve(traffic, trafficLn) }()
-	go func() { errc <- serve(admin, adminLn) }()
+	// The watcher stops at the signal, or when Serve returns after a server failed.
 	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
 	go func() {
+		defer close(watched)
 		if o.endpointsFile != "" {
 			src.Watch(watchCtx, o.endpointsFile, o.poll)
 		}
-		errc <- nil
 	}()
-
-	var (
-		firstErr error
-		received int
-	)
-	waitErr := func() {
-		if err := <-errc; err != nil && firstErr == nil {
-			firstErr = err
-		}
-		received++
-	}
-	// Until the signal, or a server fails (the watcher's nil is only its end).
-	for firstErr == nil && ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-		case err := <-errc:
-			received++
-			firstErr = err
-		}
-	}
-	// Drain: fail health checks so the platform stops sending, then stop accepting and
-	// wait for what is held.
-	draining.Store(true)
-	log.Info("activator draining", "delay", o.drainDelay)
-	if firstErr == nil {
-		select {
-		case <-time.After(o.drainDelay):
-		case err := <-errc:
-			received++
-			firstErr = err
-		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
-	defer cancel()
-	if err := traffic.Shutdown(sctx); err != nil {
-		log.Warn("traffic shutdown", "error", err.Error())
-	}
-	admin.Shutdown(sctx)
+	err = activator.Serve(ctx, activator.ServeOptions{
+		Handler:         h,
+		Throttler:       th,
+		Listener:        trafficLn,
+		AdminListener:   adminLn,
+		Metrics:         promtext.Handler(views...),
+		Ready:           ready,
+		DrainDelay:      o.drainDelay,
+		ShutdownTimeout: o.shutdownTimeout,
+		Logger:          log,
+	})
 	stopWatch()
-	stopTh()
-	for received < 4 {
-		waitErr()
-	}
-	return firstErr
-}
-
-func serve(s *http.Server, ln net.Listener) error {
-	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	<-watched
+	return err
 }
