@@ -18,6 +18,13 @@
 //     platform provides, the revision timeout applied while waiting.
 //   - StatSink: where per-revision concurrency and request counts go every second, plus
 //     the immediate "poke" on the first request for a cold revision.
+//   - Serve: the activator as a process's servers: the Handler on a traffic listener,
+//     /healthz (and optionally /metrics) on an admin listener, both on loopback by
+//     default, with the drain on shutdown.
+//
+// Subpackage endpoints feeds a Throttler from a static description of revisions and
+// pod addresses (a file it watches), for running without a control plane; ocmetrics
+// exports the Hooks as OpenCensus measures.
 //
 // # Differences from Knative, on purpose
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -83,4 +84,39 @@ func ExampleHandler() {
 	fmt.Println(<-answered)
 	// Output:
 	// 200 hello from the pod (proxied by activator)
+}
+
+// Serve runs the activator's traffic and admin servers (loopback by default) until
+// its context ends, then drains.
+func ExampleServe() {
+	t := activator.NewThrottler(activator.Options{})
+	h, err := activator.NewHandler(activator.HandlerOptions{Throttler: t, Resolver: activator.KnativeHeaders()})
+	if err != nil {
+		panic(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	admin := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- activator.Serve(ctx, activator.ServeOptions{
+			Handler:   h,
+			Throttler: t, // run for as long as Serve, stopped after the drain
+			Addr:      "127.0.0.1:0",
+			AdminAddr: "127.0.0.1:0",
+			Ready:     func(_, a net.Addr) { admin <- "http://" + a.String() },
+		})
+	}()
+	resp, err := http.Get(<-admin + "/healthz")
+	if err != nil {
+		panic(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	fmt.Println(resp.StatusCode, string(body))
+	stop()
+	fmt.Println(<-done)
+	// Output:
+	// 200 ok
+	// <nil>
 }

@@ -1,3 +1,6 @@
+// This file owns the revision breaker: queue.Breaker for a finite containerConcurrency
+// or a gate for containerConcurrency 0, and the capacity they are given.
+
 package activator
 
 import (
@@ -38,7 +41,8 @@ func capacityFor(cc, pods int) int {
 	return cc * pods
 }
 
-// gate is Knative's "infinite breaker" (dataplane.md §1.7): closed or open, nothing in
+// gate is Knative's "infinite breaker" (infiniteBreaker in
+// knative.dev/serving/pkg/activator/net/throttler.go): closed or open, nothing in
 // between. While closed every caller waits; opening releases them all at once.
 type gate struct {
 	mu   sync.RWMutex // guards open and ch

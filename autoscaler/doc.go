@@ -6,7 +6,8 @@
 //   - [Config] and [ConfigFromMap]: the config-autoscaler ConfigMap keys with
 //     Knative's defaults, parsing and validation order.
 //   - [SpecFromAnnotations]: a revision's autoscaling.knative.dev/*
-//     annotations (and legacy aliases) resolved into a [Spec].
+//     annotations (and legacy aliases) resolved into a [Spec];
+//     [ValidateAnnotations] reports every bad one, by the same table.
 //   - [Collector]: per-revision metric windows (package window) fed by
 //     scraped and pushed [Stat]s; [Scraper] samples a revision's pods over
 //     a [StatsClient].

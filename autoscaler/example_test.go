@@ -34,6 +34,20 @@ func ExampleSpecFromAnnotations() {
 	// Output: 20 14 2m0s 12s
 }
 
+func ExampleValidateAnnotations() {
+	errs := autoscaler.ValidateAnnotations(autoscaler.DefaultConfig(), map[string]string{
+		"autoscaling.knative.dev/minScale":  "3", // legacy alias
+		"autoscaling.knative.dev/max-scale": "2",
+		"autoscaling.knative.dev/window":    "1s",
+	})
+	for _, e := range errs {
+		fmt.Println(e)
+	}
+	// Output:
+	// autoscaler: annotation autoscaling.knative.dev/window = "1s": must be in [6s, 1h]
+	// autoscaler: annotation autoscaling.knative.dev/max-scale = "2": must be at least autoscaling.knative.dev/minScale = 3
+}
+
 func ExampleDecider() {
 	spec, _ := autoscaler.SpecFromAnnotations(autoscaler.DefaultConfig(), nil, 0) // target 70
 	t0 := time.Unix(0, 0)

@@ -143,7 +143,7 @@ func checkAccepted(t *testing.T, targets []Target) {
 	tags := map[string]bool{}
 	lookup := MapLookup{Configurations: map[string]Configuration{}, Revisions: map[string]Revision{}}
 	for _, tt := range targets {
-		sum += tt.percent()
+		sum += tt.EffectivePercent()
 		if tt.Tag != "" {
 			if tags[tt.Tag] || len(validation.IsDNS1035Label(tt.Tag)) > 0 {
 				t.Fatalf("accepted bad or duplicate tag %q", tt.Tag)

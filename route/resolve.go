@@ -227,7 +227,7 @@ func ResolveOwned(service string, targets []Target, lookup Lookup) (Traffic, err
 }
 
 func resolveOne(i int, t Target, service string, lookup Lookup) (*ResolvedTarget, *TargetError) {
-	rt := &ResolvedTarget{Tag: t.Tag, LatestRevision: t.latest(), Percent: t.percent()}
+	rt := &ResolvedTarget{Tag: t.Tag, LatestRevision: t.FollowsLatest(), Percent: t.EffectivePercent()}
 	switch {
 	case t.RevisionName != "":
 		rev, ok := lookup.Revision(t.RevisionName)

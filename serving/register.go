@@ -128,66 +128,9 @@ const (
 	VisibilityClusterLocal = "cluster-local"
 )
 
-// Autoscaling annotation keys (group autoscaling.knative.dev). They are
-// valid only on a revision template or a Revision, never on a Service,
-// Configuration or Route's own metadata.
-const (
-	// AutoscalingGroupName is the autoscaling API group; every autoscaling
-	// annotation key starts with it.
-	AutoscalingGroupName = "autoscaling.knative.dev"
-
-	// ClassAnnotationKey selects the autoscaler: KPA or HPA.
-	ClassAnnotationKey = AutoscalingGroupName + "/class"
-	// MetricAnnotationKey selects the scaling metric (concurrency, rps, cpu,
-	// memory).
-	MetricAnnotationKey = AutoscalingGroupName + "/metric"
-	// TargetAnnotationKey is the per-pod target of the metric (a float >= 0.01).
-	TargetAnnotationKey = AutoscalingGroupName + "/target"
-	// TargetUtilizationPercentageAnnotationKey is the share of the target
-	// the autoscaler aims for, in [1, 100].
-	TargetUtilizationPercentageAnnotationKey = AutoscalingGroupName + "/target-utilization-percentage"
-	// TargetBurstCapacityAnnotationKey is the spare capacity kept before the
-	// activator leaves the data path (>= 0, or -1 for always).
-	TargetBurstCapacityAnnotationKey = AutoscalingGroupName + "/target-burst-capacity"
-	// WindowAnnotationKey is the stable window, a duration in [6s, 1h].
-	WindowAnnotationKey = AutoscalingGroupName + "/window"
-	// PanicWindowPercentageAnnotationKey is the panic window as a percentage
-	// of the stable window.
-	PanicWindowPercentageAnnotationKey = AutoscalingGroupName + "/panic-window-percentage"
-	// PanicThresholdPercentageAnnotationKey is the load, as a percentage of
-	// capacity, that starts panic mode.
-	PanicThresholdPercentageAnnotationKey = AutoscalingGroupName + "/panic-threshold-percentage"
-	// MinScaleAnnotationKey is the minimum number of pods (int32 >= 0).
-	MinScaleAnnotationKey = AutoscalingGroupName + "/min-scale"
-	// MaxScaleAnnotationKey is the maximum number of pods (int32 >= 0, 0 =
-	// unlimited).
-	MaxScaleAnnotationKey = AutoscalingGroupName + "/max-scale"
-	// InitialScaleAnnotationKey is the number of pods a new Revision starts
-	// with.
-	InitialScaleAnnotationKey = AutoscalingGroupName + "/initial-scale"
-	// ActivationScaleAnnotationKey is the smallest non-zero scale when
-	// scaling from zero (>= 2).
-	ActivationScaleAnnotationKey = AutoscalingGroupName + "/activation-scale"
-	// ScaleDownDelayAnnotationKey delays scale-down decisions, in [0, 1h].
-	ScaleDownDelayAnnotationKey = AutoscalingGroupName + "/scale-down-delay"
-	// ScaleToZeroPodRetentionPeriodKey keeps the last pod after scale to zero
-	// was decided, in [0, 1h].
-	ScaleToZeroPodRetentionPeriodKey = AutoscalingGroupName + "/scale-to-zero-pod-retention-period"
-	// MetricAggregationAlgorithmKey selects how metrics are averaged over the
-	// window (linear or weightedExponential).
-	MetricAggregationAlgorithmKey = AutoscalingGroupName + "/metric-aggregation-algorithm"
-
-	// KPA is the Knative Pod Autoscaler class.
-	KPA = "kpa." + AutoscalingGroupName
-	// HPA is the Kubernetes Horizontal Pod Autoscaler class.
-	HPA = "hpa." + AutoscalingGroupName
-
-	// Concurrency is the in-flight requests metric (KPA).
-	Concurrency = "concurrency"
-	// RPS is the requests-per-second metric (KPA).
-	RPS = "rps"
-	// CPU is the CPU metric (HPA).
-	CPU = "cpu"
-	// Memory is the memory metric (HPA).
-	Memory = "memory"
-)
+// The autoscaling annotation keys (group autoscaling.knative.dev), the
+// autoscaler classes and metric names are defined once, with their parsers
+// and bounds, in package github.com/servekit/servekit/autoscaler
+// (GroupName, AnnotationKeys, ValidateAnnotations). They are valid only on a
+// revision template or a Revision, never on a Service, Configuration or
+// Route's own metadata.

@@ -24,10 +24,12 @@
 // text) and /healthz. SERVEKIT_PEER_TOKEN is the secret shared with the queue proxies.
 // On SIGTERM/SIGINT /healthz turns 503, and after -drain-delay the server stops
 // accepting and waits (up to -shutdown-timeout) for the requests it holds.
+//
+// The binary only parses flags and composes: the endpoint description and its watcher
+// are package activator/endpoints, the servers and the drain are activator.Serve.
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -39,13 +41,13 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"go.opencensus.io/stats/view"
 
 	"github.com/servekit/servekit/activator"
+	"github.com/servekit/servekit/activator/endpoints"
 	"github.com/servekit/servekit/activator/ocmetrics"
 	"github.com/servekit/servekit/examples/internal/promtext"
 )
@@ -147,25 +149,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 
-	src := &source{th: th, log: log, current: map[activator.RevisionKey]bool{}}
-	src.resolver.Store(newHostResolver(&Config{}))
+	src := endpoints.NewSource(th, log)
 	if len(o.revisions) > 0 {
-		var c Config
+		var c endpoints.Config
 		for _, s := range o.revisions {
-			r, err := parseRevisionFlag(s, o.cc, o.timeout)
+			r, err := endpoints.ParseRevisionFlag(s, o.cc, o.timeout)
 			if err != nil {
 				return err
 			}
 			c.Revisions = append(c.Revisions, r)
 		}
-		src.apply(&c)
-	} else if err := src.load(o.endpointsFile); err != nil {
-		return err // the first read must work; later bad versions are logged and skipped
+		src.Apply(&c)
+	} else if err := src.Load(o.endpointsFile); err != nil {
+		return fmt.Errorf("activator: -endpoints-file: %w", err) // the first read must work; later bad versions are logged and skipped
 	}
 
-	var resolver activator.Resolver = activator.ResolverFunc(func(r *http.Request) (activator.RevisionKey, error) {
-		return src.resolver.Load().Resolve(r)
-	})
+	var resolver activator.Resolver = src
 	if o.trustKnative {
 		kh, hr := activator.KnativeHeaders(), resolver
 		resolver = activator.ResolverFunc(func(r *http.Request) (activator.RevisionKey, error) {
@@ -180,17 +179,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 
-	var draining atomic.Bool
-	adminMux := http.NewServeMux()
-	adminMux.Handle("/metrics", promtext.Handler(views...))
-	adminMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if draining.Load() {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ok")
-	})
-
 	trafficLn, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("activator: -listen: %w", err)
@@ -200,144 +188,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		trafficLn.Close()
 		return fmt.Errorf("activator: -admin: %w", err)
 	}
-	traffic := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
-	admin := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
-	log.Info("activator listening", "traffic", trafficLn.Addr().String(), "admin", adminLn.Addr().String())
-	if ready != nil {
-		ready(trafficLn.Addr(), adminLn.Addr())
-	}
-
-	thCtx, stopTh := context.WithCancel(context.Background())
-	errc := make(chan error, 4)
-	go func() { errc <- th.Run(thCtx) }()
-	go func() { errc <- serve(traffic, trafficLn) }()
-	go func() { errc <- serve(admin, adminLn) }()
+	// The watcher stops at the signal, or when Serve returns after a server failed.
 	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
 	go func() {
+		defer close(watched)
 		if o.endpointsFile != "" {
-			src.watch(watchCtx, o.endpointsFile, o.poll)
+			src.Watch(watchCtx, o.endpointsFile, o.poll)
 		}
-		errc <- nil
 	}()
-
-	var (
-		firstErr error
-		received int
-	)
-	waitErr := func() {
-		if err := <-errc; err != nil && firstErr == nil {
-			firstErr = err
-		}
-		received++
-	}
-	// Until the signal, or a server fails (the watcher's nil is only its end).
-	for firstErr == nil && ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-		case err := <-errc:
-			received++
-			firstErr = err
-		}
-	}
-	// Drain: fail health checks so the platform stops sending, then stop accepting and
-	// wait for what is held.
-	draining.Store(true)
-	log.Info("activator draining", "delay", o.drainDelay)
-	if firstErr == nil {
-		select {
-		case <-time.After(o.drainDelay):
-		case err := <-errc:
-			received++
-			firstErr = err
-		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
-	defer cancel()
-	if err := traffic.Shutdown(sctx); err != nil {
-		log.Warn("traffic shutdown", "error", err.Error())
-	}
-	admin.Shutdown(sctx)
+	err = activator.Serve(ctx, activator.ServeOptions{
+		Handler:         h,
+		Throttler:       th,
+		Listener:        trafficLn,
+		AdminListener:   adminLn,
+		Metrics:         promtext.Handler(views...),
+		Ready:           ready,
+		DrainDelay:      o.drainDelay,
+		ShutdownTimeout: o.shutdownTimeout,
+		Logger:          log,
+	})
 	stopWatch()
-	stopTh()
-	for received < 4 {
-		waitErr()
-	}
-	return firstErr
-}
-
-func serve(s *http.Server, ln net.Listener) error {
-	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// source applies a Config to the Throttler: revisions added, updated, removed.
-type source struct {
-	th       *activator.Throttler
-	log      *slog.Logger
-	resolver atomic.Pointer[hostResolver]
-	current  map[activator.RevisionKey]bool // owned by whoever calls apply (one goroutine at a time)
-	last     []byte                         // content last applied
-	lastBad  []byte                         // content last rejected, so it is logged once
-}
-
-func (s *source) apply(c *Config) {
-	next := map[activator.RevisionKey]bool{}
-	for _, r := range c.Revisions {
-		rev := activator.Revision{ContainerConcurrency: r.ContainerConcurrency, Timeout: time.Duration(r.TimeoutSeconds) * time.Second}
-		if err := s.th.SetRevision(r.key(), rev); err != nil {
-			s.log.Warn("ignoring revision", "revision", r.key().String(), "reason", err.Error())
-			continue
-		}
-		next[r.key()] = true
-		if err := s.th.UpdateEndpoints(r.key(), r.Addresses); err != nil {
-			s.log.Warn("ignoring endpoints", "revision", r.key().String(), "reason", err.Error())
-		}
-	}
-	for k := range s.current {
-		if !next[k] {
-			s.th.RemoveRevision(k)
-		}
-	}
-	s.current = next
-	s.resolver.Store(newHostResolver(c))
-}
-
-// load reads, parses and applies the file when its content changed.
-func (s *source) load(path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("activator: -endpoints-file: %w", err)
-	}
-	if (s.last != nil && bytes.Equal(data, s.last)) || (s.lastBad != nil && bytes.Equal(data, s.lastBad)) {
-		return nil
-	}
-	c, err := parseConfig(data)
-	if err != nil {
-		s.lastBad = data
-		return fmt.Errorf("activator: %s: %w", path, err)
-	}
-	s.lastBad = nil
-	s.last = data
-	s.apply(c)
-	s.log.Info("endpoints loaded", "file", path, "revisions", len(c.Revisions))
-	return nil
-}
-
-// watch re-reads the file every interval until ctx ends; a bad version is logged and
-// the last good one stays in force.
-func (s *source) watch(ctx context.Context, path string, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.load(path); err != nil {
-				s.log.Warn("keeping the last good endpoints", "reason", err.Error())
-			}
-		}
-	}
+	<-watched
+	return err
 }

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/serving"
 	servingv1 "github.com/servekit/servekit/serving/v1"
 )
@@ -134,7 +135,7 @@ func TestOwnedObjectsAreValid(t *testing.T) {
 	}
 	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Name: "hello-00001",
 		Labels:          map[string]string{serving.ConfigurationLabelKey: "hello"},
-		Annotations:     map[string]string{serving.TargetAnnotationKey: "10"},
+		Annotations:     map[string]string{autoscaler.AnnotationTarget: "10"},
 		OwnerReferences: []metav1.OwnerReference{{Kind: "Configuration", Name: "hello"}}}}
 	rev.Spec = *cfg.Spec.Template.Spec.DeepCopy()
 	if errs := rev.Validate(d); len(errs) != 0 {

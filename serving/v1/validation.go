@@ -10,6 +10,7 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/serving"
 )
 
@@ -168,7 +169,7 @@ func nameIsDNS1035Label(name string, prefix bool) []string {
 func validateNoAutoscalingAnnotations(annotations map[string]string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, k := range sortedKeys(annotations) {
-		if strings.HasPrefix(k, serving.AutoscalingGroupName) {
+		if strings.HasPrefix(k, autoscaler.GroupName) {
 			errs = append(errs, errInvalidKeyName(p, k,
 				`autoscaling annotations must be put under "spec.template.metadata.annotations" to work`))
 		}

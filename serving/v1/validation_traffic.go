@@ -1,83 +1,75 @@
 package v1
 
 import (
-	"fmt"
+	"strings"
 
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/servekit/servekit/route/traffic"
 )
 
-// validateTraffic checks a spec traffic list (p = spec.traffic). inService
-// means the list belongs to a Service, whose Configuration is implied.
-func validateTraffic(traffic []TrafficTarget, inService bool, p *field.Path) field.ErrorList {
+// validateTraffic checks a spec traffic list (p = spec.traffic) with the
+// rules of package route/traffic, rendered with Knative's field paths and
+// messages. inService means the list belongs to a Service, whose
+// Configuration is implied. The url field, which traffic does not know,
+// must not be set.
+func validateTraffic(tts []TrafficTarget, inService bool, p *field.Path) field.ErrorList {
+	targets := make([]traffic.Target, len(tts))
+	for i, tt := range tts {
+		targets[i] = traffic.Target{Tag: tt.Tag, RevisionName: tt.RevisionName,
+			ConfigurationName: tt.ConfigurationName, LatestRevision: tt.LatestRevision, Percent: tt.Percent}
+	}
+	// Knative's order: each target's own errors (url last), then the
+	// tags that are not DNS labels, then the duplicate tags, then the sum.
+	own := make([]field.ErrorList, len(tts))
+	var tagErrs, dupErrs, sumErrs field.ErrorList
+	for _, e := range traffic.Validate(targets, inService) {
+		switch e.Kind {
+		case traffic.TagNotDNS1035Label:
+			// Knative reports tag errors at "traffic.tag[i]" (ViaIndex
+			// applied to the "tag" path), not "traffic[i].tag"; we keep
+			// its path.
+			tagErrs = append(tagErrs, errGeneric(p.Child("tag").Index(e.Index), e.Value, e.Message(), got(e.Value)))
+		case traffic.DuplicateTag:
+			dupErrs = append(dupErrs, trafficError(e, p))
+		case traffic.BadSum:
+			sumErrs = append(sumErrs, trafficError(e, p))
+		default:
+			own[e.Index] = append(own[e.Index], trafficError(e, p))
+		}
+	}
 	var errs field.ErrorList
-	var sum int64
-	for i := range traffic {
-		errs = append(errs, traffic[i].validate(inService, p.Index(i))...)
-		if traffic[i].Percent != nil {
-			sum += *traffic[i].Percent
+	for i, tt := range tts {
+		errs = append(errs, own[i]...)
+		if tt.URL != "" {
+			errs = append(errs, errDisallowedFields(p.Index(i).Child("url")))
 		}
 	}
-	// Knative reports tag errors at "traffic.tag[i]" (ViaIndex applied to
-	// the "tag" path), not "traffic[i].tag"; we keep its path.
-	for i := range traffic {
-		if tag := traffic[i].Tag; tag != "" {
-			if msgs := validation.IsDNS1035Label(tag); len(msgs) > 0 {
-				errs = append(errs, errGeneric(p.Child("tag").Index(i), tag, fmt.Sprint("invalid value: not a DNS 1035 label: ", msgs), got(tag)))
-			}
-		}
-	}
-	seen := map[string]int{}
-	for i := range traffic {
-		tag := traffic[i].Tag
-		if tag == "" {
-			continue
-		}
-		if j, ok := seen[tag]; ok {
-			msg := fmt.Sprintf("Multiple definitions for %q", shorten(tag))
-			errs = append(errs, errGeneric(p.Index(j).Child("tag"), tag, msg), errGeneric(p.Index(i).Child("tag"), tag, msg))
-			continue
-		}
-		seen[tag] = i
-	}
-	if sum != 100 {
-		errs = append(errs, errGeneric(p, sum, fmt.Sprintf("Traffic targets sum to %d, want 100", sum)))
-	}
-	return errs
+	errs = append(errs, tagErrs...)
+	errs = append(errs, dupErrs...)
+	return append(errs, sumErrs...)
 }
 
-func (tt *TrafficTarget) validate(inService bool, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if tt.LatestRevision != nil {
-		lr := *tt.LatestRevision
-		if pinned := tt.RevisionName != ""; pinned == lr {
-			errs = append(errs, errGeneric(p.Child("latestRevision"), lr,
-				fmt.Sprintf("may not set revisionName %q when latestRevision is %t", shorten(tt.RevisionName), lr)))
-		}
+// trafficError renders one broken traffic rule as Knative does.
+func trafficError(e traffic.Error, p *field.Path) *field.Error {
+	if e.Index < 0 {
+		return errGeneric(p, e.Number, e.Message())
 	}
-	switch {
-	case inService && tt.ConfigurationName != "":
-		errs = append(errs, errDisallowedFields(p.Child("configurationName")))
-	case tt.RevisionName != "" && tt.ConfigurationName != "":
-		errs = append(errs, errMultipleOneOf(p.Child("configurationName"), p.Child("revisionName"))...)
-	case tt.RevisionName != "":
-		if msgs := validation.IsQualifiedName(tt.RevisionName); len(msgs) > 0 {
-			errs = append(errs, errInvalidKeyName(p.Child("revisionName"), tt.RevisionName, msgs...))
-		}
-	case tt.ConfigurationName != "":
-		if msgs := validation.IsQualifiedName(tt.ConfigurationName); len(msgs) > 0 {
-			errs = append(errs, errInvalidKeyName(p.Child("configurationName"), tt.ConfigurationName, msgs...))
-		}
-	case inService:
-		// The Service's own Configuration is implied.
-	default:
-		errs = append(errs, errMissingOneOf(p.Child("configurationName"), p.Child("revisionName"))...)
+	fp := p.Index(e.Index).Child(e.Field)
+	e.Value = shorten(e.Value)
+	switch e.Kind {
+	case traffic.ConfigurationInService:
+		return errDisallowedFields(fp)
+	case traffic.NeitherName:
+		return field.Required(fp, e.Message())
+	case traffic.BothNames:
+		return field.Invalid(fp, "", e.Message())
+	case traffic.InvalidName:
+		return errGeneric(fp, e.Value, withDetails(e.Message(), []string{strings.Join(e.Rules, ", ")}))
+	case traffic.PercentOutOfRange:
+		return errGeneric(fp, e.Number, e.Message())
+	case traffic.LatestRevisionConflict:
+		return errGeneric(fp, e.Latest, e.Message())
 	}
-	if tt.Percent != nil && (*tt.Percent < 0 || *tt.Percent > 100) {
-		errs = append(errs, errOutOfBounds(p.Child("percent"), *tt.Percent, 0, 100))
-	}
-	if tt.URL != "" {
-		errs = append(errs, errDisallowedFields(p.Child("url")))
-	}
-	return errs
+	return errGeneric(fp, e.Value, e.Message())
 }

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/queue"
 	"github.com/servekit/servekit/serving"
 	v1 "github.com/servekit/servekit/serving/v1"
@@ -53,7 +54,7 @@ const (
 	defaultTimeoutSeconds   = 300
 	defaultProgressDeadline = 600 * time.Second
 	drainPath               = "/wait-for-drain"
-	initialScaleAnnotation  = serving.AutoscalingGroupName + "/initial-scale"
+	initialScaleAnnotation  = autoscaler.AnnotationInitialScale
 )
 
 // DeploymentName is the name of the Deployment of revision rev: "<rev>-deployment".
@@ -145,7 +146,7 @@ func childAnnotations(rev *v1.Revision) map[string]string {
 			serving.LastAppliedConfigAnnotation:
 			continue
 		}
-		if strings.HasPrefix(k, serving.AutoscalingGroupName) {
+		if strings.HasPrefix(k, autoscaler.GroupName) {
 			continue
 		}
 		out[k] = v

@@ -1,4 +1,4 @@
-package main
+package endpoints
 
 import (
 	"bytes"
@@ -13,34 +13,39 @@ import (
 	"github.com/servekit/servekit/activator"
 )
 
-// Config is the endpoint source: the revisions this activator fronts, with their
-// pods' addresses. Read from -endpoints-file (YAML or JSON) or built from -revision.
+// Config is a static endpoint description: the revisions an activator fronts, with
+// their pods' addresses. Parse reads it from YAML or JSON; ParseRevisionFlag builds
+// one revision from a command-line form.
 type Config struct {
-	Revisions []RevisionConfig `json:"revisions"`
+	Revisions []Revision `json:"revisions"`
 }
 
-// RevisionConfig is one revision.
-type RevisionConfig struct {
+// Revision is one revision of a Config.
+type Revision struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	// ContainerConcurrency: 0 means unlimited.
 	ContainerConcurrency int `json:"containerConcurrency"`
-	// TimeoutSeconds: 0 means 300.
+	// TimeoutSeconds: 0 means 300 (activator.DefaultTimeout).
 	TimeoutSeconds int `json:"timeoutSeconds"`
-	// Hosts route requests to this revision by Host header (port ignored).
+	// Hosts route requests to this revision by Host header (port ignored, case
+	// insensitive).
 	Hosts []string `json:"hosts"`
 	// Addresses are the pods' queue proxies, ip:port. Bad ones are logged and ignored
-	// by the activator.
+	// by the Throttler (activator.Throttler.UpdateEndpoints).
 	Addresses []string `json:"addresses"`
 }
 
-func (r RevisionConfig) key() activator.RevisionKey {
+// Key returns the revision's key.
+func (r Revision) Key() activator.RevisionKey {
 	return activator.RevisionKey{Namespace: r.Namespace, Name: r.Name}
 }
 
-// parseConfig reads YAML or JSON; unknown fields and invalid values are errors that
-// name the field.
-func parseConfig(data []byte) (*Config, error) {
+// Parse reads a Config from YAML or JSON; empty input is an empty Config. Unknown
+// fields and invalid values (a missing namespace or name, a negative
+// containerConcurrency or timeoutSeconds, a revision or a host listed twice) are
+// errors that name the field, e.g. "revisions[1].hosts[0]".
+func Parse(data []byte) (*Config, error) {
 	var c Config
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &c, nil
@@ -61,10 +66,10 @@ func parseConfig(data []byte) (*Config, error) {
 			return nil, fmt.Errorf("endpoints file: %s.containerConcurrency: must be >= 0, got %d", f, r.ContainerConcurrency)
 		case r.TimeoutSeconds < 0:
 			return nil, fmt.Errorf("endpoints file: %s.timeoutSeconds: must be >= 0, got %d", f, r.TimeoutSeconds)
-		case seen[r.key()]:
-			return nil, fmt.Errorf("endpoints file: %s: revision %s listed twice", f, r.key())
+		case seen[r.Key()]:
+			return nil, fmt.Errorf("endpoints file: %s: revision %s listed twice", f, r.Key())
 		}
-		seen[r.key()] = true
+		seen[r.Key()] = true
 		for j, h := range r.Hosts {
 			h = strings.ToLower(h)
 			if h == "" || strings.ContainsAny(h, " /") {
@@ -73,20 +78,23 @@ func parseConfig(data []byte) (*Config, error) {
 			if other, dup := hosts[h]; dup {
 				return nil, fmt.Errorf("endpoints file: %s.hosts[%d]: host %q already routes to %s", f, j, h, other)
 			}
-			hosts[h] = r.key().String()
+			hosts[h] = r.Key().String()
 		}
 	}
 	return &c, nil
 }
 
-// parseRevisionFlag parses -revision ns/name=addr,addr (addresses may be empty).
-func parseRevisionFlag(s string, cc int, timeout time.Duration) (RevisionConfig, error) {
+// ParseRevisionFlag parses the command-line form of a revision,
+// namespace/name=ip:port[,ip:port...] (the address list may be empty), giving it
+// containerConcurrency cc and the timeout (whole seconds). Its errors name the
+// -revision flag.
+func ParseRevisionFlag(s string, cc int, timeout time.Duration) (Revision, error) {
 	keyPart, addrs, _ := strings.Cut(s, "=")
 	ns, name, ok := strings.Cut(keyPart, "/")
 	if !ok || ns == "" || name == "" {
-		return RevisionConfig{}, fmt.Errorf("-revision %q: want namespace/name=ip:port[,ip:port]", s)
+		return Revision{}, fmt.Errorf("-revision %q: want namespace/name=ip:port[,ip:port]", s)
 	}
-	r := RevisionConfig{Namespace: ns, Name: name, ContainerConcurrency: cc, TimeoutSeconds: int(timeout / time.Second)}
+	r := Revision{Namespace: ns, Name: name, ContainerConcurrency: cc, TimeoutSeconds: int(timeout / time.Second)}
 	for a := range strings.SplitSeq(addrs, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			r.Addresses = append(r.Addresses, a)
@@ -95,23 +103,27 @@ func parseRevisionFlag(s string, cc int, timeout time.Duration) (RevisionConfig,
 	return r, nil
 }
 
-// hostResolver routes by the configured hosts, then by Knative's
-// <revision>.<namespace>.svc.<domain> form.
-type hostResolver struct {
+// HostResolver is an activator.Resolver that routes by the hosts of a Config, then by
+// Knative's <revision>.<namespace>.svc.<cluster-domain> form (activator.ServiceHost).
+// It is immutable; build a new one for a new Config.
+type HostResolver struct {
 	hosts map[string]activator.RevisionKey
 }
 
-func newHostResolver(c *Config) *hostResolver {
-	hr := &hostResolver{hosts: map[string]activator.RevisionKey{}}
+// NewHostResolver returns the resolver for c's hosts.
+func NewHostResolver(c *Config) *HostResolver {
+	hr := &HostResolver{hosts: map[string]activator.RevisionKey{}}
 	for _, r := range c.Revisions {
 		for _, h := range r.Hosts {
-			hr.hosts[strings.ToLower(h)] = r.key()
+			hr.hosts[strings.ToLower(h)] = r.Key()
 		}
 	}
 	return hr
 }
 
-func (hr *hostResolver) Resolve(r *http.Request) (activator.RevisionKey, error) {
+// Resolve returns the revision for r's Host, or an error naming the Host (which the
+// activator.Handler answers with 404).
+func (hr *HostResolver) Resolve(r *http.Request) (activator.RevisionKey, error) {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h

@@ -1,0 +1,136 @@
+// This file owns admission: Try, which queues a request until its revision has
+// capacity, picks a pod and fails over to another when the pod is unreachable, and the
+// deadline-aware admission of requests to a cold revision.
+
+package activator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/servekit/servekit/queue"
+)
+
+// Try waits until the revision has capacity, reserves a pod and calls fn with its
+// address, all within ctx (whose deadline should be the revision timeout). It returns
+// fn's error, or without calling fn:
+//   - ErrUnknownRevision (wrapped) for a revision not known (or removed meanwhile);
+//   - queue.ErrRequestQueueFull when Options.QueueDepth requests already wait;
+//   - a *DeadlineError when ctx's deadline ends before the cold start would;
+//   - ctx.Err() when ctx ended first.
+//
+// When fn returns an error wrapping ErrPodUnreachable, the pod is marked unhealthy and
+// fn is called again with another pod (MaxAttempts in all).
+func (t *Throttler) Try(ctx context.Context, key RevisionKey, fn func(dest string) error) error {
+	t.mu.RLock()
+	rev := t.revs[key]
+	t.mu.RUnlock()
+	if rev == nil {
+		t.reject(key, ReasonUnknownRevision)
+		return fmt.Errorf("%w %s", ErrUnknownRevision, key)
+	}
+	start := t.clock.Now()
+	if rev.stats.begin(start) && t.sink != nil {
+		t.sink.RecordStat(key.Namespace, key.Name, start, 1, 1)
+	}
+	defer func() { rev.stats.end(t.clock.Now()) }()
+	if rev.waiting.Add(1) > t.depth {
+		rev.waiting.Add(-1)
+		t.reject(key, ReasonQueueFull)
+		return queue.ErrRequestQueueFull
+	}
+	waiting := true
+	defer func() {
+		if waiting {
+			rev.waiting.Add(-1)
+		}
+	}()
+	if len(*rev.assigned.Load()) == 0 {
+		if err := t.admitCold(ctx, rev, start); err != nil {
+			t.reject(key, ReasonDeadline)
+			return err
+		}
+	}
+	for attempts := 1; ; attempts++ {
+		var (
+			picked bool
+			ferr   error
+		)
+		err := rev.breaker.Maybe(ctx, func() {
+			tr := rev.policy(*rev.assigned.Load())
+			if tr == nil {
+				return
+			}
+			defer func() {
+				tr.Release()
+				if tr.orphaned.Load() {
+					t.orphanDone(rev)
+				}
+			}()
+			picked = true
+			if waiting {
+				waiting = false
+				rev.waiting.Add(-1)
+				if h := t.hooks.QueueWait; h != nil {
+					h(key, t.clock.Since(start))
+				}
+			}
+			ferr = fn(tr.addr)
+			if ferr != nil && errors.Is(ferr, ErrPodUnreachable) {
+				t.podUnreachable(rev, tr, ferr)
+			}
+		})
+		switch {
+		case err != nil:
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.reject(key, ReasonTimeout)
+			}
+			return err
+		case !picked:
+			// Capacity and pods disagreed for a moment (an update is in progress, or the
+			// revision went away): queue again, as Knative does.
+			if rev.removed.Load() {
+				t.reject(key, ReasonUnknownRevision)
+				return fmt.Errorf("%w %s", ErrUnknownRevision, key)
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			runtime.Gosched()
+			continue
+		case ferr != nil && errors.Is(ferr, ErrPodUnreachable) && attempts < MaxAttempts && ctx.Err() == nil:
+			t.log.Info("activator: failing over to another pod", "revision", key.String(), "error", ferr.Error())
+			continue
+		}
+		return ferr
+	}
+}
+
+// admitCold applies deadline-aware admission to a request that would wait for a
+// revision with no pod: it fails when ctx's deadline comes before the revision's last
+// observed cold start (measured from the first waiting request) would end.
+func (t *Throttler) admitCold(ctx context.Context, rev *revision, now time.Time) error {
+	rev.mu.Lock()
+	if len(*rev.assigned.Load()) > 0 {
+		rev.mu.Unlock()
+		return nil
+	}
+	if rev.coldSince.IsZero() {
+		rev.coldSince = now
+	}
+	observed := rev.coldStart
+	expected := observed - now.Sub(rev.coldSince)
+	rev.mu.Unlock()
+	if observed <= 0 || expected <= 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if rem := dl.Sub(now); rem < expected {
+			return &DeadlineError{Key: rev.key, Remaining: rem, Expected: expected}
+		}
+	}
+	return nil
+}
