@@ -23,6 +23,7 @@ import (
 	"github.com/servekit/servekit/route"
 	"github.com/servekit/servekit/serving"
 	"github.com/servekit/servekit/serving/gc"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -33,7 +34,7 @@ const DefaultNamespace = "default"
 // it with New, feed it objects with Apply, serve Handler on the ingress listener, and
 // call Run.
 type Controller struct {
-	backend   Backend
+	backend   runtime.Backend
 	clock     clock.WithTicker
 	log       *slog.Logger
 	defaults  v1.Defaults

@@ -13,13 +13,14 @@ import (
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/route"
 	"github.com/servekit/servekit/serving/gc"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
 // Options configure a Controller. Only Backend is required.
 type Options struct {
 	// Backend runs the pods; required.
-	Backend Backend
+	Backend runtime.Backend
 	// Clock drives the autoscaler, the activator and the resync loop, and stamps
 	// conditions. Nil means the real clock.
 	Clock clock.WithTicker

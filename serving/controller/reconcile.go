@@ -17,6 +17,7 @@ import (
 	"github.com/servekit/servekit/serving"
 	"github.com/servekit/servekit/serving/gc"
 	"github.com/servekit/servekit/serving/revision"
+	"github.com/servekit/servekit/serving/runtime"
 	"github.com/servekit/servekit/serving/service"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -308,7 +309,7 @@ func (c *Controller) revisionStatusLocked(key types.NamespacedName, rev *v1.Revi
 	rs := &rev.Status
 	rs.ObservedGeneration = rev.Generation
 	applyErr := st.applyErr
-	if re, ok := c.backend.(RevisionErrorer); ok && applyErr == nil {
+	if re, ok := c.backend.(runtime.RevisionErrorer); ok && applyErr == nil {
 		applyErr = re.RevisionError(key)
 	}
 	if applyErr != nil {

@@ -28,7 +28,7 @@ import (
 
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/serving"
-	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -77,7 +77,7 @@ type Options struct {
 // "<rev>-deployment" (the user's containers plus the queue proxy sidecar) and a private
 // Service "<rev>-private"; its pods are read from that Service's EndpointSlices, its
 // scale is written through the Deployment's scale subresource, and its statistics are
-// scraped from each pod's queue proxy. It implements controller.Backend.
+// scraped from each pod's queue proxy. It implements runtime.Backend.
 //
 // A Backend is the leader (the default) or a follower (Options.Follower, SetLeader):
 // only the leader writes to the API server — children, scale, deletions, peer-token
@@ -135,10 +135,10 @@ type revInfo struct {
 // scraped is a pod's last successful scrape.
 type scraped struct {
 	at   time.Time
-	stat controller.PodStats
+	stat runtime.PodStats
 }
 
-var _ controller.Backend = (*Backend)(nil)
+var _ runtime.Backend = (*Backend)(nil)
 
 // byServiceIndex indexes EndpointSlices by "<namespace>/<service name>".
 const byServiceIndex = "servekit-service"
@@ -568,7 +568,7 @@ func (b *Backend) Delete(key types.NamespacedName) error {
 // as the API documents); Restarts and LastExit come from the Pod's container statuses
 // (the queue proxy's excluded). An endpoint listed in several slices (while they are being
 // rebalanced) appears once, ready if any slice says so.
-func (b *Backend) Pods(key types.NamespacedName) []controller.Pod {
+func (b *Backend) Pods(key types.NamespacedName) []runtime.Pod {
 	objs, err := b.slices.GetIndexer().ByIndex(byServiceIndex, key.Namespace+"/"+PrivateServiceName(key.Name))
 	if err != nil {
 		return nil
@@ -588,7 +588,7 @@ func (b *Backend) Pods(key types.NamespacedName) []controller.Pod {
 }
 
 // podsFromSlices turns EndpointSlices into pods.
-func podsFromSlices(objs []any) []controller.Pod {
+func podsFromSlices(objs []any) []runtime.Pod {
 	n := 0
 	for _, obj := range objs {
 		if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
@@ -599,7 +599,7 @@ func podsFromSlices(objs []any) []controller.Pod {
 		return nil
 	}
 	byName := make(map[string]int, n)
-	pods := make([]controller.Pod, 0, n)
+	pods := make([]runtime.Pod, 0, n)
 	for _, obj := range objs {
 		s, ok := obj.(*discoveryv1.EndpointSlice)
 		if !ok {
@@ -613,7 +613,7 @@ func podsFromSlices(objs []any) []controller.Pod {
 			if len(ep.Addresses) == 0 {
 				continue
 			}
-			p := controller.Pod{
+			p := runtime.Pod{
 				Name:        ep.Addresses[0],
 				Address:     joinHostPort(ep.Addresses[0], port),
 				Ready:       ep.Conditions.Ready == nil || *ep.Conditions.Ready,
@@ -634,7 +634,7 @@ func podsFromSlices(objs []any) []controller.Pod {
 	if len(pods) == 0 {
 		return nil
 	}
-	slices.SortFunc(pods, func(a, b controller.Pod) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(pods, func(a, b runtime.Pod) int { return cmp.Compare(a.Name, b.Name) })
 	return pods
 }
 

@@ -22,7 +22,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/servekit/servekit/autoscaler"
-	"github.com/servekit/servekit/serving/controller"
+	servingruntime "github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -148,7 +148,7 @@ func TestFollowerWritesNothingUntilLeader(t *testing.T) {
 	waitFor(t, "the scrape ticker", nil, clk.HasWaiters)
 	clk.Step(time.Second)
 	waitRound(t, rounds)
-	want := []controller.PodStats{{Pod: "pod-a", AverageConcurrency: 2, RequestCount: 7}}
+	want := []servingruntime.PodStats{{Pod: "pod-a", AverageConcurrency: 2, RequestCount: 7}}
 	if diff := cmp.Diff(want, b.Stats(seedKey, clk.Now())); diff != "" {
 		t.Errorf("follower stats (-want +got):\n%s", diff)
 	}
