@@ -5,8 +5,9 @@
 // through the activator when a revision has too little spare capacity (Knative's SKS
 // Serve/Proxy modes) — and reports Knative's status conditions and URLs.
 //
-// The one idea: a Controller owns the control loop and the ingress, and nothing about
-// where pods run. That is the runtime's job: a runtime.Backend (package
+// The one idea: a Controller owns the control loop, composes the data path (the
+// ingress of package serving/ingress, the activator, the autoscaler) and owns nothing
+// about where pods run. That is the runtime's job: a runtime.Backend (package
 // serving/runtime declares the contract; serving/runtime/local runs processes on one
 // machine, serving/runtime/kube a Kubernetes cluster, and a platform team can plug
 // in its own).
