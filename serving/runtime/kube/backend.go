@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
 	"github.com/servekit/servekit/autoscaler"
@@ -108,13 +109,12 @@ type Backend struct {
 		revs  map[types.NamespacedName]*revInfo
 		stats map[types.NamespacedName]map[string]scraped // revision → pod → last scrape
 
-		leader   bool                               // Apply, Scale and Delete write
-		pending  map[types.NamespacedName]time.Time // revisions to sync, and not before when
-		failures map[types.NamespacedName]int       // consecutive failed syncs (back-off)
-		tokens   map[string]bool                    // namespaces whose peer-token Secret is ensured
+		leader bool            // Apply, Scale and Delete write
+		tokens map[string]bool // namespaces whose peer-token Secret is ensured
+		// queue holds the revisions the leader syncs (SetLeader), with their
+		// back-off; nil while Run is not running.
+		queue workqueue.TypedRateLimitingInterface[types.NamespacedName]
 	}
-	// kick wakes the sync loop (buffered, 1).
-	kick chan struct{}
 	// syncedHook, if not nil, is called after each sync by the sync loop (tests).
 	syncedHook func(types.NamespacedName, error)
 }
@@ -129,6 +129,7 @@ type revInfo struct {
 	replicas   int  // the last recorded scale,
 	scaled     bool // if any
 	ensured    bool // the children were created or adopted while leader
+	resync     bool // SetLeader(true) asked for a leader's sync not yet taken
 	deleted    bool // Delete was called: write nothing more
 }
 
@@ -184,10 +185,7 @@ func New(opts Options) (*Backend, error) {
 	b.mu.revs = make(map[types.NamespacedName]*revInfo)
 	b.mu.stats = make(map[types.NamespacedName]map[string]scraped)
 	b.mu.leader = !opts.Follower
-	b.mu.pending = make(map[types.NamespacedName]time.Time)
-	b.mu.failures = make(map[types.NamespacedName]int)
 	b.mu.tokens = make(map[string]bool)
-	b.kick = make(chan struct{}, 1)
 
 	factoryOpts := []informers.SharedInformerOption{
 		// Only the slices of our private Services: they carry the Service's labels.
@@ -325,7 +323,7 @@ func (b *Backend) Run(ctx context.Context, notify func(types.NamespacedName)) er
 	// The leader's retries of the revisions recorded while a follower.
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { b.syncLoop(ctx) })
+	wg.Go(func() { b.runSyncs(ctx) })
 	if !cache.WaitForCacheSync(ctx.Done(), b.slices.HasSynced, b.pods.HasSynced) {
 		return nil // ctx ended first
 	}
@@ -536,8 +534,9 @@ func (b *Backend) Delete(key types.NamespacedName) error {
 	}
 	delete(b.mu.revs, key)
 	delete(b.mu.stats, key)
-	delete(b.mu.pending, key)
-	delete(b.mu.failures, key)
+	if b.mu.queue != nil {
+		b.mu.queue.Forget(key)
+	}
 	leader := b.mu.leader
 	b.mu.Unlock()
 	if !leader {

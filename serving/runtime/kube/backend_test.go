@@ -552,7 +552,7 @@ func TestStatsScrapesReadyPods(t *testing.T) {
 		t.Errorf("stats before any scrape = %v", got)
 	}
 
-	waitFor(t, "the scrape ticker", nil, func() bool { return clk.HasWaiters() })
+	waitScrapeTicker(t, clk)
 	clk.Step(time.Second)
 	waitRound(t, rounds)
 	want := []servingruntime.PodStats{{Pod: "pod-a", AverageConcurrency: 3, AverageProxiedConcurrency: 1, RequestCount: 30, ProxiedRequestCount: 5}}
@@ -610,6 +610,14 @@ func TestMetricsURL(t *testing.T) {
 			t.Errorf("metricsURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// waitScrapeTicker waits until Run's scrape loop has its ticker on clk, so that
+// stepping clk makes a round. Run's other waiter on clk, from its start, is the
+// heartbeat ticker of the leader's sync workqueue.
+func waitScrapeTicker(t *testing.T, clk *clocktesting.FakeClock) {
+	t.Helper()
+	waitFor(t, "the scrape ticker", nil, func() bool { return clk.Waiters() >= 2 })
 }
 
 func waitRound(t *testing.T, rounds <-chan struct{}) {

@@ -1,5 +1,6 @@
 // Package kube is servekit's Kubernetes backend: it runs revisions on a cluster
-// through client-go, as Knative does (control-plane.md §9).
+// through client-go, as Knative's revision reconciler does
+// (knative.dev/serving/pkg/reconciler/revision; docs/kubernetes.md).
 //
 // The one idea: a Revision becomes Kubernetes objects, and everything the controller
 // needs to know about its pods is read back from Kubernetes. Backend.Apply creates the
