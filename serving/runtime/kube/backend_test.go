@@ -655,12 +655,13 @@ func TestPodRestartsAndLastExit(t *testing.T) {
 	}
 	n := newNotifications()
 	run(t, b, n.notify)
-	waitFor(t, "the pods", n.ch, func() bool { return len(b.Pods(seedKey)) == 2 })
 	want := []servingruntime.Pod{
 		// The queue proxy's restarts and exits are not the app's.
 		{Name: "pod-a", Address: "10.1.0.1:8012", Ready: true, Restarts: 3, LastExit: "exit code 2 (Error): panic: boom"},
 		{Name: "pod-b", Address: "10.1.0.2:8012", Ready: true}, // no Pod object (yet): no counts
 	}
+	// The EndpointSlice and Pod informers sync independently: wait for both.
+	waitFor(t, "the pods with pod-a's restarts", n.ch, func() bool { return cmp.Equal(want, b.Pods(seedKey)) })
 	if diff := cmp.Diff(want, b.Pods(seedKey)); diff != "" {
 		t.Errorf("pods (-want +got):\n%s", diff)
 	}
