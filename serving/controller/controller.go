@@ -23,6 +23,8 @@ import (
 	"github.com/servekit/servekit/route"
 	"github.com/servekit/servekit/serving"
 	"github.com/servekit/servekit/serving/gc"
+	"github.com/servekit/servekit/serving/ingress"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -33,7 +35,7 @@ const DefaultNamespace = "default"
 // it with New, feed it objects with Apply, serve Handler on the ingress listener, and
 // call Run.
 type Controller struct {
-	backend   Backend
+	backend   runtime.Backend
 	clock     clock.WithTicker
 	log       *slog.Logger
 	defaults  v1.Defaults
@@ -49,12 +51,12 @@ type Controller struct {
 	scaler    *autoscaler.MultiScaler
 	throttler *activator.Throttler
 	act       *activator.Handler
-	ingress   *ingress
+	ingress   *ingress.Ingress
 
 	table route.TableHolder
 	// dp maps each revision to its data-plane state; replaced as a whole (under mu)
 	// when revisions come or go, read without locks per request.
-	dp atomic.Pointer[map[types.NamespacedName]*revDataplane]
+	dp atomic.Pointer[map[types.NamespacedName]*ingress.Revision]
 
 	kickCh chan struct{} // buffer 1: a reconcile is wanted
 	epMu   sync.Mutex    // serialises endpoint refreshes (refreshEndpoints)
@@ -96,15 +98,7 @@ type revState struct {
 	everReady  bool
 	applyErr   error
 	ready      string // last logged Ready status, for state-change lines
-	dp         *revDataplane
-}
-
-// revDataplane is what the ingress needs per revision, readable without locks.
-type revDataplane struct {
-	key   activator.RevisionKey
-	serve atomic.Bool              // SKS Serve mode: the activator is out of the path
-	addrs atomic.Pointer[[]string] // ready pod addresses
-	next  atomic.Uint64            // round-robin position
+	dp         *ingress.Revision
 }
 
 // New returns a Controller configured by o.
@@ -196,14 +190,24 @@ func New(o Options) (*Controller, error) {
 	}
 	c.act, err = activator.NewHandler(activator.HandlerOptions{
 		Throttler: c.throttler,
-		Resolver:  activator.ResolverFunc(resolveFromContext),
+		Resolver:  activator.ResolverFunc(ingress.ResolveRevision),
 		PeerToken: o.PeerToken,
 		Logger:    c.log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.ingress = newIngress(c)
+	c.ingress, err = ingress.New(ingress.Options{
+		Routes:           &c.table,
+		TagHeaderRouting: c.netCfg.TagHeaderRouting,
+		Revision:         func(key types.NamespacedName) *ingress.Revision { return (*c.dp.Load())[key] },
+		Activator:        c.act,
+		DialContext:      c.dial,
+		Reporter:         c.reporter,
+	})
+	if err != nil {
+		return nil, err
+	}
 	c.mu.services = make(map[types.NamespacedName]*v1.Service)
 	c.mu.configs = make(map[types.NamespacedName]*v1.Configuration)
 	c.mu.routes = make(map[types.NamespacedName]*v1.Route)
@@ -213,16 +217,16 @@ func New(o Options) (*Controller, error) {
 	c.mu.invalid = make(map[string]string)
 	c.mu.entries = make(map[types.NamespacedName]route.TableRoute)
 	c.mu.rollouts = make(map[types.NamespacedName]*route.Rollout)
-	empty := map[types.NamespacedName]*revDataplane{}
+	empty := map[types.NamespacedName]*ingress.Revision{}
 	c.dp.Store(&empty)
 	table, _ := route.NewTable(nil, c.netCfg.TableOptions())
 	c.table.Store(table)
 	return c, nil
 }
 
-// Handler returns the ingress: it routes each request by Host (and the
-// Knative-Serving-Tag header when tag-header-based-routing is enabled) to a revision,
-// then straight to one of its pods or through the activator.
+// Handler returns the ingress (an *ingress.Ingress): it routes each request by Host
+// (and the Knative-Serving-Tag header when tag-header-based-routing is enabled) to a
+// revision, then straight to one of its pods or through the activator.
 func (c *Controller) Handler() http.Handler { return c.ingress }
 
 // Run runs the backend, the autoscaler, the activator and the reconcile loop until
@@ -240,7 +244,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	g.Go(func() error { return c.backend.Run(gctx, c.podsChanged) })
 	g.Go(func() error { return c.scaler.Run(gctx) })
 	g.Go(func() error { return c.throttler.Run(gctx) })
-	defer c.ingress.closeIdle()
+	defer c.ingress.CloseIdleConnections()
 	if c.actTr != nil {
 		defer c.actTr.CloseIdleConnections()
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/servekit/servekit/queue"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -108,17 +109,17 @@ func (b *fakeBackend) Delete(key types.NamespacedName) error {
 	return nil
 }
 
-func (b *fakeBackend) Pods(key types.NamespacedName) []controller.Pod {
+func (b *fakeBackend) Pods(key types.NamespacedName) []runtime.Pod {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []controller.Pod
+	var out []runtime.Pod
 	for _, s := range b.revs[key] {
-		out = append(out, controller.Pod{Name: s.URL, Address: strings.TrimPrefix(s.URL, "http://"), Ready: !b.neverReady[key]})
+		out = append(out, runtime.Pod{Name: s.URL, Address: strings.TrimPrefix(s.URL, "http://"), Ready: !b.neverReady[key]})
 	}
 	return out
 }
 
-func (b *fakeBackend) Stats(types.NamespacedName, time.Time) []controller.PodStats { return nil }
+func (b *fakeBackend) Stats(types.NamespacedName, time.Time) []runtime.PodStats { return nil }
 
 func testService(name, image string) *v1.Service {
 	return &v1.Service{

@@ -5,10 +5,12 @@
 // through the activator when a revision has too little spare capacity (Knative's SKS
 // Serve/Proxy modes) — and reports Knative's status conditions and URLs.
 //
-// The one idea: a Controller owns the control loop and the ingress, and nothing about
-// where pods run. That is the Backend's job (declared here, implemented by
-// serving/runtime/local for processes on one machine; a Kubernetes backend can
-// implement the same interface).
+// The one idea: a Controller owns the control loop, composes the data path (the
+// ingress of package serving/ingress, the activator, the autoscaler) and owns nothing
+// about where pods run. That is the runtime's job: a runtime.Backend (package
+// serving/runtime declares the contract; serving/runtime/local runs processes on one
+// machine, serving/runtime/kube a Kubernetes cluster, and a platform team can plug
+// in its own).
 //
 // Objects come in through Apply (grouped by source, e.g. a manifest file, so that
 // removing a source deletes its objects) and go out as Status. Run(ctx) runs

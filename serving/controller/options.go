@@ -13,13 +13,15 @@ import (
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/route"
 	"github.com/servekit/servekit/serving/gc"
+	"github.com/servekit/servekit/serving/ingress"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
 // Options configure a Controller. Only Backend is required.
 type Options struct {
 	// Backend runs the pods; required.
-	Backend Backend
+	Backend runtime.Backend
 	// Clock drives the autoscaler, the activator and the resync loop, and stamps
 	// conditions. Nil means the real clock.
 	Clock clock.WithTicker
@@ -82,18 +84,9 @@ type Reporter interface {
 	ReportColdStart(key types.NamespacedName, d time.Duration)
 }
 
-// RequestReport describes one request served by the ingress.
-type RequestReport struct {
-	// Namespace, Route and Revision say where it went; Revision is empty for a
-	// request no route matched.
-	Namespace, Route, Revision string
-	// Code is the status sent (0 if nothing was written).
-	Code int
-	// Latency is the time from arrival to the end of the response.
-	Latency time.Duration
-	// ViaActivator is true when the request went through the activator.
-	ViaActivator bool
-}
+// RequestReport describes one request served by the ingress (see
+// ingress.RequestReport).
+type RequestReport = ingress.RequestReport
 
 // RevisionReport is the state of one revision.
 type RevisionReport struct {

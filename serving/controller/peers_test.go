@@ -12,6 +12,7 @@ import (
 
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -143,7 +144,7 @@ func TestUpdateActivators(t *testing.T) {
 // here); only Options.DialContext can reach them.
 type fakeAddrs struct{ *fakeBackend }
 
-func (f fakeAddrs) Pods(key types.NamespacedName) []controller.Pod {
+func (f fakeAddrs) Pods(key types.NamespacedName) []runtime.Pod {
 	pods := f.fakeBackend.Pods(key)
 	for i := range pods {
 		_, port, _ := net.SplitHostPort(pods[i].Address)

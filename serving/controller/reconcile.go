@@ -16,7 +16,9 @@ import (
 	"github.com/servekit/servekit/route"
 	"github.com/servekit/servekit/serving"
 	"github.com/servekit/servekit/serving/gc"
+	"github.com/servekit/servekit/serving/ingress"
 	"github.com/servekit/servekit/serving/revision"
+	"github.com/servekit/servekit/serving/runtime"
 	"github.com/servekit/servekit/serving/service"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -157,8 +159,8 @@ func (c *Controller) reconcile() {
 			DesiredPods:     int(st.result.Replicas),
 			ReadyPods:       ready,
 			Panic:           c.panicking(key),
-			ActivatorInPath: !st.dp.serve.Load(),
-			QueueDepth:      c.throttler.Waiting(st.dp.key),
+			ActivatorInPath: st.dp.ActivatorInPath(),
+			QueueDepth:      c.throttler.Waiting(st.dp.Key()),
 		})
 	}
 }
@@ -231,14 +233,13 @@ func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 		spec, _ = autoscaler.SpecFromAnnotations(c.asCfg, nil, cc)
 	}
 	st := &revState{key: key, spec: spec, reachable: true}
-	st.dp = &revDataplane{key: activator.RevisionKey{Namespace: key.Namespace, Name: key.Name}}
-	st.dp.addrs.Store(&[]string{})
+	st.dp = ingress.NewRevision(key)
 	c.mu.state[key] = st
 	timeout := time.Duration(0)
 	if rev.Spec.TimeoutSeconds != nil {
 		timeout = time.Duration(*rev.Spec.TimeoutSeconds) * time.Second
 	}
-	if err := c.throttler.SetRevision(st.dp.key, activator.Revision{ContainerConcurrency: int(cc), Timeout: timeout}); err != nil {
+	if err := c.throttler.SetRevision(st.dp.Key(), activator.Revision{ContainerConcurrency: int(cc), Timeout: timeout}); err != nil {
 		c.log.Error("revision: activator", "revision", key.String(), "err", err)
 	}
 	c.publishDataplaneLocked()
@@ -263,7 +264,7 @@ func (c *Controller) deleteRevisionLocked(key types.NamespacedName) {
 	c.scaler.Remove(key)
 	c.panics.Delete(key)
 	if st != nil {
-		c.throttler.RemoveRevision(st.dp.key)
+		c.throttler.RemoveRevision(st.dp.Key())
 	}
 	if err := c.backend.Delete(key); err != nil {
 		c.log.Error("revision: delete", "revision", key.String(), "err", err)
@@ -274,7 +275,7 @@ func (c *Controller) deleteRevisionLocked(key types.NamespacedName) {
 
 // publishDataplaneLocked replaces the ingress's revision map.
 func (c *Controller) publishDataplaneLocked() {
-	m := make(map[types.NamespacedName]*revDataplane, len(c.mu.state))
+	m := make(map[types.NamespacedName]*ingress.Revision, len(c.mu.state))
 	for k, st := range c.mu.state {
 		m[k] = st.dp
 	}
@@ -308,7 +309,7 @@ func (c *Controller) revisionStatusLocked(key types.NamespacedName, rev *v1.Revi
 	rs := &rev.Status
 	rs.ObservedGeneration = rev.Generation
 	applyErr := st.applyErr
-	if re, ok := c.backend.(RevisionErrorer); ok && applyErr == nil {
+	if re, ok := c.backend.(runtime.RevisionErrorer); ok && applyErr == nil {
 		applyErr = re.RevisionError(key)
 	}
 	if applyErr != nil {

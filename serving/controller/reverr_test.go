@@ -10,18 +10,19 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
 // asyncBackend is a fakeBackend that also reports an asynchronous apply error per
-// revision (controller.RevisionErrorer), as store.Backend does in a cluster.
+// revision (runtime.RevisionErrorer), as store.Backend does in a cluster.
 type asyncBackend struct {
 	*fakeBackend
 	emu  sync.Mutex
 	errs map[types.NamespacedName]error
 }
 
-var _ controller.RevisionErrorer = (*asyncBackend)(nil)
+var _ runtime.RevisionErrorer = (*asyncBackend)(nil)
 
 func (b *asyncBackend) RevisionError(key types.NamespacedName) error {
 	b.emu.Lock()

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/serving/ingress"
 )
 
 // podCounter tells the autoscaler how many pods of a revision are ready.
@@ -73,8 +74,7 @@ func (s scaleSetter) SetScale(_ context.Context, key types.NamespacedName, r aut
 		}
 	}
 	// Serve mode needs ready pods too: with none, traffic must wait in the activator.
-	serve := !r.ActivatorInPath
-	if dp.serve.Swap(serve) != serve {
+	if dp.SetActivatorInPath(r.ActivatorInPath) {
 		c.log.Info("activator placement", "revision", key.String(), "activatorInPath", r.ActivatorInPath)
 	}
 	c.kick()
@@ -130,7 +130,7 @@ func (c *Controller) podsChanged(key types.NamespacedName) {
 // changed, hands them to the ingress and the activator. Reading and storing happen
 // under epMu, so an older read never overwrites a newer one. The reconcile loop
 // calls it too, so a missed notification heals within a resync.
-func (c *Controller) refreshEndpoints(key types.NamespacedName, dp *revDataplane) {
+func (c *Controller) refreshEndpoints(key types.NamespacedName, dp *ingress.Revision) {
 	c.epMu.Lock()
 	defer c.epMu.Unlock()
 	addrs := []string{}
@@ -139,11 +139,11 @@ func (c *Controller) refreshEndpoints(key types.NamespacedName, dp *revDataplane
 			addrs = append(addrs, p.Address)
 		}
 	}
-	if slices.Equal(addrs, *dp.addrs.Load()) {
+	if slices.Equal(addrs, dp.Addresses()) {
 		return
 	}
-	dp.addrs.Store(&addrs)
-	if err := c.throttler.UpdateEndpoints(dp.key, addrs); err != nil {
+	dp.SetAddresses(addrs)
+	if err := c.throttler.UpdateEndpoints(dp.Key(), addrs); err != nil {
 		c.log.Error("activator endpoints", "revision", key.String(), "err", err)
 	}
 }

@@ -143,7 +143,7 @@ func (c *Controller) revisionStatusViewLocked(key types.NamespacedName) Revision
 		if st.haveResult {
 			rs.DesiredScale = int(st.result.Replicas)
 		}
-		rs.ActivatorInPath = !st.dp.serve.Load()
+		rs.ActivatorInPath = st.dp.ActivatorInPath()
 	}
 	for _, p := range c.backend.Pods(key) {
 		if p.Terminating {

@@ -24,11 +24,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/serving"
-	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -77,7 +78,7 @@ type Options struct {
 // "<rev>-deployment" (the user's containers plus the queue proxy sidecar) and a private
 // Service "<rev>-private"; its pods are read from that Service's EndpointSlices, its
 // scale is written through the Deployment's scale subresource, and its statistics are
-// scraped from each pod's queue proxy. It implements controller.Backend.
+// scraped from each pod's queue proxy. It implements runtime.Backend.
 //
 // A Backend is the leader (the default) or a follower (Options.Follower, SetLeader):
 // only the leader writes to the API server — children, scale, deletions, peer-token
@@ -108,13 +109,12 @@ type Backend struct {
 		revs  map[types.NamespacedName]*revInfo
 		stats map[types.NamespacedName]map[string]scraped // revision → pod → last scrape
 
-		leader   bool                               // Apply, Scale and Delete write
-		pending  map[types.NamespacedName]time.Time // revisions to sync, and not before when
-		failures map[types.NamespacedName]int       // consecutive failed syncs (back-off)
-		tokens   map[string]bool                    // namespaces whose peer-token Secret is ensured
+		leader bool            // Apply, Scale and Delete write
+		tokens map[string]bool // namespaces whose peer-token Secret is ensured
+		// queue holds the revisions the leader syncs (SetLeader), with their
+		// back-off; nil while Run is not running.
+		queue workqueue.TypedRateLimitingInterface[types.NamespacedName]
 	}
-	// kick wakes the sync loop (buffered, 1).
-	kick chan struct{}
 	// syncedHook, if not nil, is called after each sync by the sync loop (tests).
 	syncedHook func(types.NamespacedName, error)
 }
@@ -129,16 +129,17 @@ type revInfo struct {
 	replicas   int  // the last recorded scale,
 	scaled     bool // if any
 	ensured    bool // the children were created or adopted while leader
+	resync     bool // SetLeader(true) asked for a leader's sync not yet taken
 	deleted    bool // Delete was called: write nothing more
 }
 
 // scraped is a pod's last successful scrape.
 type scraped struct {
 	at   time.Time
-	stat controller.PodStats
+	stat runtime.PodStats
 }
 
-var _ controller.Backend = (*Backend)(nil)
+var _ runtime.Backend = (*Backend)(nil)
 
 // byServiceIndex indexes EndpointSlices by "<namespace>/<service name>".
 const byServiceIndex = "servekit-service"
@@ -184,10 +185,7 @@ func New(opts Options) (*Backend, error) {
 	b.mu.revs = make(map[types.NamespacedName]*revInfo)
 	b.mu.stats = make(map[types.NamespacedName]map[string]scraped)
 	b.mu.leader = !opts.Follower
-	b.mu.pending = make(map[types.NamespacedName]time.Time)
-	b.mu.failures = make(map[types.NamespacedName]int)
 	b.mu.tokens = make(map[string]bool)
-	b.kick = make(chan struct{}, 1)
 
 	factoryOpts := []informers.SharedInformerOption{
 		// Only the slices of our private Services: they carry the Service's labels.
@@ -325,7 +323,7 @@ func (b *Backend) Run(ctx context.Context, notify func(types.NamespacedName)) er
 	// The leader's retries of the revisions recorded while a follower.
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { b.syncLoop(ctx) })
+	wg.Go(func() { b.runSyncs(ctx) })
 	if !cache.WaitForCacheSync(ctx.Done(), b.slices.HasSynced, b.pods.HasSynced) {
 		return nil // ctx ended first
 	}
@@ -536,8 +534,9 @@ func (b *Backend) Delete(key types.NamespacedName) error {
 	}
 	delete(b.mu.revs, key)
 	delete(b.mu.stats, key)
-	delete(b.mu.pending, key)
-	delete(b.mu.failures, key)
+	if b.mu.queue != nil {
+		b.mu.queue.Forget(key)
+	}
 	leader := b.mu.leader
 	b.mu.Unlock()
 	if !leader {
@@ -568,7 +567,7 @@ func (b *Backend) Delete(key types.NamespacedName) error {
 // as the API documents); Restarts and LastExit come from the Pod's container statuses
 // (the queue proxy's excluded). An endpoint listed in several slices (while they are being
 // rebalanced) appears once, ready if any slice says so.
-func (b *Backend) Pods(key types.NamespacedName) []controller.Pod {
+func (b *Backend) Pods(key types.NamespacedName) []runtime.Pod {
 	objs, err := b.slices.GetIndexer().ByIndex(byServiceIndex, key.Namespace+"/"+PrivateServiceName(key.Name))
 	if err != nil {
 		return nil
@@ -588,7 +587,7 @@ func (b *Backend) Pods(key types.NamespacedName) []controller.Pod {
 }
 
 // podsFromSlices turns EndpointSlices into pods.
-func podsFromSlices(objs []any) []controller.Pod {
+func podsFromSlices(objs []any) []runtime.Pod {
 	n := 0
 	for _, obj := range objs {
 		if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
@@ -599,7 +598,7 @@ func podsFromSlices(objs []any) []controller.Pod {
 		return nil
 	}
 	byName := make(map[string]int, n)
-	pods := make([]controller.Pod, 0, n)
+	pods := make([]runtime.Pod, 0, n)
 	for _, obj := range objs {
 		s, ok := obj.(*discoveryv1.EndpointSlice)
 		if !ok {
@@ -613,7 +612,7 @@ func podsFromSlices(objs []any) []controller.Pod {
 			if len(ep.Addresses) == 0 {
 				continue
 			}
-			p := controller.Pod{
+			p := runtime.Pod{
 				Name:        ep.Addresses[0],
 				Address:     joinHostPort(ep.Addresses[0], port),
 				Ready:       ep.Conditions.Ready == nil || *ep.Conditions.Ready,
@@ -634,7 +633,7 @@ func podsFromSlices(objs []any) []controller.Pod {
 	if len(pods) == 0 {
 		return nil
 	}
-	slices.SortFunc(pods, func(a, b controller.Pod) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(pods, func(a, b runtime.Pod) int { return cmp.Compare(a.Name, b.Name) })
 	return pods
 }
 

@@ -26,7 +26,7 @@ import (
 
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/serving"
-	"github.com/servekit/servekit/serving/controller"
+	servingruntime "github.com/servekit/servekit/serving/runtime"
 )
 
 var (
@@ -354,7 +354,7 @@ func TestPodsFromSlices(t *testing.T) {
 	tests := []struct {
 		name   string
 		slices []any
-		want   []controller.Pod
+		want   []servingruntime.Pod
 	}{
 		{"none", nil, nil},
 		{"ready, not ready, terminating, unknown", []any{slice("a",
@@ -362,7 +362,7 @@ func TestPodsFromSlices(t *testing.T) {
 			endpoint("p1", "10.0.0.1", yes, nil),
 			endpoint("p2", "10.0.0.2", no, no),
 			endpoint("p4", "10.0.0.4", nil, nil),
-		)}, []controller.Pod{
+		)}, []servingruntime.Pod{
 			{Name: "p1", Address: "10.0.0.1:8012", Ready: true},
 			{Name: "p2", Address: "10.0.0.2:8012"},
 			{Name: "p3", Address: "10.0.0.3:8012", Terminating: true},
@@ -371,7 +371,7 @@ func TestPodsFromSlices(t *testing.T) {
 		{"an endpoint in two slices appears once", []any{
 			slice("a", endpoint("p1", "10.0.0.1", no, nil)),
 			slice("b", endpoint("p1", "10.0.0.1", yes, nil), endpoint("p2", "10.0.0.2", yes, nil)),
-		}, []controller.Pod{
+		}, []servingruntime.Pod{
 			{Name: "p1", Address: "10.0.0.1:8012", Ready: true},
 			{Name: "p2", Address: "10.0.0.2:8012", Ready: true},
 		}},
@@ -379,7 +379,7 @@ func TestPodsFromSlices(t *testing.T) {
 			s := slice("v6", discoveryv1.Endpoint{Addresses: []string{"fd00::7"}})
 			s.AddressType = discoveryv1.AddressTypeIPv6
 			return s
-		}()}, []controller.Pod{{Name: "fd00::7", Address: "[fd00::7]:8012", Ready: true}}},
+		}()}, []servingruntime.Pod{{Name: "fd00::7", Address: "[fd00::7]:8012", Ready: true}}},
 		{"a slice without the traffic port is ignored", []any{func() *discoveryv1.EndpointSlice {
 			s := slice("noport", endpoint("p1", "10.0.0.1", yes, nil))
 			s.Ports = s.Ports[:1]
@@ -552,10 +552,10 @@ func TestStatsScrapesReadyPods(t *testing.T) {
 		t.Errorf("stats before any scrape = %v", got)
 	}
 
-	waitFor(t, "the scrape ticker", nil, func() bool { return clk.HasWaiters() })
+	waitScrapeTicker(t, clk)
 	clk.Step(time.Second)
 	waitRound(t, rounds)
-	want := []controller.PodStats{{Pod: "pod-a", AverageConcurrency: 3, AverageProxiedConcurrency: 1, RequestCount: 30, ProxiedRequestCount: 5}}
+	want := []servingruntime.PodStats{{Pod: "pod-a", AverageConcurrency: 3, AverageProxiedConcurrency: 1, RequestCount: 30, ProxiedRequestCount: 5}}
 	if diff := cmp.Diff(want, b.Stats(seedKey, clk.Now())); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
@@ -612,6 +612,14 @@ func TestMetricsURL(t *testing.T) {
 	}
 }
 
+// waitScrapeTicker waits until Run's scrape loop has its ticker on clk, so that
+// stepping clk makes a round. Run's other waiter on clk, from its start, is the
+// heartbeat ticker of the leader's sync workqueue.
+func waitScrapeTicker(t *testing.T, clk *clocktesting.FakeClock) {
+	t.Helper()
+	waitFor(t, "the scrape ticker", nil, func() bool { return clk.Waiters() >= 2 })
+}
+
 func waitRound(t *testing.T, rounds <-chan struct{}) {
 	t.Helper()
 	select {
@@ -647,12 +655,13 @@ func TestPodRestartsAndLastExit(t *testing.T) {
 	}
 	n := newNotifications()
 	run(t, b, n.notify)
-	waitFor(t, "the pods", n.ch, func() bool { return len(b.Pods(seedKey)) == 2 })
-	want := []controller.Pod{
+	want := []servingruntime.Pod{
 		// The queue proxy's restarts and exits are not the app's.
 		{Name: "pod-a", Address: "10.1.0.1:8012", Ready: true, Restarts: 3, LastExit: "exit code 2 (Error): panic: boom"},
 		{Name: "pod-b", Address: "10.1.0.2:8012", Ready: true}, // no Pod object (yet): no counts
 	}
+	// The EndpointSlice and Pod informers sync independently: wait for both.
+	waitFor(t, "the pods with pod-a's restarts", n.ch, func() bool { return cmp.Equal(want, b.Pods(seedKey)) })
 	if diff := cmp.Diff(want, b.Pods(seedKey)); diff != "" {
 		t.Errorf("pods (-want +got):\n%s", diff)
 	}

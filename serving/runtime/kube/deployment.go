@@ -20,7 +20,8 @@ import (
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
-// Ports and names of the pod that a Revision becomes (control-plane.md §9.2, §9.3).
+// Ports and names of the pod that a Revision becomes (Knative:
+// knative.dev/serving/pkg/reconciler/revision/resources/deploy.go and queue.go).
 const (
 	// QueueContainerName is the name of the queue proxy sidecar.
 	QueueContainerName = "queue-proxy"
@@ -116,7 +117,8 @@ func ownerRefs(rev *v1.Revision) []metav1.OwnerReference {
 }
 
 // childLabels are the revision's labels minus the routing ones, plus the revision's
-// name, UID and app (control-plane.md §9.2).
+// name, UID and app (Knative:
+// knative.dev/serving/pkg/reconciler/revision/resources/meta.go).
 func childLabels(rev *v1.Revision) map[string]string {
 	out := make(map[string]string, len(rev.Labels)+3)
 	for k, v := range rev.Labels {
@@ -186,9 +188,10 @@ func seconds(p *int64) int64 {
 }
 
 // makeDeployment builds the Deployment "<rev>-deployment" of a revision
-// (control-plane.md §9.2): the user's pod spec with its containers rewired, the queue
-// proxy appended, the termination grace period from the revision timeout, the
-// revision as owner.
+// (Knative: MakeDeployment in
+// knative.dev/serving/pkg/reconciler/revision/resources/deploy.go): the user's pod spec with its
+// containers rewired, the queue proxy appended, the termination grace period from
+// the revision timeout, the revision as owner.
 func makeDeployment(rev *v1.Revision, pc podConfig) (*appsv1.Deployment, error) {
 	if rev == nil {
 		return nil, errors.New("kube: nil Revision")
@@ -353,7 +356,8 @@ func configurationName(rev *v1.Revision) string {
 	return rev.Labels[serving.ConfigurationLabelKey]
 }
 
-// makeQueueContainer is the queue proxy sidecar (control-plane.md §9.3) with the
+// makeQueueContainer is the queue proxy sidecar (Knative:
+// knative.dev/serving/pkg/reconciler/revision/resources/queue.go) with the
 // environment that queue.ParseEnv reads.
 func makeQueueContainer(rev *v1.Revision, pc podConfig, userPort int32, isH2C bool, userProbe *corev1.Probe, probeJSON string) corev1.Container {
 	servingPort := int32(QueueHTTPPort)
@@ -437,7 +441,8 @@ func ptr[T any](v T) *T { return &v }
 // queueReadinessJSON is SERVING_READINESS_PROBE: the user's readiness probe aimed at
 // the user container inside the pod (host 127.0.0.1, the user port), an exec probe
 // replaced by a TCP check of the user port, and Knative's default (TCP on the user
-// port) when there is none (control-plane.md §9.3).
+// port) when there is none (Knative:
+// knative.dev/serving/pkg/reconciler/revision/resources/queue.go).
 func queueReadinessJSON(p *corev1.Probe, port int32) (string, error) {
 	if p == nil {
 		p = &corev1.Probe{SuccessThreshold: 1}

@@ -1,5 +1,6 @@
 // Package kube is servekit's Kubernetes backend: it runs revisions on a cluster
-// through client-go, as Knative does (control-plane.md §9).
+// through client-go, as Knative's revision reconciler does
+// (knative.dev/serving/pkg/reconciler/revision; docs/kubernetes.md).
 //
 // The one idea: a Revision becomes Kubernetes objects, and everything the controller
 // needs to know about its pods is read back from Kubernetes. Backend.Apply creates the
@@ -10,7 +11,7 @@
 // that selects its pods. Scale writes the Deployment's scale subresource; Pods reads
 // the private Service's EndpointSlices (ready and terminating conditions) from an
 // informer; Stats returns what Run's scrape loop last read from each ready pod's queue
-// proxy on port 9090. Backend implements serving/controller's Backend interface.
+// proxy on port 9090. Backend implements serving/runtime's Backend interface.
 //
 // Only the leader writes: a Backend created with Options.Follower records what the
 // controller asks (so that its Pods and Stats are the leader's) and creates, scales

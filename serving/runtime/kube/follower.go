@@ -2,10 +2,11 @@ package kube
 
 import (
 	"context"
+	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 )
 
 // Back-off of the leader's sync of a recorded revision after a failure: 500ms,
@@ -17,13 +18,10 @@ const (
 	maxConcurrentSyncs = 4
 )
 
-// retryDelay is the wait after the n-th consecutive failure (n >= 1).
-func retryDelay(n int) time.Duration {
-	d := syncRetryBase
-	for i := 1; i < n && d < syncRetryMax; i++ {
-		d *= 2
-	}
-	return min(d, syncRetryMax)
+// syncRetryLimiter spaces the retries of a revision's failed syncs: syncRetryBase
+// after the first failure, doubling per consecutive failure up to syncRetryMax.
+func syncRetryLimiter() workqueue.TypedRateLimiter[types.NamespacedName] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](syncRetryBase, syncRetryMax)
 }
 
 // SetLeader switches the Backend between leader (on) and follower (off). A follower
@@ -38,96 +36,83 @@ func retryDelay(n int) time.Duration {
 // other methods. Switching to the current role does nothing.
 func (b *Backend) SetLeader(on bool) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.mu.leader == on {
-		b.mu.Unlock()
 		return
 	}
 	b.mu.leader = on
-	clear(b.mu.pending)
-	clear(b.mu.failures)
 	if on {
 		// Another leader may have changed things meanwhile: ensure everything again.
 		clear(b.mu.tokens)
-		for key, info := range b.mu.revs {
+	}
+	for key, info := range b.mu.revs {
+		info.resync = on
+		if on {
 			info.ensured = false
-			b.mu.pending[key] = time.Time{}
+		}
+		if q := b.mu.queue; q != nil {
+			q.Forget(key) // a new role starts the back-off over
+			if on {
+				q.Add(key)
+			}
+		}
+	}
+}
+
+// runSyncs runs the leader's sync of recorded revisions until ctx is done: a
+// rate-limited workqueue, created here and shut down when ctx ends, with
+// maxConcurrentSyncs workers. The revisions SetLeader(true) marked before Run are
+// queued at once. It returns after every worker has exited.
+func (b *Backend) runSyncs(ctx context.Context) {
+	rl := syncRetryLimiter()
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(rl,
+		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Clock: b.clock})
+	b.mu.Lock()
+	b.mu.queue = q
+	for key, info := range b.mu.revs {
+		if info.resync && b.mu.leader {
+			q.Add(key)
 		}
 	}
 	b.mu.Unlock()
-	if on {
-		select {
-		case b.kick <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// syncLoop syncs the pending revisions (those recorded before this Backend became
-// the leader, and those whose sync failed, once their back-off is over) until ctx
-// ends.
-func (b *Backend) syncLoop(ctx context.Context) {
-	for ctx.Err() == nil {
-		now := b.clock.Now()
-		keys, next := b.due(now)
-		if len(keys) > 0 {
-			b.syncAll(ctx, keys)
-			continue
-		}
-		var wait <-chan time.Time
-		var stop func() bool
-		if !next.IsZero() {
-			t := b.clock.NewTimer(next.Sub(now))
-			wait, stop = t.C(), t.Stop
-		}
-		select {
-		case <-ctx.Done():
-		case <-b.kick:
-		case <-wait:
-		}
-		if stop != nil {
-			stop()
-		}
-	}
-}
-
-// due takes the pending revisions due at now off the list; next is when the
-// earliest of the others is due (zero if none). A follower has nothing due.
-func (b *Backend) due(now time.Time) (keys []types.NamespacedName, next time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.mu.leader {
-		return nil, time.Time{}
-	}
-	for key, at := range b.mu.pending {
-		if !at.After(now) {
-			keys = append(keys, key)
-			delete(b.mu.pending, key)
-		} else if next.IsZero() || at.Before(next) {
-			next = at
-		}
-	}
-	return keys, next
-}
-
-func (b *Backend) syncAll(ctx context.Context, keys []types.NamespacedName) {
-	var g errgroup.Group
-	g.SetLimit(maxConcurrentSyncs)
-	for _, key := range keys {
-		g.Go(func() error {
-			b.syncOne(ctx, key)
-			return nil
+	var wg sync.WaitGroup
+	for range maxConcurrentSyncs {
+		wg.Go(func() {
+			for b.syncNext(ctx, q, rl) {
+			}
 		})
 	}
-	_ = g.Wait()
+	<-ctx.Done()
+	b.mu.Lock()
+	b.mu.queue = nil
+	b.mu.Unlock()
+	q.ShutDown()
+	wg.Wait()
 }
 
-// syncOne syncs one pending revision and, if that fails, puts it back on the list
-// after its back-off.
-func (b *Backend) syncOne(ctx context.Context, key types.NamespacedName) {
+// syncNext syncs the next queued revision, and reports false once q is shut down.
+func (b *Backend) syncNext(ctx context.Context, q workqueue.TypedRateLimitingInterface[types.NamespacedName], rl workqueue.TypedRateLimiter[types.NamespacedName]) bool {
+	key, quit := q.Get()
+	if quit {
+		return false
+	}
+	defer q.Done(key)
+	b.syncOne(ctx, q, rl, key)
+	return true
+}
+
+// syncOne syncs one queued revision and, if that fails while this Backend is still
+// the leader of the same revision, queues it again after its back-off (rl, q's
+// rate limiter: q.AddRateLimited, with the wait known for the log).
+func (b *Backend) syncOne(ctx context.Context, q workqueue.TypedRateLimitingInterface[types.NamespacedName], rl workqueue.TypedRateLimiter[types.NamespacedName], key types.NamespacedName) {
 	b.mu.Lock()
 	info := b.mu.revs[key]
+	if info != nil {
+		info.resync = false
+	}
 	b.mu.Unlock()
 	if info == nil {
+		q.Forget(key)
 		return // deleted meanwhile
 	}
 	rctx, cancel := b.requestContext(ctx)
@@ -139,14 +124,10 @@ func (b *Backend) syncOne(ctx context.Context, key types.NamespacedName) {
 	var delay time.Duration
 	b.mu.Lock()
 	if err == nil {
-		delete(b.mu.failures, key)
+		q.Forget(key)
 	} else if b.mu.leader && b.mu.revs[key] == info {
-		n := b.mu.failures[key] + 1
-		b.mu.failures[key] = n
-		delay = retryDelay(n)
-		if _, ok := b.mu.pending[key]; !ok {
-			b.mu.pending[key] = b.clock.Now().Add(delay)
-		}
+		delay = rl.When(key)
+		q.AddAfter(key, delay)
 	}
 	b.mu.Unlock()
 	if err != nil && ctx.Err() == nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,7 +23,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/servekit/servekit/autoscaler"
-	"github.com/servekit/servekit/serving/controller"
+	servingruntime "github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -145,10 +146,10 @@ func TestFollowerWritesNothingUntilLeader(t *testing.T) {
 	// Pods and Stats work as on the leader.
 	run(t, b, nil)
 	waitFor(t, "the pod", nil, func() bool { return len(b.Pods(seedKey)) == 1 })
-	waitFor(t, "the scrape ticker", nil, clk.HasWaiters)
+	waitScrapeTicker(t, clk)
 	clk.Step(time.Second)
 	waitRound(t, rounds)
-	want := []controller.PodStats{{Pod: "pod-a", AverageConcurrency: 2, RequestCount: 7}}
+	want := []servingruntime.PodStats{{Pod: "pod-a", AverageConcurrency: 2, RequestCount: 7}}
 	if diff := cmp.Diff(want, b.Stats(seedKey, clk.Now())); diff != "" {
 		t.Errorf("follower stats (-want +got):\n%s", diff)
 	}
@@ -292,18 +293,26 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestRetryDelay(t *testing.T) {
+func TestSyncRetryBackoff(t *testing.T) {
+	rl := syncRetryLimiter()
 	got := []time.Duration{}
-	for n := 1; n <= 9; n++ {
-		got = append(got, retryDelay(n))
+	for range 9 {
+		got = append(got, rl.When(seedKey))
 	}
 	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
 		16 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("delays (-want +got):\n%s", diff)
 	}
-	if d := retryDelay(1000); d != syncRetryMax {
-		t.Errorf("retryDelay(1000) = %v", d)
+	for range 1000 {
+		rl.When(seedKey)
+	}
+	if d := rl.When(seedKey); d != syncRetryMax {
+		t.Errorf("delay after 1000 failures = %v, want %v", d, syncRetryMax)
+	}
+	rl.Forget(seedKey)
+	if d := rl.When(seedKey); d != syncRetryBase {
+		t.Errorf("delay after Forget = %v, want %v", d, syncRetryBase)
 	}
 }
 
@@ -434,4 +443,41 @@ func TestSetLeaderConcurrently(t *testing.T) {
 	wg.Wait()
 	b.SetLeader(true)
 	waitFor(t, "the last recorded scale", nil, func() bool { return replicas(c, "default", seedKey.Name) == 40 })
+}
+
+// Run shuts the sync workqueue down when ctx ends, leaving no goroutine behind, even
+// with a revision waiting in its back-off.
+func TestRunStopsSyncQueue(t *testing.T) {
+	c := newFakeClient()
+	c.PrependReactor("create", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
+	})
+	clk := clocktesting.NewFakeClock(seedTime)
+	b := newTestBackend(t, c, func(o *Options) { o.Follower, o.Clock = true, clk })
+	synced := make(chan error, 10)
+	b.syncedHook = func(_ types.NamespacedName, err error) { synced <- err }
+	if err := b.Apply(seedRevision(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Scale(seedKey, 2); err != nil {
+		t.Fatal(err)
+	}
+	before := goleak.IgnoreCurrent()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, nil) }()
+	b.SetLeader(true)
+	select {
+	case err := <-synced:
+		if err == nil {
+			t.Fatal("the first sync succeeded; want it to fail")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for the first sync")
+	}
+	cancel() // in the back-off: the retry waits on clk, which never moves
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	goleak.VerifyNone(t, before)
 }

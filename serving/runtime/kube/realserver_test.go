@@ -27,7 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/servekit/servekit/serving/controller"
+	servingruntime "github.com/servekit/servekit/serving/runtime"
 	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -313,7 +313,7 @@ func TestRealBackend(t *testing.T) {
 		t.Fatalf("EndpointSlice: %v", err)
 	}
 	waitFor(t, "the pod", n.ch, func() bool { return len(b.Pods(seedKey)) == 1 })
-	wantPod := []controller.Pod{{Name: "helloworld-go-00001-deployment-7d9f-abcde", Address: "10.244.0.7:8012", Ready: true}}
+	wantPod := []servingruntime.Pod{{Name: "helloworld-go-00001-deployment-7d9f-abcde", Address: "10.244.0.7:8012", Ready: true}}
 	if diff := cmp.Diff(wantPod, b.Pods(seedKey)); diff != "" {
 		t.Errorf("pods (-want +got):\n%s", diff)
 	}

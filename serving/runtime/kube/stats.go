@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime"
 )
 
 // maxConcurrentScrapes bounds the scrapes in flight during one round.
@@ -51,7 +51,7 @@ func (b *Backend) scrapeLoop(ctx context.Context) {
 func (b *Backend) scrapeAll(ctx context.Context) {
 	type target struct {
 		key types.NamespacedName
-		pod controller.Pod
+		pod runtime.Pod
 	}
 	var targets []target
 	for _, key := range b.keys() {
@@ -71,7 +71,7 @@ func (b *Backend) scrapeAll(ctx context.Context) {
 				b.log.Debug("kube: scrape failed", "revision", tg.key.String(), "pod", tg.pod.Name, "err", err)
 				return nil
 			}
-			results[i] = &scraped{at: b.clock.Now(), stat: controller.PodStats{
+			results[i] = &scraped{at: b.clock.Now(), stat: runtime.PodStats{
 				Pod:                       tg.pod.Name,
 				AverageConcurrency:        st.AverageConcurrentRequests,
 				AverageProxiedConcurrency: st.AverageProxiedConcurrentRequests,
@@ -109,11 +109,11 @@ func (b *Backend) scrapeAll(ctx context.Context) {
 
 // Stats returns the last scrape of each of the revision's pods, if it is no older
 // than three scrape intervals at now.
-func (b *Backend) Stats(key types.NamespacedName, now time.Time) []controller.PodStats {
+func (b *Backend) Stats(key types.NamespacedName, now time.Time) []runtime.PodStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	oldest := now.Add(-3 * b.opts.ScrapeInterval)
-	var out []controller.PodStats
+	var out []runtime.PodStats
 	for _, s := range b.mu.stats[key] {
 		if !s.at.Before(oldest) {
 			out = append(out, s.stat)

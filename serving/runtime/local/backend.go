@@ -6,14 +6,14 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
-// Backend adapts a Runtime to controller.Backend.
+// Backend adapts a Runtime to runtime.Backend.
 type Backend struct{ *Runtime }
 
-var _ controller.Backend = Backend{}
+var _ runtime.Backend = Backend{}
 
 // Run runs the runtime (see Runtime.Run).
 func (b Backend) Run(ctx context.Context, notify func(types.NamespacedName)) error {
@@ -23,12 +23,12 @@ func (b Backend) Run(ctx context.Context, notify func(types.NamespacedName)) err
 // Apply records a revision (see Runtime.Apply).
 func (b Backend) Apply(rev *v1.Revision) error { return b.Runtime.Apply(rev) }
 
-// Pods returns the revision's pods in the controller's terms.
-func (b Backend) Pods(key types.NamespacedName) []controller.Pod {
+// Pods returns the revision's pods as runtime.Pod values.
+func (b Backend) Pods(key types.NamespacedName) []runtime.Pod {
 	pods := b.Runtime.Pods(key)
-	out := make([]controller.Pod, 0, len(pods))
+	out := make([]runtime.Pod, 0, len(pods))
 	for _, p := range pods {
-		out = append(out, controller.Pod{
+		out = append(out, runtime.Pod{
 			Name:        p.Name,
 			Address:     p.Address,
 			Ready:       p.State == PodReady,
@@ -40,12 +40,12 @@ func (b Backend) Pods(key types.NamespacedName) []controller.Pod {
 	return out
 }
 
-// Stats returns the stats of the revision's pods in the controller's terms.
-func (b Backend) Stats(key types.NamespacedName, now time.Time) []controller.PodStats {
+// Stats returns the stats of the revision's pods as runtime.PodStats values.
+func (b Backend) Stats(key types.NamespacedName, now time.Time) []runtime.PodStats {
 	stats := b.Runtime.Stats(key, now)
-	out := make([]controller.PodStats, 0, len(stats))
+	out := make([]runtime.PodStats, 0, len(stats))
 	for name, s := range stats {
-		out = append(out, controller.PodStats{
+		out = append(out, runtime.PodStats{
 			Pod:                       name,
 			AverageConcurrency:        s.AverageConcurrentRequests,
 			AverageProxiedConcurrency: s.AverageProxiedConcurrentRequests,

@@ -18,5 +18,6 @@
 // The seed's image maps by default to the examples/helloworld program, which the
 // runtime builds once with `go build` into a cache directory (BuiltinPrefix).
 //
-// Runtime implements what serving/controller needs through the Backend adapter.
+// Runtime implements serving/runtime's Backend interface, what serving/controller
+// needs, through the Backend adapter.
 package local

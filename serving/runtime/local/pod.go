@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os/exec"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // pod is one pod: a front (the queue proxy) on its own loopback port, and the user's
@@ -103,7 +105,7 @@ func (p *pod) setState(s PodState, exit string) {
 func (p *pod) run(ctx context.Context) {
 	// Setting up the pod's ports and front rarely fails (no free port, a bad
 	// readiness probe); when it does, it is reported and retried like a crash.
-	backoff := p.r.opts.RestartBackoff
+	backoff := p.r.restartBackoff()
 	var (
 		userPort int
 		front    Front
@@ -115,20 +117,12 @@ func (p *pod) run(ctx context.Context) {
 		if err == nil {
 			break
 		}
-		p.r.logger.Error("pod: setup failed", "pod", p.name, "err", err, "retryIn", backoff)
+		d := backoff.Step()
+		p.r.logger.Error("pod: setup failed", "pod", p.name, "err", err, "retryIn", d)
 		p.setState(PodCrashLoop, err.Error())
-		t := p.r.clock.NewTimer(backoff)
-		select {
-		case <-t.C():
-		case <-p.stop:
-			t.Stop()
-			return
-		case <-ctx.Done():
-			t.Stop()
-			p.terminate()
+		if !p.waitRestart(ctx, d) {
 			return
 		}
-		backoff = min(2*backoff, p.r.opts.MaxRestartBackoff)
 	}
 	sctx, stopServing := context.WithCancel(context.Background())
 	served := make(chan struct{})
@@ -174,7 +168,7 @@ func (p *pod) setup() (int, Front, net.Listener, error) {
 // supervise starts the process, restarts it after crashes with back-off, and stops
 // it (after draining the front) when the pod is terminated or ctx is done.
 func (p *pod) supervise(ctx context.Context, userPort int) {
-	backoff := p.r.opts.RestartBackoff
+	backoff := p.r.restartBackoff()
 	for {
 		started := p.r.clock.Now()
 		proc, err := p.startProcess(ctx, userPort)
@@ -198,23 +192,45 @@ func (p *pod) supervise(ctx context.Context, userPort int) {
 			}
 		}
 		// The process could not start or it exited on its own: report and restart.
-		p.r.logger.Warn("pod: process exited", "pod", p.name, "revision", p.rev.key.String(), "err", err, "restartIn", backoff)
-		p.setState(PodCrashLoop, err.Error())
 		if p.r.clock.Since(started) > 10*p.r.opts.MaxRestartBackoff {
-			backoff = p.r.opts.RestartBackoff // it ran long enough: start over
+			backoff = p.r.restartBackoff() // it ran long enough: start over
 		}
-		t := p.r.clock.NewTimer(backoff)
-		select {
-		case <-t.C():
-		case <-p.stop:
-			t.Stop()
-			return
-		case <-ctx.Done():
-			t.Stop()
-			p.terminate()
+		d := backoff.Step()
+		p.r.logger.Warn("pod: process exited", "pod", p.name, "revision", p.rev.key.String(), "err", err, "restartIn", d)
+		p.setState(PodCrashLoop, err.Error())
+		if !p.waitRestart(ctx, d) {
 			return
 		}
-		backoff = min(2*backoff, p.r.opts.MaxRestartBackoff)
+	}
+}
+
+// restartBackoff is the wait before each retry of a pod's setup and each restart of
+// its process: RestartBackoff, doubling per consecutive failure up to
+// MaxRestartBackoff, then MaxRestartBackoff for good (Step stops growing once it
+// reaches Cap). Each loop holds its own copy and takes a fresh one to start over.
+func (r *Runtime) restartBackoff() wait.Backoff {
+	return wait.Backoff{
+		Duration: r.opts.RestartBackoff,
+		Factor:   2,
+		Cap:      r.opts.MaxRestartBackoff,
+		Steps:    math.MaxInt32,
+	}
+}
+
+// waitRestart waits d on the runtime's clock before a restart. It reports false,
+// with nothing to restart, when the pod was stopped meanwhile or ctx is done (then
+// the pod is terminated).
+func (p *pod) waitRestart(ctx context.Context, d time.Duration) bool {
+	t := p.r.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-p.stop:
+		return false
+	case <-ctx.Done():
+		p.terminate()
+		return false
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -26,7 +26,7 @@ import (
 // Create it with NewBackend, hand it to controller.New as the Backend and to the Store
 // as Options.Backend.
 type Backend struct {
-	inner  controller.Backend
+	inner  runtime.Backend
 	wake   atomic.Pointer[func(types.NamespacedName)]
 	notify atomic.Pointer[func(types.NamespacedName)] // the controller's, from Run
 
@@ -54,12 +54,12 @@ type pendingRev struct {
 }
 
 var (
-	_ controller.Backend         = (*Backend)(nil)
-	_ controller.RevisionErrorer = (*Backend)(nil)
+	_ runtime.Backend         = (*Backend)(nil)
+	_ runtime.RevisionErrorer = (*Backend)(nil)
 )
 
 // NewBackend wraps inner.
-func NewBackend(inner controller.Backend) *Backend {
+func NewBackend(inner runtime.Backend) *Backend {
 	b := &Backend{inner: inner}
 	b.mu.pending = map[types.NamespacedName]*pendingRev{}
 	b.mu.errs = map[types.NamespacedName]error{}
@@ -122,10 +122,10 @@ func (b *Backend) Delete(key types.NamespacedName) error {
 }
 
 // Pods returns the wrapped backend's pods.
-func (b *Backend) Pods(key types.NamespacedName) []controller.Pod { return b.inner.Pods(key) }
+func (b *Backend) Pods(key types.NamespacedName) []runtime.Pod { return b.inner.Pods(key) }
 
 // Stats returns the wrapped backend's statistics.
-func (b *Backend) Stats(key types.NamespacedName, now time.Time) []controller.PodStats {
+func (b *Backend) Stats(key types.NamespacedName, now time.Time) []runtime.PodStats {
 	return b.inner.Stats(key, now)
 }
 

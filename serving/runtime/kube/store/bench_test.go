@@ -6,7 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/runtime"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -14,7 +14,7 @@ import (
 // BenchmarkSync measures one Sync (run every SyncInterval) over 100 Services and
 // their children: a snapshot of the controller, and every object queued.
 func BenchmarkSync(b *testing.B) {
-	var objs controller.Objects
+	var objs runtime.Objects
 	for i := range 100 {
 		m := metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("svc-%d", i)}
 		objs.Services = append(objs.Services, &v1.Service{ObjectMeta: m})

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/servekit/servekit/serving/controller"
+	servingruntime "github.com/servekit/servekit/serving/runtime"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -26,10 +27,10 @@ func (onePod) Run(ctx context.Context, _ func(types.NamespacedName)) error { <-c
 func (onePod) Apply(*v1.Revision) error                                    { return nil }
 func (onePod) Scale(types.NamespacedName, int) error                       { return nil }
 func (onePod) Delete(types.NamespacedName) error                           { return nil }
-func (onePod) Pods(key types.NamespacedName) []controller.Pod {
-	return []controller.Pod{{Name: key.Name + "-pod", Address: "127.0.0.1:1", Ready: true}}
+func (onePod) Pods(key types.NamespacedName) []servingruntime.Pod {
+	return []servingruntime.Pod{{Name: key.Name + "-pod", Address: "127.0.0.1:1", Ready: true}}
 }
-func (onePod) Stats(types.NamespacedName, time.Time) []controller.PodStats { return nil }
+func (onePod) Stats(types.NamespacedName, time.Time) []servingruntime.PodStats { return nil }
 
 // A Service created in the API server (here a fake dynamic client) becomes its
 // children there, and its status is written back.

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
-	"github.com/servekit/servekit/serving/controller"
+	servingruntime "github.com/servekit/servekit/serving/runtime"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -52,15 +52,15 @@ func (b *recBackend) Delete(key types.NamespacedName) error {
 	delete(b.uids, key)
 	return nil
 }
-func (b *recBackend) Pods(key types.NamespacedName) []controller.Pod {
+func (b *recBackend) Pods(key types.NamespacedName) []servingruntime.Pod {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.uids[key]; !ok {
 		return nil
 	}
-	return []controller.Pod{{Name: key.Name + "-pod", Address: "127.0.0.1:1", Ready: true}}
+	return []servingruntime.Pod{{Name: key.Name + "-pod", Address: "127.0.0.1:1", Ready: true}}
 }
-func (b *recBackend) Stats(types.NamespacedName, time.Time) []controller.PodStats { return nil }
+func (b *recBackend) Stats(types.NamespacedName, time.Time) []servingruntime.PodStats { return nil }
 
 // uid is the UID the revision key was applied with, or "".
 func (b *recBackend) uid(key types.NamespacedName) types.UID {
@@ -98,7 +98,7 @@ func (c *confirmingController) ConfirmGeneration(_ types.NamespacedName, _ *v1.C
 	return true
 }
 
-func (c *confirmingController) Objects() controller.Objects {
+func (c *confirmingController) Objects() servingruntime.Objects {
 	c.cmu.Lock()
 	c.reads++
 	c.cmu.Unlock()
@@ -182,7 +182,7 @@ func apiChild(t *testing.T, obj runtime.Object, kind string, gen int64, uid, own
 func TestFollowerWritesNothing(t *testing.T) {
 	dyn := newFakeDynamic(t, unstructuredService(t, "hello", "api-svc", nil))
 	cfg, rev := serviceChildren()
-	fc := &confirmingController{fakeController: &fakeController{objects: controller.Objects{
+	fc := &confirmingController{fakeController: &fakeController{objects: servingruntime.Objects{
 		Services:       []*v1.Service{controllerService("hello")},
 		Configurations: []*v1.Configuration{cfg},
 		Revisions:      []*v1.Revision{rev},

@@ -18,6 +18,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/servekit/servekit/serving/controller"
+	servingruntime "github.com/servekit/servekit/serving/runtime"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
 
@@ -29,7 +30,7 @@ type countingController struct {
 	reads int
 }
 
-func (c *countingController) Objects() controller.Objects {
+func (c *countingController) Objects() servingruntime.Objects {
 	c.mu.Lock()
 	c.reads++
 	c.mu.Unlock()

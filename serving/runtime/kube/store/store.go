@@ -27,7 +27,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/servekit/servekit/serving"
-	"github.com/servekit/servekit/serving/controller"
+	servingruntime "github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -43,12 +43,14 @@ var (
 // "kube:<resource>/<namespace>/<name>".
 const SourcePrefix = "kube:"
 
-// Controller is what Store needs of a *controller.Controller.
+// Controller is what Store needs of a *controller.Controller. The error of Apply,
+// less a leading "<source>: " (as *controller.ApplyError writes it), is the message
+// of the rejected object's Ready condition.
 type Controller interface {
 	Apply(source string, objs []v1.Object) error
 	Reject(source string, err error)
 	Delete(source string)
-	Objects() controller.Objects
+	Objects() servingruntime.Objects
 }
 
 // Options configure a Store. Client and Controller are required.
@@ -381,10 +383,9 @@ func (s *Store) syncIn(ref Ref) {
 	}
 	if err := s.ctrl.Apply(ref.Source(), []v1.Object{obj}); err != nil {
 		s.log.Error("store: object rejected", "object", ref.String(), "err", err)
-		msg := err.Error()
-		if ae, ok := errors.AsType[*controller.ApplyError](err); ok {
-			msg = strings.Join(ae.Problems, "; ")
-		}
+		// A *controller.ApplyError reads "<source>: <problem>; <problem>…": the
+		// status message is the problems.
+		msg := strings.TrimPrefix(err.Error(), ref.Source()+": ")
 		s.reject(ref, u, msg)
 		return
 	}
@@ -443,7 +444,7 @@ func toTyped(resource string, u *unstructured.Unstructured) (v1.Object, error) {
 	return obj, nil
 }
 
-func find(objs controller.Objects, ref Ref) v1.Object {
+func find(objs servingruntime.Objects, ref Ref) v1.Object {
 	match := func(o metav1.Object) bool { return o.GetNamespace() == ref.Namespace && o.GetName() == ref.Name }
 	switch ref.Resource {
 	case ServicesGVR.Resource:

@@ -18,7 +18,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/servekit/servekit/serving/controller"
+	servingruntime "github.com/servekit/servekit/serving/runtime"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -28,7 +28,7 @@ type fakeController struct {
 	mu      sync.Mutex
 	applied []string // sources
 	deleted []string
-	objects controller.Objects
+	objects servingruntime.Objects
 }
 
 func (f *fakeController) Apply(source string, objs []v1.Object) error {
@@ -43,11 +43,11 @@ func (f *fakeController) Delete(source string) {
 	defer f.mu.Unlock()
 	f.deleted = append(f.deleted, source)
 }
-func (f *fakeController) Objects() controller.Objects {
+func (f *fakeController) Objects() servingruntime.Objects {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	o := f.objects
-	return controller.Objects{
+	return servingruntime.Objects{
 		Services:       slices.Clone(o.Services),
 		Configurations: slices.Clone(o.Configurations),
 		Routes:         slices.Clone(o.Routes),
@@ -168,7 +168,7 @@ func TestStatusWriteRetriesConflictsAndErrors(t *testing.T) {
 				}
 				return c.react(a)
 			})
-			fc := &fakeController{objects: controller.Objects{Services: []*v1.Service{controllerService("hello")}}}
+			fc := &fakeController{objects: servingruntime.Objects{Services: []*v1.Service{controllerService("hello")}}}
 			s, err := store.New(store.Options{Client: dyn, Controller: fc, SyncInterval: 10 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
@@ -240,7 +240,7 @@ func TestChildCreateRetriesAPIErrorsAndOwnsByAPIUID(t *testing.T) {
 	cfg.OwnerReferences[0].Controller = new(true)
 	cfg.Status.ObservedGeneration = 1
 	cfg.Status.LatestCreatedRevisionName = "hello-00001"
-	fc := &fakeController{objects: controller.Objects{
+	fc := &fakeController{objects: servingruntime.Objects{
 		Services:       []*v1.Service{controllerService("hello")},
 		Configurations: []*v1.Configuration{cfg},
 	}}

@@ -1,4 +1,4 @@
-package controller
+package runtime
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // Backend runs a revision's pods somewhere: local processes, a Kubernetes cluster.
 // The controller calls Apply once per new revision, Scale whenever the autoscaler's
 // result changes, Delete when the revision goes, and reads Pods and Stats. All methods
-// must be safe for concurrent use.
+// must be safe for concurrent use (see the package documentation).
 type Backend interface {
 	// Run runs the backend until ctx is done, calling notify (from any goroutine,
 	// possibly concurrently) whenever the pods of a revision change, and returns once
@@ -72,4 +72,16 @@ type PodStats struct {
 	RequestCount float64
 	// ProxiedRequestCount is the part of RequestCount that came through the activator.
 	ProxiedRequestCount float64
+}
+
+// Objects is a snapshot of every serving object a controller holds, with its current
+// status: the applied Services, Configurations and Routes, and those the controller
+// made (a Service's Configuration and Route, every Configuration's Revisions). Each
+// list is sorted by namespace and name. A store (serving/runtime/kube/store) reads
+// it to write the children and the status back to an API server.
+type Objects struct {
+	Services       []*v1.Service
+	Configurations []*v1.Configuration
+	Routes         []*v1.Route
+	Revisions      []*v1.Revision
 }

@@ -1,0 +1,18 @@
+// Package ingress is servekit's ingress: the first hop of the data path. It routes
+// each request by Host (and, with tag-header routing, the Knative-Serving-Tag
+// header) through the route table to a revision, then either straight to one of the
+// revision's ready pods (Knative's SKS Serve mode) or through the activator (Proxy
+// mode: the revision has no ready pod or too little spare capacity), and reports
+// every request.
+//
+// The one idea: the Ingress decides nothing about scale or placement. It reads, per
+// request and without locks, what its composer publishes: the route table (package
+// route), and per revision a Revision holding the activator-in-path flag and the
+// ready pod addresses. serving/controller is one composer: its autoscaler flips the
+// flag, its runtime's pod changes set the addresses. A platform team with its own
+// control plane can compose the same Ingress with its own route table and activator.
+//
+// A direct request that cannot reach its pod (the pod went away between an endpoint
+// update and the request) and has no body to replay goes to the activator, which
+// waits for a pod; any other proxy error is a 502.
+package ingress

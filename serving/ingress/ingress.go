@@ -1,0 +1,303 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/servekit/servekit/activator"
+	"github.com/servekit/servekit/route"
+)
+
+// Routes finds the route of a request: the weighted picker of the route that serves
+// host (and tag, when tag-header routing is on and the request names one).
+// *route.TableHolder implements it. Lookup runs on every request and must be safe for
+// concurrent use.
+type Routes interface {
+	Lookup(host, tag string) (*route.Picker, bool)
+}
+
+// Reporter observes every request the Ingress served. Implementations must be safe
+// for concurrent use and must not block: ReportRequest runs on the request path.
+type Reporter interface {
+	ReportRequest(RequestReport)
+}
+
+// RequestReport describes one request served by the Ingress.
+type RequestReport struct {
+	// Namespace, Route and Revision say where it went; Revision is empty for a
+	// request no route matched.
+	Namespace, Route, Revision string
+	// Code is the status sent (0 if nothing was written).
+	Code int
+	// Latency is the time from arrival to the end of the response.
+	Latency time.Duration
+	// ViaActivator is true when the request went through the activator.
+	ViaActivator bool
+}
+
+// Options configure an Ingress. Routes, Revision and Activator are required.
+type Options struct {
+	// Routes maps a request's host (and tag) to a route; required.
+	Routes Routes
+	// TagHeaderRouting makes the Knative-Serving-Tag header (route.TagHeader) pick
+	// a tag's revision, as Knative's tag-header-based-routing feature does. False
+	// ignores the header.
+	TagHeaderRouting bool
+	// Revision returns the data-path state of the revision the route picked, or nil
+	// for a revision not (or no longer) known: the request then gets a 503. It runs
+	// on every request, must be safe for concurrent use and should not block;
+	// required.
+	Revision func(key types.NamespacedName) *Revision
+	// Activator serves the requests of revisions with the activator in the path;
+	// required. Its resolver learns the revision with ResolveRevision.
+	Activator http.Handler
+	// DialContext connects to pods. Nil means a net.Dialer with a 5s timeout.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Reporter observes each request. Nil reports nothing.
+	Reporter Reporter
+}
+
+// Ingress is an http.Handler that routes requests by Host to revisions, and each
+// straight to a pod or through the activator. Create it with New.
+type Ingress struct {
+	routes   Routes
+	tags     bool
+	revision func(types.NamespacedName) *Revision
+	act      http.Handler
+	reporter Reporter
+	direct   *httputil.ReverseProxy // built once; the pod comes from the request context
+}
+
+// Revision is a revision's data-path state, read by the Ingress on every request
+// without locks and written by its composer: whether the activator is in the path,
+// and the addresses (host:port) of the ready pods. A new Revision has the activator
+// in the path and no pods. Its methods are safe for concurrent use.
+type Revision struct {
+	key   activator.RevisionKey
+	serve atomic.Bool              // SKS Serve mode: the activator is out of the path
+	addrs atomic.Pointer[[]string] // ready pod addresses
+	next  atomic.Uint64            // round-robin position
+}
+
+// NewRevision returns the state of revision key: activator in the path, no pods.
+func NewRevision(key types.NamespacedName) *Revision {
+	r := &Revision{key: activator.RevisionKey{Namespace: key.Namespace, Name: key.Name}}
+	r.addrs.Store(&[]string{})
+	return r
+}
+
+// Key returns the revision's name as the activator knows it.
+func (r *Revision) Key() activator.RevisionKey { return r.key }
+
+// ActivatorInPath reports whether requests go through the activator (Knative's SKS
+// Proxy mode) rather than straight to a pod (Serve mode).
+func (r *Revision) ActivatorInPath() bool { return !r.serve.Load() }
+
+// SetActivatorInPath puts the activator in the path or takes it out, and reports
+// whether that changed anything. Out of the path, requests still go through the
+// activator while the revision has no ready pod.
+func (r *Revision) SetActivatorInPath(inPath bool) (changed bool) {
+	return r.serve.Swap(!inPath) != !inPath
+}
+
+// Addresses returns the ready pods' addresses. The slice must not be modified.
+func (r *Revision) Addresses() []string { return *r.addrs.Load() }
+
+// SetAddresses replaces the ready pods' addresses (host:port), which direct requests
+// take in turn. The Ingress keeps addrs: the caller must not modify it afterwards.
+func (r *Revision) SetAddresses(addrs []string) {
+	if addrs == nil {
+		addrs = []string{}
+	}
+	r.addrs.Store(&addrs)
+}
+
+type ctxKey int
+
+const (
+	revKey  ctxKey = iota // activator.RevisionKey for the activator's resolver
+	podKey                // string: the pod address for the direct proxy
+	infoKey               // *requestInfo
+)
+
+// requestInfo carries what the ingress learned about a request to its report.
+type requestInfo struct {
+	viaActivator bool
+}
+
+// New returns an Ingress configured by o.
+func New(o Options) (*Ingress, error) {
+	switch {
+	case o.Routes == nil:
+		return nil, errors.New("ingress: Options.Routes is required")
+	case o.Revision == nil:
+		return nil, errors.New("ingress: Options.Revision is required")
+	case o.Activator == nil:
+		return nil, errors.New("ingress: Options.Activator is required")
+	}
+	in := &Ingress{routes: o.Routes, tags: o.TagHeaderRouting, revision: o.Revision, act: o.Activator, reporter: o.Reporter}
+	if in.reporter == nil {
+		in.reporter = nopReporter{}
+	}
+	dial := o.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	in.direct = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = pr.In.Context().Value(podKey).(string)
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		Transport: &http.Transport{
+			DialContext:         dial,
+			MaxIdleConns:        1000,
+			MaxIdleConnsPerHost: 100,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+		ErrorHandler: in.directError,
+		ErrorLog:     log.New(io.Discard, "", 0),
+		BufferPool:   &bufferPool{},
+	}
+	return in, nil
+}
+
+type nopReporter struct{}
+
+func (nopReporter) ReportRequest(RequestReport) {}
+
+// CloseIdleConnections closes the idle connections to pods (e.g. when the platform
+// stops).
+func (in *Ingress) CloseIdleConnections() {
+	if tr, ok := in.direct.Transport.(*http.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+}
+
+// bufferPool recycles the proxy's 32 KiB copy buffers (httputil.BufferPool).
+//
+// TODO(lead): switch to queue.BufferPool once queue exports it.
+type bufferPool struct{ p sync.Pool }
+
+func (bp *bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+
+// ResolveRevision is the activator's resolver (activator.ResolverFunc) behind an
+// Ingress: it returns the revision the Ingress picked for r, so no client header can
+// choose one. A request that did not come through an Ingress gets
+// activator.ErrUnknownRevision.
+func ResolveRevision(r *http.Request) (activator.RevisionKey, error) {
+	k, ok := r.Context().Value(revKey).(activator.RevisionKey)
+	if !ok {
+		return activator.RevisionKey{}, activator.ErrUnknownRevision
+	}
+	return k, nil
+}
+
+// statusWriter records the status code for the request report. Unwrap keeps
+// http.ResponseController (flush, hijack for websockets) working.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ServeHTTP routes r: 404 when no route serves its host, 503 when the picked
+// revision is not known, else to a pod or the activator.
+func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	tag := ""
+	if in.tags {
+		tag = r.Header.Get(route.TagHeader)
+	}
+	p, ok := in.routes.Lookup(r.Host, tag)
+	if !ok {
+		http.Error(w, "servekit: no route for host "+quote(r.Host), http.StatusNotFound)
+		in.reporter.ReportRequest(RequestReport{Code: http.StatusNotFound, Latency: time.Since(start)})
+		return
+	}
+	rev := p.Pick()
+	key := types.NamespacedName{Namespace: p.Namespace(), Name: rev}
+	sw := &statusWriter{ResponseWriter: w}
+	info := &requestInfo{}
+	in.serveRevision(sw, r, key, info)
+	in.reporter.ReportRequest(RequestReport{
+		Namespace: key.Namespace, Route: p.Route(), Revision: rev,
+		Code: sw.code, Latency: time.Since(start), ViaActivator: info.viaActivator,
+	})
+}
+
+func quote(s string) string { return "\"" + s + "\"" }
+
+// serveRevision sends the request to one of the revision's pods, or to the activator.
+func (in *Ingress) serveRevision(w http.ResponseWriter, r *http.Request, key types.NamespacedName, info *requestInfo) {
+	dp := in.revision(key)
+	if dp == nil {
+		http.Error(w, "servekit: revision "+key.String()+" is not known", http.StatusServiceUnavailable)
+		return
+	}
+	ctx := context.WithValue(r.Context(), infoKey, info)
+	if dp.serve.Load() {
+		if addrs := *dp.addrs.Load(); len(addrs) > 0 {
+			addr := addrs[int(dp.next.Add(1)%uint64(len(addrs)))]
+			ctx = context.WithValue(ctx, podKey, addr)
+			ctx = context.WithValue(ctx, revKey, dp.key)
+			in.direct.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+	}
+	info.viaActivator = true
+	in.act.ServeHTTP(w, r.WithContext(context.WithValue(ctx, revKey, dp.key)))
+}
+
+// directError handles a failed direct request: when nothing could be sent (the pod
+// went away between the endpoint update and this request) and the request has no
+// body to replay, it is handed to the activator, which waits for a pod; otherwise 502.
+func (in *Ingress) directError(w http.ResponseWriter, r *http.Request, err error) {
+	var op *net.OpError
+	noBody := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
+	if errors.As(err, &op) && op.Op == "dial" && noBody && r.Context().Err() == nil {
+		if info, ok := r.Context().Value(infoKey).(*requestInfo); ok {
+			info.viaActivator = true
+		}
+		in.act.ServeHTTP(w, r)
+		return
+	}
+	if r.Context().Err() != nil {
+		return // the client went away: nobody to answer
+	}
+	http.Error(w, "servekit: pod unreachable: "+err.Error(), http.StatusBadGateway)
+}
