@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/queue"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime"
@@ -119,7 +120,7 @@ func (b *fakeBackend) Pods(key types.NamespacedName) []runtime.Pod {
 	return out
 }
 
-func (b *fakeBackend) Stats(types.NamespacedName, time.Time) []runtime.PodStats { return nil }
+func (b *fakeBackend) Stats(types.NamespacedName, time.Time) []metrics.Stat { return nil }
 
 func testService(name, image string) *v1.Service {
 	return &v1.Service{

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/queue"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime"
@@ -85,7 +86,7 @@ func (r *inProcessRuntime) Pods(key types.NamespacedName) []runtime.Pod {
 	return out
 }
 
-func (r *inProcessRuntime) Stats(types.NamespacedName, time.Time) []runtime.PodStats { return nil }
+func (r *inProcessRuntime) Stats(types.NamespacedName, time.Time) []metrics.Stat { return nil }
 
 // A controller composed with a runtime of one's own: the Service becomes Ready on
 // the runtime's pods and the ingress (Handler) routes to them by Host.

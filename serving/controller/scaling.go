@@ -35,8 +35,8 @@ func (s scraper) Scrape(_ context.Context, key types.NamespacedName, now time.Ti
 	}
 	total := autoscaler.Stat{PodName: "service-scraper"}
 	for _, st := range stats {
-		total.AverageConcurrentRequests += st.AverageConcurrency
-		total.AverageProxiedConcurrentRequests += st.AverageProxiedConcurrency
+		total.AverageConcurrentRequests += st.AverageConcurrentRequests
+		total.AverageProxiedConcurrentRequests += st.AverageProxiedConcurrentRequests
 		total.RequestCount += st.RequestCount
 		total.ProxiedRequestCount += st.ProxiedRequestCount
 	}

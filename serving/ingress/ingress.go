@@ -8,13 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/servekit/servekit/activator"
+	"github.com/servekit/servekit/queue"
 	"github.com/servekit/servekit/route"
 )
 
@@ -169,7 +169,7 @@ func New(o Options) (*Ingress, error) {
 		},
 		ErrorHandler: in.directError,
 		ErrorLog:     log.New(io.Discard, "", 0),
-		BufferPool:   &bufferPool{},
+		BufferPool:   queue.BufferPool{},
 	}
 	return in, nil
 }
@@ -185,20 +185,6 @@ func (in *Ingress) CloseIdleConnections() {
 		tr.CloseIdleConnections()
 	}
 }
-
-// bufferPool recycles the proxy's 32 KiB copy buffers (httputil.BufferPool).
-//
-// TODO(lead): switch to queue.BufferPool once queue exports it.
-type bufferPool struct{ p sync.Pool }
-
-func (bp *bufferPool) Get() []byte {
-	if b, ok := bp.p.Get().(*[]byte); ok {
-		return *b
-	}
-	return make([]byte, 32<<10)
-}
-
-func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
 // ResolveRevision is the activator's resolver (activator.ResolverFunc) behind an
 // Ingress: it returns the revision the Ingress picked for r, so no client header can

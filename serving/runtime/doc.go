@@ -5,7 +5,7 @@
 //
 // The one idea: a runtime implements Backend and imports nothing of the controller.
 // This package holds only the interface and the plain values a runtime is given and
-// reports (a *v1.Revision in; Pod and PodStats out), so a runtime depends on the v1
+// reports (a *v1.Revision in; Pod and metrics.Stat out), so a runtime depends on the v1
 // API types and this package, not on the activator, the autoscaler or the route
 // table (nodeps_test.go keeps it so).
 //

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -96,7 +97,7 @@ func (b *memBackend) Pods(key types.NamespacedName) []runtime.Pod {
 	return append([]runtime.Pod(nil), b.mu.pods[key]...)
 }
 
-func (b *memBackend) Stats(types.NamespacedName, time.Time) []runtime.PodStats {
+func (b *memBackend) Stats(types.NamespacedName, time.Time) []metrics.Stat {
 	return nil // no queue proxies to scrape: the activator's reports still scale it
 }
 

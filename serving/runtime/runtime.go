@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -30,8 +31,9 @@ type Backend interface {
 	// Pods returns the revision's pods, terminating ones included.
 	Pods(key types.NamespacedName) []Pod
 	// Stats returns, for each pod of the revision that has them, its last
-	// per-second statistics (what Knative's autoscaler scrapes from queue-proxies).
-	Stats(key types.NamespacedName, now time.Time) []PodStats
+	// per-second statistics (what Knative's autoscaler scrapes from queue-proxies),
+	// PodName set to the pod's name.
+	Stats(key types.NamespacedName, now time.Time) []metrics.Stat
 }
 
 // RevisionErrorer is implemented by a Backend that applies asynchronously (its Apply
@@ -58,20 +60,6 @@ type Pod struct {
 	Restarts int
 	// LastExit describes the container's last unexpected exit; empty if none.
 	LastExit string
-}
-
-// PodStats is one pod's last second of traffic, Knative's Stat message.
-type PodStats struct {
-	// Pod names the pod.
-	Pod string
-	// AverageConcurrency is the time-weighted number of requests in flight.
-	AverageConcurrency float64
-	// AverageProxiedConcurrency is the part that came through the activator.
-	AverageProxiedConcurrency float64
-	// RequestCount is requests per second.
-	RequestCount float64
-	// ProxiedRequestCount is the part of RequestCount that came through the activator.
-	ProxiedRequestCount float64
 }
 
 // Objects is a snapshot of every serving object a controller holds, with its current

@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving"
 	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
@@ -136,7 +137,7 @@ type revInfo struct {
 // scraped is a pod's last successful scrape.
 type scraped struct {
 	at   time.Time
-	stat runtime.PodStats
+	stat metrics.Stat
 }
 
 var _ runtime.Backend = (*Backend)(nil)

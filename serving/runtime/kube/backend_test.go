@@ -25,6 +25,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving"
 	servingruntime "github.com/servekit/servekit/serving/runtime"
 )
@@ -555,7 +556,7 @@ func TestStatsScrapesReadyPods(t *testing.T) {
 	waitScrapeTicker(t, clk)
 	clk.Step(time.Second)
 	waitRound(t, rounds)
-	want := []servingruntime.PodStats{{Pod: "pod-a", AverageConcurrency: 3, AverageProxiedConcurrency: 1, RequestCount: 30, ProxiedRequestCount: 5}}
+	want := []metrics.Stat{{PodName: "pod-a", AverageConcurrentRequests: 3, AverageProxiedConcurrentRequests: 1, RequestCount: 30, ProxiedRequestCount: 5}}
 	if diff := cmp.Diff(want, b.Stats(seedKey, clk.Now())); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}

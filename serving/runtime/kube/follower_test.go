@@ -23,7 +23,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/servekit/servekit/autoscaler"
-	servingruntime "github.com/servekit/servekit/serving/runtime"
+	"github.com/servekit/servekit/autoscaler/metrics"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -149,7 +149,7 @@ func TestFollowerWritesNothingUntilLeader(t *testing.T) {
 	waitScrapeTicker(t, clk)
 	clk.Step(time.Second)
 	waitRound(t, rounds)
-	want := []servingruntime.PodStats{{Pod: "pod-a", AverageConcurrency: 2, RequestCount: 7}}
+	want := []metrics.Stat{{PodName: "pod-a", AverageConcurrentRequests: 2, RequestCount: 7}}
 	if diff := cmp.Diff(want, b.Stats(seedKey, clk.Now())); diff != "" {
 		t.Errorf("follower stats (-want +got):\n%s", diff)
 	}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving/runtime"
 )
 
@@ -71,13 +72,8 @@ func (b *Backend) scrapeAll(ctx context.Context) {
 				b.log.Debug("kube: scrape failed", "revision", tg.key.String(), "pod", tg.pod.Name, "err", err)
 				return nil
 			}
-			results[i] = &scraped{at: b.clock.Now(), stat: runtime.PodStats{
-				Pod:                       tg.pod.Name,
-				AverageConcurrency:        st.AverageConcurrentRequests,
-				AverageProxiedConcurrency: st.AverageProxiedConcurrentRequests,
-				RequestCount:              st.RequestCount,
-				ProxiedRequestCount:       st.ProxiedRequestCount,
-			}}
+			st.PodName = tg.pod.Name
+			results[i] = &scraped{at: b.clock.Now(), stat: st}
 			return nil
 		})
 	}
@@ -109,11 +105,11 @@ func (b *Backend) scrapeAll(ctx context.Context) {
 
 // Stats returns the last scrape of each of the revision's pods, if it is no older
 // than three scrape intervals at now.
-func (b *Backend) Stats(key types.NamespacedName, now time.Time) []runtime.PodStats {
+func (b *Backend) Stats(key types.NamespacedName, now time.Time) []metrics.Stat {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	oldest := now.Add(-3 * b.opts.ScrapeInterval)
-	var out []runtime.PodStats
+	var out []metrics.Stat
 	for _, s := range b.mu.stats[key] {
 		if !s.at.Before(oldest) {
 			out = append(out, s.stat)

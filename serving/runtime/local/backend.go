@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -40,18 +41,14 @@ func (b Backend) Pods(key types.NamespacedName) []runtime.Pod {
 	return out
 }
 
-// Stats returns the stats of the revision's pods as runtime.PodStats values.
-func (b Backend) Stats(key types.NamespacedName, now time.Time) []runtime.PodStats {
+// Stats returns the last per-second stat of each of the revision's pods, the one its
+// queue proxy reports, with PodName set to the pod's name.
+func (b Backend) Stats(key types.NamespacedName, now time.Time) []metrics.Stat {
 	stats := b.Runtime.Stats(key, now)
-	out := make([]runtime.PodStats, 0, len(stats))
+	out := make([]metrics.Stat, 0, len(stats))
 	for name, s := range stats {
-		out = append(out, runtime.PodStats{
-			Pod:                       name,
-			AverageConcurrency:        s.AverageConcurrentRequests,
-			AverageProxiedConcurrency: s.AverageProxiedConcurrentRequests,
-			RequestCount:              s.RequestCount,
-			ProxiedRequestCount:       s.ProxiedRequestCount,
-		})
+		s.PodName = name
+		out = append(out, s)
 	}
 	return out
 }

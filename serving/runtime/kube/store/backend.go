@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -125,7 +126,7 @@ func (b *Backend) Delete(key types.NamespacedName) error {
 func (b *Backend) Pods(key types.NamespacedName) []runtime.Pod { return b.inner.Pods(key) }
 
 // Stats returns the wrapped backend's statistics.
-func (b *Backend) Stats(key types.NamespacedName, now time.Time) []runtime.PodStats {
+func (b *Backend) Stats(key types.NamespacedName, now time.Time) []metrics.Stat {
 	return b.inner.Stats(key, now)
 }
 

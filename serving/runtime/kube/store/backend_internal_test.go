@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -42,9 +43,9 @@ func (s *slowInner) Scale(key types.NamespacedName, n int) error {
 	return nil
 }
 
-func (s *slowInner) Delete(types.NamespacedName) error                        { return nil }
-func (s *slowInner) Pods(types.NamespacedName) []runtime.Pod                  { return nil }
-func (s *slowInner) Stats(types.NamespacedName, time.Time) []runtime.PodStats { return nil }
+func (s *slowInner) Delete(types.NamespacedName) error                    { return nil }
+func (s *slowInner) Pods(types.NamespacedName) []runtime.Pod              { return nil }
+func (s *slowInner) Stats(types.NamespacedName, time.Time) []metrics.Stat { return nil }
 
 // A release waiting on the API server holds up no other revision's Scale, and a
 // Scale of the revision being released, recorded meanwhile, is written after it.

@@ -14,6 +14,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving/controller"
 	servingruntime "github.com/servekit/servekit/serving/runtime"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
@@ -30,7 +31,7 @@ func (onePod) Delete(types.NamespacedName) error                           { ret
 func (onePod) Pods(key types.NamespacedName) []servingruntime.Pod {
 	return []servingruntime.Pod{{Name: key.Name + "-pod", Address: "127.0.0.1:1", Ready: true}}
 }
-func (onePod) Stats(types.NamespacedName, time.Time) []servingruntime.PodStats { return nil }
+func (onePod) Stats(types.NamespacedName, time.Time) []metrics.Stat { return nil }
 
 // A Service created in the API server (here a fake dynamic client) becomes its
 // children there, and its status is written back.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
+	"github.com/servekit/servekit/autoscaler/metrics"
 	servingruntime "github.com/servekit/servekit/serving/runtime"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 	v1 "github.com/servekit/servekit/serving/v1"
@@ -60,7 +61,7 @@ func (b *recBackend) Pods(key types.NamespacedName) []servingruntime.Pod {
 	}
 	return []servingruntime.Pod{{Name: key.Name + "-pod", Address: "127.0.0.1:1", Ready: true}}
 }
-func (b *recBackend) Stats(types.NamespacedName, time.Time) []servingruntime.PodStats { return nil }
+func (b *recBackend) Stats(types.NamespacedName, time.Time) []metrics.Stat { return nil }
 
 // uid is the UID the revision key was applied with, or "".
 func (b *recBackend) uid(key types.NamespacedName) types.UID {
