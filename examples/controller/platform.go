@@ -19,6 +19,7 @@ import (
 
 	"github.com/servekit/servekit/examples/internal/promtext"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/manifests"
 	"github.com/servekit/servekit/serving/runtime/local"
 )
 
@@ -49,7 +50,7 @@ type platform struct {
 	ctrl    *controller.Controller
 	rt      *local.Runtime
 	views   []*view.View // served on /metrics
-	watcher *watcher
+	watcher *manifests.Watcher
 	ingress net.Listener
 	admin   net.Listener
 }
@@ -123,7 +124,7 @@ func newPlatform(o options) (*platform, error) {
 		return nil, err
 	}
 	p := &platform{opts: o, log: log, ctrl: ctrl, rt: rt, views: views}
-	p.watcher = newWatcher(o.manifests, ctrl, log, o.pollInterval)
+	p.watcher = manifests.NewWatcher(o.manifests, ctrl, log, o.pollInterval)
 	if p.ingress, err = net.Listen("tcp", o.listen); err != nil {
 		return nil, fmt.Errorf("--listen: %w", err)
 	}
@@ -160,7 +161,7 @@ func (p *platform) Run(ctx context.Context) error {
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- p.ctrl.Run(ctrlCtx) }()
 
-	p.watcher.scan() // the manifests present at start-up, before serving
+	p.watcher.Scan() // the manifests present at start-up, before serving
 	ingress := &http.Server{Handler: p.ctrl.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	admin := &http.Server{Handler: p.adminHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	p.log.Info("servekit: serving", "ingress", p.ingress.Addr().String(), "admin", p.admin.Addr().String(), "manifests", p.opts.manifests)
@@ -168,7 +169,7 @@ func (p *platform) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(ingress, p.ingress) })
 	g.Go(func() error { return serve(admin, p.admin) })
-	g.Go(func() error { return p.watcher.run(gctx) })
+	g.Go(func() error { return p.watcher.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		p.log.Info("servekit: shutting down: draining the ingress")
