@@ -36,6 +36,7 @@ import (
 
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/examples/internal/promtext"
+	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/kube"
 	"github.com/servekit/servekit/serving/runtime/kube/leader"
@@ -155,7 +156,7 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		}
 		ko.identity = h
 	}
-	pc, err := loadConfig(o.configDir, o.domain)
+	pc, err := config.LoadDir(o.configDir, o.domain)
 	if err != nil {
 		return err
 	}
@@ -211,10 +212,10 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 	ctrlOpts := controller.Options{
 		Backend:        backend,
 		Logger:         log,
-		Defaults:       &pc.defaults,
-		Autoscaler:     &pc.autoscaler,
-		Network:        &pc.network,
-		GC:             &pc.gc,
+		Defaults:       &pc.Defaults,
+		Autoscaler:     &pc.Autoscaler,
+		Network:        &pc.Network,
+		GC:             &pc.GC,
 		Reporter:       ocReporter{},
 		ActivatorHooks: actMetrics.Hooks(),
 		PeerToken:      token,

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/servekit/servekit/examples/internal/promtext"
+	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/manifests"
 	"github.com/servekit/servekit/serving/runtime/local"
@@ -68,7 +69,7 @@ func newPlatform(o options) (*platform, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pc, err := loadConfig(o.configDir, o.domain)
+	pc, err := config.LoadDir(o.configDir, o.domain)
 	if err != nil {
 		return nil, err
 	}
@@ -111,10 +112,10 @@ func newPlatform(o options) (*platform, error) {
 	ctrl, err := controller.New(controller.Options{
 		Backend:    local.Backend{Runtime: rt},
 		Logger:     log,
-		Defaults:   &pc.defaults,
-		Autoscaler: &pc.autoscaler,
-		Network:    &pc.network,
-		GC:         &pc.gc,
+		Defaults:   &pc.Defaults,
+		Autoscaler: &pc.Autoscaler,
+		Network:    &pc.Network,
+		GC:         &pc.GC,
 		PeerToken:  token,
 		Reporter:   ocReporter{},
 		// Queue wait and rejections of the activator, as histograms and counts.
