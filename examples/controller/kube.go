@@ -38,6 +38,7 @@ import (
 	"github.com/servekit/servekit/examples/internal/promtext"
 	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/controller/ocmetrics"
 	"github.com/servekit/servekit/serving/runtime/kube"
 	"github.com/servekit/servekit/serving/runtime/kube/leader"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
@@ -203,7 +204,7 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 	}
 	backend := store.NewBackend(kb)
 	actMetrics := activatorMetrics
-	views := append(append([]*view.View(nil), metricViews...), actMetrics.Views()...)
+	views := append(ocmetrics.Views(), actMetrics.Views()...)
 	if err := view.Register(views...); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -216,7 +217,7 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		Autoscaler:     &pc.Autoscaler,
 		Network:        &pc.Network,
 		GC:             &pc.GC,
-		Reporter:       ocReporter{},
+		Reporter:       ocmetrics.Reporter{},
 		ActivatorHooks: actMetrics.Hooks(),
 		PeerToken:      token,
 		DialContext:    o.dial,

@@ -20,6 +20,7 @@ import (
 	"github.com/servekit/servekit/examples/internal/promtext"
 	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/controller/ocmetrics"
 	"github.com/servekit/servekit/serving/manifests"
 	"github.com/servekit/servekit/serving/runtime/local"
 )
@@ -105,7 +106,7 @@ func newPlatform(o options) (*platform, error) {
 		return nil, err
 	}
 	actMetrics := activatorMetrics
-	views := append(append([]*view.View(nil), metricViews...), actMetrics.Views()...)
+	views := append(ocmetrics.Views(), actMetrics.Views()...)
 	if err := view.Register(views...); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
@@ -117,7 +118,7 @@ func newPlatform(o options) (*platform, error) {
 		Network:    &pc.Network,
 		GC:         &pc.GC,
 		PeerToken:  token,
-		Reporter:   ocReporter{},
+		Reporter:   ocmetrics.Reporter{},
 		// Queue wait and rejections of the activator, as histograms and counts.
 		ActivatorHooks: actMetrics.Hooks(),
 	})
