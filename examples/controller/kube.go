@@ -24,7 +24,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opencensus.io/stats/view"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,7 +34,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd/api/latest"
 
 	"github.com/servekit/servekit/autoscaler"
-	"github.com/servekit/servekit/examples/internal/promtext"
 	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/controller/ocmetrics"
@@ -203,12 +201,11 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		return err
 	}
 	backend := store.NewBackend(kb)
-	actMetrics := activatorMetrics
-	views := append(ocmetrics.Views(), actMetrics.Views()...)
-	if err := view.Register(views...); err != nil {
-		return fmt.Errorf("metrics: %w", err)
+	metrics, err := metricsHandler()
+	if err != nil {
+		return err
 	}
-	defer view.Unregister(views...)
+	actMetrics := activatorMetrics
 	var pr *peers
 	ctrlOpts := controller.Options{
 		Backend:        backend,
@@ -253,7 +250,7 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 	var leading, synced atomic.Bool
 	mux := http.NewServeMux()
 	mux.Handle("/status", ctrl.StatusHandler())
-	mux.Handle("/metrics", promtext.Handler(views...))
+	mux.Handle("/metrics", metrics)
 	if pr != nil {
 		mux.Handle(PeerStatsPath, pr)
 	}
@@ -362,4 +359,12 @@ func runKubeMain(ctx context.Context, o options, ko kubeOptions, stderr io.Write
 		return 1
 	}
 	return 0
+}
+
+// serve is Serve that treats a shutdown as success.
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

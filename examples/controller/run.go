@@ -6,11 +6,32 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/servekit/servekit/serving/config"
+	"github.com/servekit/servekit/serving/controller/ocmetrics"
+	"github.com/servekit/servekit/serving/platform"
+	"github.com/servekit/servekit/serving/runtime/local"
 )
+
+// options is what the flags say.
+type options struct {
+	manifests    string        // --manifests
+	imageMap     string        // --image-map
+	configDir    string        // --config
+	domain       string        // --domain
+	listen       string        // --listen
+	admin        string        // --admin
+	pollInterval time.Duration // --poll
+	drainTimeout time.Duration // --drain-timeout
+	logger       *slog.Logger
+	// dial, if not nil, makes every connection to a pod or a peer in cluster mode
+	// (tests: cluster addresses mapped to loopback). Nil means a net.Dialer.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
 
 // run runs the platform ("controller [flags]") or reads its status
 // ("controller get"). It returns the exit status.
@@ -57,33 +78,77 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ko.kubeconfig != "" {
 		return runKubeMain(ctx, o, ko, stderr)
 	}
-	o.podOutput = stderr
-	if dir, err := os.UserCacheDir(); err == nil {
-		o.cacheDir = filepath.Join(dir, "servekit", "bin")
-	}
-	o.baseEnv = baseEnv(os.Environ())
-	p, err := newPlatform(o)
-	if err != nil {
-		fmt.Fprintln(stderr, "controller:", err)
-		return 1
-	}
-	if err := p.Run(ctx); err != nil {
+	if err := runLocal(ctx, o, stderr); err != nil {
 		fmt.Fprintln(stderr, "controller:", err)
 		return 1
 	}
 	return 0
 }
 
-// baseEnv keeps the variables a local program usually needs (so `python3 app.py`
-// finds its interpreter), and nothing else of the controller's environment.
-func baseEnv(environ []string) []string {
-	var out []string
-	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "USER", "TZ":
-			out = append(out, kv)
-		}
+// runLocal runs the platform on the local runtime until ctx is done.
+func runLocal(ctx context.Context, o options, stderr io.Writer) error {
+	cfg, err := config.LoadDir(o.configDir, o.domain)
+	if err != nil {
+		return err
 	}
-	return out
+	imageMap, err := loadImageMap(o.imageMap)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(o.manifests); err != nil || !st.IsDir() {
+		return fmt.Errorf("--manifests %q: not a directory", o.manifests)
+	}
+	metrics, err := metricsHandler()
+	if err != nil {
+		return err
+	}
+	ingress, admin, err := listen(o)
+	if err != nil {
+		return err
+	}
+	var cacheDir string
+	if dir, err := os.UserCacheDir(); err == nil {
+		cacheDir = filepath.Join(dir, "servekit", "bin")
+	}
+	p, err := platform.New(platform.Options{
+		Manifests: o.manifests, PollInterval: o.pollInterval, Config: &cfg, ImageMap: imageMap,
+		CacheDir: cacheDir, BaseEnv: platform.BaseEnv(os.Environ()), PodOutput: stderr,
+		Ingress: ingress, AdminListener: admin, DrainTimeout: o.drainTimeout,
+		Logger: o.logger, Reporter: ocmetrics.Reporter{}, ActivatorHooks: activatorMetrics.Hooks(), Metrics: metrics,
+	})
+	if err != nil {
+		ingress.Close()
+		admin.Close()
+		return err
+	}
+	return p.Run(ctx)
+}
+
+// listen binds --listen and --admin.
+func listen(o options) (ingress, admin net.Listener, err error) {
+	if ingress, err = net.Listen("tcp", o.listen); err != nil {
+		return nil, nil, fmt.Errorf("--listen: %w", err)
+	}
+	if admin, err = net.Listen("tcp", o.admin); err != nil {
+		ingress.Close()
+		return nil, nil, fmt.Errorf("--admin: %w", err)
+	}
+	return ingress, admin, nil
+}
+
+// loadImageMap is local.DefaultImageMap with the --image-map file (if any) over it.
+func loadImageMap(path string) (local.ImageMap, error) {
+	m := local.DefaultImageMap()
+	if path == "" {
+		return m, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--image-map: %w", err)
+	}
+	over, err := local.ParseImageMap(data, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("--image-map %s: %w", path, err)
+	}
+	return m.Merge(over), nil
 }
