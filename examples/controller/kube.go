@@ -37,6 +37,7 @@ import (
 	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/controller/ocmetrics"
+	"github.com/servekit/servekit/serving/platform/peers"
 	"github.com/servekit/servekit/serving/runtime/kube"
 	"github.com/servekit/servekit/serving/runtime/kube/leader"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
@@ -177,12 +178,12 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 	var tokenRef *corev1.SecretKeySelector
 	if ko.peerSecret != "" {
 		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		token, err = peerToken(tctx, cs, ko.leaseNamespace, ko.peerSecret)
+		token, err = peers.Token(tctx, cs, ko.leaseNamespace, ko.peerSecret)
 		cancel()
 		if err != nil {
 			return err
 		}
-		tokenRef = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: ko.peerSecret}, Key: peerTokenKey}
+		tokenRef = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: ko.peerSecret}, Key: peers.TokenKey}
 	}
 	kopts := kube.Options{
 		Client: cs, Namespace: ko.namespace, QueueImage: ko.queueImage, Logger: log,
@@ -206,7 +207,7 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		return err
 	}
 	actMetrics := activatorMetrics
-	var pr *peers
+	var pr *peers.Peers
 	ctrlOpts := controller.Options{
 		Backend:        backend,
 		Logger:         log,
@@ -223,7 +224,7 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		SourceGenerations: true,
 	}
 	if ko.peersService != "" {
-		ctrlOpts.OnActivatorStat = func(ns, name string, conc, reqs float64) { pr.observe(ns, name, conc, reqs) }
+		ctrlOpts.OnActivatorStat = func(ns, name string, conc, reqs float64) { pr.Observe(ns, name, conc, reqs) }
 	}
 	ctrl, err := controller.New(ctrlOpts)
 	if err != nil {
@@ -234,10 +235,7 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		if err != nil {
 			return fmt.Errorf("--admin: %w", err)
 		}
-		pr = newPeers(net.JoinHostPort(ko.podIP, port), token, ctrl, log)
-		if peerTransport != nil {
-			pr.client.Transport = peerTransport
-		}
+		pr = peers.New(peers.Options{Self: net.JoinHostPort(ko.podIP, port), Token: token, Recorder: ctrl, Logger: log, Transport: peerTransport})
 	}
 	st, err := store.New(store.Options{
 		Client: dyn, Controller: ctrl, Backend: backend, Namespace: ko.namespace, Logger: log,
@@ -252,7 +250,7 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 	mux.Handle("/status", ctrl.StatusHandler())
 	mux.Handle("/metrics", metrics)
 	if pr != nil {
-		mux.Handle(PeerStatsPath, pr)
+		mux.Handle(peers.StatsPath, pr)
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -302,8 +300,8 @@ func runKube(ctx context.Context, o options, ko kubeOptions, cfg *rest.Config, i
 		return nil
 	})
 	if pr != nil {
-		g.Go(func() error { pr.run(gctx); return nil })
-		g.Go(func() error { return watchPeers(gctx, cs, ko.leaseNamespace, ko.peersService, pr) })
+		g.Go(func() error { return pr.Run(gctx) })
+		g.Go(func() error { return peers.Watch(gctx, cs, ko.leaseNamespace, ko.peersService, pr) })
 	}
 	g.Go(func() error {
 		err := leader.Run(gctx, leader.Options{
