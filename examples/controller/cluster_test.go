@@ -54,7 +54,7 @@ type replica struct {
 	ingress, admin net.Listener
 	logs           lockedBuffer
 	done           chan error
-	stop           func() // cancels runKube and waits for it; idempotent
+	stop           func() // cancels Run and waits for it; idempotent
 }
 
 func (r *replica) adminPort() int32 { return int32(r.admin.Addr().(*net.TCPAddr).Port) }
@@ -69,7 +69,7 @@ func (r *replica) get(path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// startReplica runs runKube against cfg until the test ends, with peers from the
+// startReplica runs a cluster replica against cfg until the test ends, with peers from the
 // servekit-peers EndpointSlices and every connection through toLoopback.
 func startReplica(t *testing.T, cfg *rest.Config, name, podIP string) *replica {
 	t.Helper()
@@ -96,7 +96,11 @@ func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
 		identity: name, podIP: podIP, peersService: peersService, peerSecret: "servekit-peer-token",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { r.done <- runKube(ctx, o, ko, cfg, r.ingress, r.admin) }()
+	c, err := newCluster(o, ko, cfg, r.ingress, r.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.done <- c.Run(ctx) }()
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {
@@ -104,7 +108,7 @@ func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
 			select {
 			case err := <-r.done:
 				if err != nil && !errors.Is(err, context.Canceled) {
-					t.Errorf("%s: runKube: %v", name, err)
+					t.Errorf("%s: Run: %v", name, err)
 				}
 			case <-time.After(60 * time.Second):
 				t.Errorf("%s did not stop within 60s", name)

@@ -51,7 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.pollInterval, "poll", time.Second, "how often the manifests directory is scanned")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
 	var ko kubeOptions
-	fs.StringVar(&ko.kubeconfig, "kubeconfig", "", "cluster mode: a kubeconfig file, or \"in-cluster\" for the pod's service account (see docs/kubernetes-cluster.md); --manifests and --image-map are then unused")
+	fs.StringVar(&ko.kubeconfig, "kubeconfig", "", "cluster mode: a kubeconfig file (or a list, as in KUBECONFIG; exec credential plugins are run), or \"in-cluster\" for the pod's service account (see docs/kubernetes-cluster.md); --manifests and --image-map are then unused")
+	fs.StringVar(&ko.context, "context", "", "cluster mode: the kubeconfig context to use (default: its current-context)")
 	fs.StringVar(&ko.namespace, "namespace", "", "cluster mode: watch only this namespace (default: all)")
 	fs.StringVar(&ko.queueImage, "queue-image", "", "cluster mode: the queue proxy sidecar image (required)")
 	fs.StringVar(&ko.leaseNamespace, "lease-namespace", "servekit", "cluster mode: namespace of the leader-election Lease")
@@ -75,10 +76,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.logger = slog.New(slog.NewTextHandler(stderr, nil))
+	run := func() error { return runLocal(ctx, o, stderr) }
 	if ko.kubeconfig != "" {
-		return runKubeMain(ctx, o, ko, stderr)
+		run = func() error { return runCluster(ctx, o, ko) }
 	}
-	if err := runLocal(ctx, o, stderr); err != nil {
+	if err := run(); err != nil {
 		fmt.Fprintln(stderr, "controller:", err)
 		return 1
 	}
