@@ -25,7 +25,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/servekit/servekit/queue"
+	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/controller/ocmetrics"
+	"github.com/servekit/servekit/serving/platform/cluster"
 	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
@@ -89,17 +92,24 @@ func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
 	if r.admin, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	o := options{domain: "example.com", drainTimeout: 5 * time.Second, configDir: configDir,
-		logger: slog.New(slog.NewTextHandler(&r.logs, nil)), dial: dial}
-	ko := kubeOptions{
-		queueImage: "example.com/servekit/queue-proxy:v1", leaseNamespace: "servekit", leaseName: "servekit-controller",
-		identity: name, podIP: podIP, peersService: peersService, peerSecret: "servekit-peer-token",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := newCluster(o, ko, cfg, r.ingress, r.admin)
+	cc, err := config.LoadDir(configDir, "example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
+	metrics, err := metricsHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cluster.New(cluster.Options{
+		REST: cfg, QueueImage: "example.com/servekit/queue-proxy:v1", LeaseNamespace: "servekit", LeaseName: "servekit-controller",
+		Identity: name, PodIP: podIP, PeersService: peersService, PeerTokenSecret: "servekit-peer-token", Config: &cc,
+		Ingress: r.ingress, AdminListener: r.admin, DrainTimeout: 5 * time.Second, DialContext: dial,
+		Logger: slog.New(slog.NewTextHandler(&r.logs, nil)), Reporter: ocmetrics.Reporter{}, ActivatorHooks: activatorMetrics.Hooks(), Metrics: metrics,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	go func() { r.done <- c.Run(ctx) }()
 	var once sync.Once
 	r.stop = func() {

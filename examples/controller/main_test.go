@@ -132,7 +132,7 @@ func startPlatform(t *testing.T, files map[string]string, configYAML string) *te
 	if err != nil {
 		t.Fatal(err)
 	}
-	imageMap, err := loadImageMap(mapFile)
+	imageMap, err := platform.LoadImageMap(mapFile)
 	if err != nil {
 		t.Fatal(err)
 	}

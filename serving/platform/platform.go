@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -259,4 +260,23 @@ func BaseEnv(environ []string) []string {
 		}
 	}
 	return out
+}
+
+// LoadImageMap is local.DefaultImageMap with the image map file path over it (YAML,
+// `image: [command, args...]`, relative commands relative to the file); "" means
+// the default map alone.
+func LoadImageMap(path string) (local.ImageMap, error) {
+	m := local.DefaultImageMap()
+	if path == "" {
+		return m, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("platform: image map: %w", err)
+	}
+	over, err := local.ParseImageMap(data, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("platform: image map %s: %w", path, err)
+	}
+	return m.Merge(over), nil
 }

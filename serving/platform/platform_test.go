@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,6 +91,27 @@ func TestRunServesAdmin(t *testing.T) {
 		t.Errorf("unknown host: %s, want 404", resp.Status)
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+func TestLoadImageMap(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "imagemap.yaml")
+	if err := os.WriteFile(path, []byte("example.com/app:v1: [./app, --port, \"8080\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := platform.LoadImageMap(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{filepath.Join(dir, "app"), "--port", "8080"}, m["example.com/app:v1"]); diff != "" {
+		t.Errorf("mapped command (-want +got):\n%s", diff)
+	}
+	if len(m) < 2 {
+		t.Errorf("the default map is lost: %v", m)
+	}
+	if _, err := platform.LoadImageMap(filepath.Join(dir, "nope")); err == nil || !strings.HasPrefix(err.Error(), "platform: image map") {
+		t.Errorf("missing file: %v", err)
+	}
 }
 
 func TestBaseEnv(t *testing.T) {
