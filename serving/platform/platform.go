@@ -133,7 +133,7 @@ func New(o Options) (*Platform, error) {
 	if imageMap == nil {
 		imageMap = local.DefaultImageMap()
 	}
-	token, err := NewToken()
+	token, err := newToken()
 	if err != nil {
 		return nil, err
 	}
@@ -179,9 +179,9 @@ func New(o Options) (*Platform, error) {
 	return p, nil
 }
 
-// NewToken returns a new peer token: 32 random bytes, hex-encoded. The activator
+// newToken returns a new peer token: 32 random bytes, hex-encoded. The activator
 // and the queue proxies of one platform share it (queue.PeerTokenHeader).
-func NewToken() (string, error) {
+func newToken() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
