@@ -25,7 +25,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/servekit/servekit/queue"
+	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/controller/ocmetrics"
+	"github.com/servekit/servekit/serving/platform/cluster"
 	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
 )
@@ -54,7 +57,7 @@ type replica struct {
 	ingress, admin net.Listener
 	logs           lockedBuffer
 	done           chan error
-	stop           func() // cancels runKube and waits for it; idempotent
+	stop           func() // cancels Run and waits for it; idempotent
 }
 
 func (r *replica) adminPort() int32 { return int32(r.admin.Addr().(*net.TCPAddr).Port) }
@@ -69,7 +72,7 @@ func (r *replica) get(path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// startReplica runs runKube against cfg until the test ends, with peers from the
+// startReplica runs a cluster replica against cfg until the test ends, with peers from the
 // servekit-peers EndpointSlices and every connection through toLoopback.
 func startReplica(t *testing.T, cfg *rest.Config, name, podIP string) *replica {
 	t.Helper()
@@ -89,14 +92,25 @@ func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
 	if r.admin, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	o := options{domain: "example.com", drainTimeout: 5 * time.Second, configDir: configDir,
-		logger: slog.New(slog.NewTextHandler(&r.logs, nil)), dial: dial}
-	ko := kubeOptions{
-		queueImage: "example.com/servekit/queue-proxy:v1", leaseNamespace: "servekit", leaseName: "servekit-controller",
-		identity: name, podIP: podIP, peersService: peersService, peerSecret: "servekit-peer-token",
+	cc, err := config.LoadDir(configDir, "example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := metricsHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cluster.New(cluster.Options{
+		REST: cfg, QueueImage: "example.com/servekit/queue-proxy:v1", LeaseNamespace: "servekit", LeaseName: "servekit-controller",
+		Identity: name, PodIP: podIP, PeersService: peersService, PeerTokenSecret: "servekit-peer-token", Config: &cc,
+		Ingress: r.ingress, AdminListener: r.admin, DrainTimeout: 5 * time.Second, DialContext: dial,
+		Logger: slog.New(slog.NewTextHandler(&r.logs, nil)), Reporter: ocmetrics.Reporter{}, ActivatorHooks: activatorMetrics.Hooks(), Metrics: metrics,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { r.done <- runKube(ctx, o, ko, cfg, r.ingress, r.admin) }()
+	go func() { r.done <- c.Run(ctx) }()
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {
@@ -104,7 +118,7 @@ func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
 			select {
 			case err := <-r.done:
 				if err != nil && !errors.Is(err, context.Canceled) {
-					t.Errorf("%s: runKube: %v", name, err)
+					t.Errorf("%s: Run: %v", name, err)
 				}
 			case <-time.After(60 * time.Second):
 				t.Errorf("%s did not stop within 60s", name)

@@ -77,7 +77,7 @@ func TestSeed(t *testing.T) {
 
 	// Clean shutdown: every pod process is gone once Run returns.
 	var pids []int
-	for _, p := range tp.p.rt.Pods(types.NamespacedName{Namespace: "default", Name: "helloworld-go-00001"}) {
+	for _, p := range tp.p.Runtime().Pods(types.NamespacedName{Namespace: "default", Name: "helloworld-go-00001"}) {
 		if p.PID > 0 {
 			pids = append(pids, p.PID)
 		}
@@ -337,7 +337,7 @@ func TestRemoveManifest(t *testing.T) {
 	}
 	tp.waitStatus(t, "app gone", time.Minute, func(st controller.Status) bool { return service(st, "app") == nil })
 	waitFor(t, "app's pods stopped", time.Minute, func() bool {
-		return len(tp.p.rt.Pods(types.NamespacedName{Namespace: "default", Name: "app-00001"})) == 0
+		return len(tp.p.Runtime().Pods(types.NamespacedName{Namespace: "default", Name: "app-00001"})) == 0
 	})
 	if code, _, _ := tp.get("app.default.example.com", "/"); code != http.StatusNotFound {
 		t.Errorf("removed service's host: %d, want 404", code)

@@ -7,9 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/servekit/servekit/serving/runtime/kube/kubetest"
 )
 
 const testKubeconfig = `apiVersion: v1
@@ -19,73 +22,14 @@ clusters:
 - name: c
   cluster:
     server: https://127.0.0.1:6443
-    certificate-authority: ca.crt
-    tls-server-name: kubernetes
 contexts:
 - name: dev
   context: {cluster: c, user: u}
-- name: other
-  context: {cluster: missing, user: u}
 users:
 - name: u
   user:
     token: s3cret
-    client-certificate: /abs/client.crt
-    client-key-data: a2V5
 `
-
-func TestParseKubeconfig(t *testing.T) {
-	got, err := parseKubeconfig([]byte(testKubeconfig), "/home/me/.kube")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &rest.Config{
-		Host:        "https://127.0.0.1:6443",
-		BearerToken: "s3cret",
-		TLSClientConfig: rest.TLSClientConfig{
-			ServerName: "kubernetes",
-			CAFile:     "/home/me/.kube/ca.crt",
-			CertFile:   "/abs/client.crt",
-			KeyData:    []byte("key"),
-		},
-	}
-	if diff := cmp.Diff(want.String(), got.String()); diff != "" {
-		t.Errorf("config (-want +got):\n%s", diff)
-	}
-	if string(got.KeyData) != "key" || got.BearerToken != "s3cret" {
-		t.Errorf("key data %q, token %q", got.KeyData, got.BearerToken)
-	}
-}
-
-func TestParseKubeconfigErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name, data, want string
-	}{
-		{"not yaml", "{", "--kubeconfig"},
-		{"no such context", strings.Replace(testKubeconfig, "current-context: dev", "current-context: nope", 1), `current-context "nope": no such context`},
-		{"no such cluster", strings.Replace(testKubeconfig, "current-context: dev", "current-context: other", 1), `cluster "missing": no such cluster`},
-		{"no server", strings.Replace(testKubeconfig, "server: https://127.0.0.1:6443", "server: ''", 1), `clusters["c"].server: empty`},
-		{"exec plugin", strings.Replace(testKubeconfig, "    token: s3cret", "    exec: {command: gke-gcloud-auth-plugin, apiVersion: client.authentication.k8s.io/v1beta1}", 1), `users["u"]: exec and auth-provider plugins are not supported`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseKubeconfig([]byte(tc.data), "/x")
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("parseKubeconfig = %v, want an error containing %q", err, tc.want)
-			}
-		})
-	}
-}
-
-func FuzzParseKubeconfig(f *testing.F) {
-	f.Add([]byte(testKubeconfig))
-	f.Add([]byte("apiVersion: v1\nkind: Config\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := parseKubeconfig(data, "/x")
-		if err == nil && cfg.Host == "" {
-			t.Errorf("accepted a kubeconfig without a server: %q", data)
-		}
-	})
-}
 
 func TestRunKubeUsageErrors(t *testing.T) {
 	dir := t.TempDir()
@@ -99,6 +43,7 @@ func TestRunKubeUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"missing kubeconfig", []string{"--kubeconfig", filepath.Join(dir, "nope")}, "--kubeconfig"},
+		{"no such context", []string{"--kubeconfig", kc, "--context", "nope"}, `--kubeconfig: cluster: kubeconfig ` + kc + `: context "nope": no such context`},
 		{"no queue image", []string{"--kubeconfig", kc, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, "--queue-image: required"},
 		{"bad listen", []string{"--kubeconfig", kc, "--queue-image", "q", "--listen", "nope", "--admin", "127.0.0.1:0"}, "--listen"},
 		{"peers without pod IP", []string{"--kubeconfig", kc, "--queue-image", "q", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
@@ -112,5 +57,71 @@ func TestRunKubeUsageErrors(t *testing.T) {
 				t.Errorf("run(%q) = %d, stderr %q; want 1 and %q", tc.args, code, errOut.String(), tc.want)
 			}
 		})
+	}
+}
+
+// TestRealBinaryExecPluginKubeconfig runs cluster mode as on GKE, EKS or AKS: the
+// kubeconfig's user is an exec credential plugin (a script printing an
+// ExecCredential with a token the real API server accepts), the context is chosen
+// with --context (the current one has no valid credential), and the clusters and
+// the users are in two files given as a KUBECONFIG-style list. The replica takes the
+// Lease, and stops cleanly (exit 0) when its context is cancelled.
+func TestRealBinaryExecPluginKubeconfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real API server")
+	}
+	cfg := kubetest.Start(t)
+	if err := kubetest.ApplyFiles(context.Background(), cfg, "../../config/deploy/00-namespace.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	plugin := filepath.Join(dir, "credential-plugin")
+	script := "#!/bin/sh\n" + `printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$PLUGIN_TOKEN"` + "\n"
+	if err := os.WriteFile(plugin, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	clusters := clientcmdapi.NewConfig()
+	clusters.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	clusters.Contexts["static"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "static"}
+	clusters.Contexts["exec"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "exec"}
+	clusters.CurrentContext = "static"
+	users := clientcmdapi.NewConfig()
+	users.AuthInfos["static"] = &clientcmdapi.AuthInfo{Token: "wrong"}
+	users.AuthInfos["exec"] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
+		APIVersion:      "client.authentication.k8s.io/v1",
+		Command:         plugin,
+		Env:             []clientcmdapi.ExecEnvVar{{Name: "PLUGIN_TOKEN", Value: cfg.BearerToken}},
+		InteractiveMode: clientcmdapi.NeverExecInteractiveMode,
+	}}
+	for name, c := range map[string]*clientcmdapi.Config{"clusters": clusters, "users": users} {
+		if err := clientcmd.WriteToFile(*c, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs lockedBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"--kubeconfig", filepath.Join(dir, "clusters") + string(filepath.ListSeparator) + filepath.Join(dir, "users"),
+			"--context", "exec", "--queue-image", "example.com/servekit/queue-proxy:v1", "--identity", "replica-0",
+			"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, &logs, &logs)
+	}()
+	waitFor(t, "the replica to lead", 60*time.Second, func() bool {
+		select {
+		case c := <-code:
+			t.Fatalf("run exited %d:\n%s", c, logs.String())
+		default:
+		}
+		return strings.Contains(logs.String(), "servekit: leading")
+	})
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("run = %d after cancel, want 0:\n%s", c, logs.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("run did not stop within 60s")
 	}
 }

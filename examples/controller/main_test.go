@@ -18,7 +18,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/controller/ocmetrics"
+	"github.com/servekit/servekit/serving/platform"
 )
 
 // appEnv makes the test binary act as a pod's program (see appMain).
@@ -82,7 +85,7 @@ data:
 
 // testPlatform is the whole platform running in this process on loopback.
 type testPlatform struct {
-	p         *platform
+	p         *platform.Platform
 	dir       string // the manifests directory
 	ingress   string // host:port
 	admin     string // host:port
@@ -101,7 +104,7 @@ func cacheDir(t testing.TB) string {
 
 // startPlatform runs a platform on a temp manifests dir holding files, with the
 // given config maps (YAML, "" for none).
-func startPlatform(t *testing.T, files map[string]string, config string) *testPlatform {
+func startPlatform(t *testing.T, files map[string]string, configYAML string) *testPlatform {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
@@ -110,9 +113,9 @@ func startPlatform(t *testing.T, files map[string]string, config string) *testPl
 		}
 	}
 	cfgDir := ""
-	if config != "" {
+	if configYAML != "" {
 		cfgDir = t.TempDir()
-		if err := os.WriteFile(filepath.Join(cfgDir, "config.yaml"), []byte(config), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(cfgDir, "config.yaml"), []byte(configYAML), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -125,24 +128,38 @@ func startPlatform(t *testing.T, files map[string]string, config string) *testPl
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	p, err := newPlatform(options{
-		manifests:    dir,
-		imageMap:     mapFile,
-		configDir:    cfgDir,
-		domain:       "example.com",
-		listen:       "127.0.0.1:0",
-		admin:        "127.0.0.1:0",
-		pollInterval: 50 * time.Millisecond,
-		cacheDir:     cacheDir(t),
-		logger:       logger,
-		drainTimeout: 10 * time.Second,
+	cfg, err := config.LoadDir(cfgDir, "example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imageMap, err := platform.LoadImageMap(mapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := metricsHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := platform.New(platform.Options{
+		Manifests:      dir,
+		ImageMap:       imageMap,
+		Config:         &cfg,
+		Listen:         "127.0.0.1:0",
+		Admin:          "127.0.0.1:0",
+		PollInterval:   50 * time.Millisecond,
+		CacheDir:       cacheDir(t),
+		Logger:         logger,
+		DrainTimeout:   10 * time.Second,
+		Reporter:       ocmetrics.Reporter{},
+		ActivatorHooks: activatorMetrics.Hooks(),
+		Metrics:        metrics,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tp := &testPlatform{
-		p: p, dir: dir, ingress: p.ingress.Addr().String(), admin: p.admin.Addr().String(),
+		p: p, dir: dir, ingress: p.IngressAddr().String(), admin: p.AdminAddr().String(),
 		client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 			MaxIdleConns: 200, MaxIdleConnsPerHost: 200, IdleConnTimeout: 5 * time.Second,
 		}},

@@ -1,96 +1,27 @@
 package main
 
 import (
-	"context"
-	"strconv"
-	"time"
+	"fmt"
+	"net/http"
 
-	"go.opencensus.io/stats"
 	"go.opencensus.io/stats/view"
-	"go.opencensus.io/tag"
-	"k8s.io/apimachinery/pkg/types"
 
 	actocm "github.com/servekit/servekit/activator/ocmetrics"
-	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/examples/internal/promtext"
+	"github.com/servekit/servekit/serving/controller/ocmetrics"
 )
-
-// The platform's measures. OpenCensus lives here, in the binary, not in the
-// controller package (which reports through controller.Reporter).
-var (
-	mRequests    = stats.Int64("servekit/ingress/requests", "requests served by the ingress", stats.UnitDimensionless)
-	mLatency     = stats.Float64("servekit/ingress/request_latencies", "ingress request latency", stats.UnitMilliseconds)
-	mDesiredPods = stats.Int64("servekit/revision/desired_pods", "pods the autoscaler asked for", stats.UnitDimensionless)
-	mReadyPods   = stats.Int64("servekit/revision/ready_pods", "ready pods", stats.UnitDimensionless)
-	mPanic       = stats.Int64("servekit/revision/panic_mode", "1 while the autoscaler is in panic mode", stats.UnitDimensionless)
-	mActivator   = stats.Int64("servekit/revision/activator_in_path", "1 while the activator is in the request path", stats.UnitDimensionless)
-	mQueueDepth  = stats.Int64("servekit/activator/queue_depth", "requests waiting in the activator", stats.UnitDimensionless)
-	mColdStart   = stats.Float64("servekit/activator/cold_start_seconds", "time from the first request held for a revision at zero to its first ready pod", stats.UnitSeconds)
-
-	keyNamespace = tag.MustNewKey("namespace")
-	keyService   = tag.MustNewKey("service")
-	keyRoute     = tag.MustNewKey("route")
-	keyRevision  = tag.MustNewKey("revision")
-	keyCode      = tag.MustNewKey("response_code")
-	keyPath      = tag.MustNewKey("path") // "direct" or "activator"
-)
-
-// metricViews are registered by the binary and served on /metrics.
-var metricViews = []*view.View{
-	{Name: "servekit_requests_total", Description: mRequests.Description(), Measure: mRequests,
-		TagKeys: []tag.Key{keyNamespace, keyRoute, keyRevision, keyCode, keyPath}, Aggregation: view.Count()},
-	{Name: "servekit_request_latencies_ms", Description: mLatency.Description(), Measure: mLatency,
-		TagKeys:     []tag.Key{keyNamespace, keyRoute, keyRevision},
-		Aggregation: view.Distribution(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)},
-	{Name: "servekit_desired_pods", Description: mDesiredPods.Description(), Measure: mDesiredPods,
-		TagKeys: []tag.Key{keyNamespace, keyService, keyRevision}, Aggregation: view.LastValue()},
-	{Name: "servekit_ready_pods", Description: mReadyPods.Description(), Measure: mReadyPods,
-		TagKeys: []tag.Key{keyNamespace, keyService, keyRevision}, Aggregation: view.LastValue()},
-	{Name: "servekit_panic_mode", Description: mPanic.Description(), Measure: mPanic,
-		TagKeys: []tag.Key{keyNamespace, keyService, keyRevision}, Aggregation: view.LastValue()},
-	{Name: "servekit_activator_in_path", Description: mActivator.Description(), Measure: mActivator,
-		TagKeys: []tag.Key{keyNamespace, keyService, keyRevision}, Aggregation: view.LastValue()},
-	{Name: "servekit_activator_queue_depth", Description: mQueueDepth.Description(), Measure: mQueueDepth,
-		TagKeys: []tag.Key{keyNamespace, keyService, keyRevision}, Aggregation: view.LastValue()},
-	{Name: "servekit_cold_start_seconds", Description: mColdStart.Description(), Measure: mColdStart,
-		TagKeys:     []tag.Key{keyNamespace, keyRevision},
-		Aggregation: view.Distribution(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)},
-}
 
 // activatorMetrics are the activator's own measures and views (queue wait,
 // rejections, cold start). One set per process: OpenCensus registers views by name.
 var activatorMetrics = actocm.New("servekit_activator")
 
-// ocReporter records the controller's reports as OpenCensus measurements.
-type ocReporter struct{}
-
-var _ controller.Reporter = ocReporter{}
-
-func (ocReporter) ReportRequest(r controller.RequestReport) {
-	path := "direct"
-	if r.ViaActivator {
-		path = "activator"
+// metricsHandler registers the controller's and the activator's views (OpenCensus
+// lives here, in the binary, and in the ocmetrics adapters) and returns the /metrics
+// handler that serves them in Prometheus text.
+func metricsHandler() (http.Handler, error) {
+	views := append(ocmetrics.Views(), activatorMetrics.Views()...)
+	if err := view.Register(views...); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	_ = stats.RecordWithTags(context.Background(), []tag.Mutator{
-		tag.Upsert(keyNamespace, r.Namespace), tag.Upsert(keyRoute, r.Route), tag.Upsert(keyRevision, r.Revision),
-		tag.Upsert(keyCode, strconv.Itoa(r.Code)), tag.Upsert(keyPath, path),
-	}, mRequests.M(1), mLatency.M(float64(r.Latency)/float64(time.Millisecond)))
-}
-
-func (ocReporter) ReportRevision(r controller.RevisionReport) {
-	b := func(v bool) int64 {
-		if v {
-			return 1
-		}
-		return 0
-	}
-	_ = stats.RecordWithTags(context.Background(), []tag.Mutator{
-		tag.Upsert(keyNamespace, r.Key.Namespace), tag.Upsert(keyService, r.Service), tag.Upsert(keyRevision, r.Key.Name),
-	}, mDesiredPods.M(int64(r.DesiredPods)), mReadyPods.M(int64(r.ReadyPods)), mPanic.M(b(r.Panic)),
-		mActivator.M(b(r.ActivatorInPath)), mQueueDepth.M(int64(r.QueueDepth)))
-}
-
-func (ocReporter) ReportColdStart(key types.NamespacedName, d time.Duration) {
-	_ = stats.RecordWithTags(context.Background(), []tag.Mutator{
-		tag.Upsert(keyNamespace, key.Namespace), tag.Upsert(keyRevision, key.Name),
-	}, mColdStart.M(d.Seconds()))
+	return promtext.Handler(views...), nil
 }

@@ -2,15 +2,31 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/servekit/servekit/serving/config"
+	"github.com/servekit/servekit/serving/controller/ocmetrics"
+	"github.com/servekit/servekit/serving/platform"
+	"github.com/servekit/servekit/serving/platform/cluster"
 )
+
+// flags is what the command line says: the options of local mode (serving/platform)
+// and of cluster mode (serving/platform/cluster, with --kubeconfig).
+type flags struct {
+	local                   platform.Options
+	cluster                 cluster.Options
+	imageMap, configDir     string // --image-map, --config
+	domain                  string // --domain
+	kubeconfig, kubecontext string // --kubeconfig, --context
+}
 
 // run runs the platform ("controller [flags]") or reads its status
 // ("controller get"). It returns the exit status.
@@ -20,25 +36,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
-	fs.StringVar(&o.manifests, "manifests", "examples/manifests", "directory of Knative manifests (serving.knative.dev/v1), watched for changes")
-	fs.StringVar(&o.imageMap, "image-map", "", "YAML file mapping container images to local commands (`image: [command, args...]`)")
-	fs.StringVar(&o.configDir, "config", "", "directory of Knative config maps (config-autoscaler, config-defaults, config-network, config-domain, config-gc) as YAML")
-	fs.StringVar(&o.domain, "domain", "example.com", "the domain of routes, when --config has no config-domain")
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "ingress address (routes by Host)")
-	fs.StringVar(&o.admin, "admin", "127.0.0.1:8081", "admin address: GET /status, /metrics")
-	fs.DurationVar(&o.pollInterval, "poll", time.Second, "how often the manifests directory is scanned")
-	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
-	var ko kubeOptions
-	fs.StringVar(&ko.kubeconfig, "kubeconfig", "", "cluster mode: a kubeconfig file, or \"in-cluster\" for the pod's service account (see docs/kubernetes-cluster.md); --manifests and --image-map are then unused")
-	fs.StringVar(&ko.namespace, "namespace", "", "cluster mode: watch only this namespace (default: all)")
-	fs.StringVar(&ko.queueImage, "queue-image", "", "cluster mode: the queue proxy sidecar image (required)")
-	fs.StringVar(&ko.leaseNamespace, "lease-namespace", "servekit", "cluster mode: namespace of the leader-election Lease")
-	fs.StringVar(&ko.leaseName, "lease-name", "servekit-controller", "cluster mode: name of the leader-election Lease")
-	fs.StringVar(&ko.identity, "identity", "", "cluster mode: this replica's name in the Lease (default: the hostname, i.e. the pod name)")
-	fs.StringVar(&ko.podIP, "pod-ip", "", "cluster mode: this replica's IP, as its peers see it in --peers-service's endpoints (e.g. $(POD_IP))")
-	fs.StringVar(&ko.peersService, "peers-service", "", "cluster mode: headless Service (in --lease-namespace) whose ready endpoints are the replicas; they share activator demand and split capacity (default: alone)")
-	fs.StringVar(&ko.peerSecret, "peer-token-secret", "servekit-peer-token", "cluster mode: Secret (in --lease-namespace, key \"token\", created if missing) shared by the activators, the queue proxies and the peers; empty disables the token")
+	var f flags
+	lo, co := &f.local, &f.cluster
+	fs.StringVar(&lo.Manifests, "manifests", "examples/manifests", "directory of Knative manifests (serving.knative.dev/v1), watched for changes")
+	fs.StringVar(&f.imageMap, "image-map", "", "YAML file mapping container images to local commands (`image: [command, args...]`)")
+	fs.StringVar(&f.configDir, "config", "", "directory of Knative config maps (config-autoscaler, config-defaults, config-network, config-domain, config-gc) as YAML")
+	fs.StringVar(&f.domain, "domain", "example.com", "the domain of routes, when --config has no config-domain")
+	fs.StringVar(&lo.Listen, "listen", "127.0.0.1:8080", "ingress address (routes by Host)")
+	fs.StringVar(&lo.Admin, "admin", "127.0.0.1:8081", "admin address: GET /status, /metrics")
+	fs.DurationVar(&lo.PollInterval, "poll", time.Second, "how often the manifests directory is scanned")
+	fs.DurationVar(&lo.DrainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "cluster mode: a kubeconfig file (or a list, as in KUBECONFIG; exec credential plugins are run), or \"in-cluster\" for the pod's service account (see docs/kubernetes-cluster.md); --manifests and --image-map are then unused")
+	fs.StringVar(&f.kubecontext, "context", "", "cluster mode: the kubeconfig context to use (default: its current-context)")
+	fs.StringVar(&co.Namespace, "namespace", "", "cluster mode: watch only this namespace (default: all)")
+	fs.StringVar(&co.QueueImage, "queue-image", "", "cluster mode: the queue proxy sidecar image (required)")
+	fs.StringVar(&co.LeaseNamespace, "lease-namespace", "servekit", "cluster mode: namespace of the leader-election Lease")
+	fs.StringVar(&co.LeaseName, "lease-name", "servekit-controller", "cluster mode: name of the leader-election Lease")
+	fs.StringVar(&co.Identity, "identity", "", "cluster mode: this replica's name in the Lease (default: the hostname, i.e. the pod name)")
+	fs.StringVar(&co.PodIP, "pod-ip", "", "cluster mode: this replica's IP, as its peers see it in --peers-service's endpoints (e.g. $(POD_IP))")
+	fs.StringVar(&co.PeersService, "peers-service", "", "cluster mode: headless Service (in --lease-namespace) whose ready endpoints are the replicas; they share activator demand and split capacity (default: alone)")
+	fs.StringVar(&co.PeerTokenSecret, "peer-token-secret", "servekit-peer-token", "cluster mode: Secret (in --lease-namespace, key \"token\", created if missing) shared by the activators, the queue proxies and the peers; empty disables the token")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: controller [flags]            run the platform")
 		fmt.Fprintln(stderr, "       controller get [--admin ADDR] show services and revisions")
@@ -53,37 +70,70 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	o.logger = slog.New(slog.NewTextHandler(stderr, nil))
-	if ko.kubeconfig != "" {
-		return runKubeMain(ctx, o, ko, stderr)
-	}
-	o.podOutput = stderr
-	if dir, err := os.UserCacheDir(); err == nil {
-		o.cacheDir = filepath.Join(dir, "servekit", "bin")
-	}
-	o.baseEnv = baseEnv(os.Environ())
-	p, err := newPlatform(o)
-	if err != nil {
-		fmt.Fprintln(stderr, "controller:", err)
-		return 1
-	}
-	if err := p.Run(ctx); err != nil {
+	lo.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	lo.PodOutput = stderr
+	if err := f.run(ctx); err != nil {
 		fmt.Fprintln(stderr, "controller:", err)
 		return 1
 	}
 	return 0
 }
 
-// baseEnv keeps the variables a local program usually needs (so `python3 app.py`
-// finds its interpreter), and nothing else of the controller's environment.
-func baseEnv(environ []string) []string {
-	var out []string
-	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "USER", "TZ":
-			out = append(out, kv)
+// run runs the platform the flags describe until ctx is done.
+func (f *flags) run(ctx context.Context) error {
+	lo, co := &f.local, &f.cluster
+	cfg, err := config.LoadDir(f.configDir, f.domain)
+	if err != nil {
+		return err
+	}
+	if f.kubeconfig != "" {
+		if co.REST, err = cluster.RESTConfig(f.kubeconfig, f.kubecontext); err != nil {
+			return fmt.Errorf("--kubeconfig: %w", err)
+		}
+		switch {
+		case co.QueueImage == "":
+			return errors.New("--queue-image: required with --kubeconfig (the queue proxy sidecar's image, built from examples/queue-proxy)")
+		case co.PeersService != "" && co.PodIP == "":
+			return errors.New("--pod-ip: required with --peers-service (this replica's address among its peers, e.g. $(POD_IP))")
+		case co.PeersService != "" && co.PeerTokenSecret == "":
+			return errors.New("--peer-token-secret: required with --peers-service (the replicas accept each other's reports only with the peer token)")
+		}
+	} else {
+		if lo.ImageMap, err = platform.LoadImageMap(f.imageMap); err != nil {
+			return err
+		}
+		if st, err := os.Stat(lo.Manifests); err != nil || !st.IsDir() {
+			return fmt.Errorf("--manifests %q: not a directory", lo.Manifests)
 		}
 	}
-	return out
+	if lo.Metrics, err = metricsHandler(); err != nil {
+		return err
+	}
+	if lo.Ingress, err = net.Listen("tcp", lo.Listen); err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	defer lo.Ingress.Close()
+	if lo.AdminListener, err = net.Listen("tcp", lo.Admin); err != nil {
+		return fmt.Errorf("--admin: %w", err)
+	}
+	defer lo.AdminListener.Close()
+	lo.Config, lo.Reporter, lo.ActivatorHooks = &cfg, ocmetrics.Reporter{}, activatorMetrics.Hooks()
+	if f.kubeconfig != "" {
+		co.Config, co.Ingress, co.AdminListener, co.DrainTimeout = lo.Config, lo.Ingress, lo.AdminListener, lo.DrainTimeout
+		co.Logger, co.Reporter, co.ActivatorHooks, co.Metrics = lo.Logger, lo.Reporter, lo.ActivatorHooks, lo.Metrics
+		c, err := cluster.New(*co)
+		if err != nil {
+			return err
+		}
+		return c.Run(ctx)
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		lo.CacheDir = filepath.Join(dir, "servekit", "bin")
+	}
+	lo.BaseEnv = platform.BaseEnv(os.Environ())
+	p, err := platform.New(*lo)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx)
 }

@@ -53,7 +53,7 @@ func TestSoak(t *testing.T) {
 	key := types.NamespacedName{Namespace: "default", Name: "app-00001"}
 	var pod local.Pod
 	waitFor(t, "a ready pod", time.Minute, func() bool {
-		for _, p := range tp.p.rt.Pods(key) {
+		for _, p := range tp.p.Runtime().Pods(key) {
 			if p.State == local.PodReady && p.PID > 0 {
 				pod = p
 				return true
@@ -67,7 +67,7 @@ func TestSoak(t *testing.T) {
 		slow <- code
 	}()
 	waitFor(t, "the slow request in the pod", time.Minute, func() bool {
-		for _, p := range tp.p.rt.Pods(key) {
+		for _, p := range tp.p.Runtime().Pods(key) {
 			if p.Name == pod.Name && p.InFlight >= 1 {
 				return true
 			}

@@ -8,11 +8,14 @@ import (
 
 // clientGoAllowed are the only servekit packages that may depend on client-go: this
 // backend and its subpackages (store, leader, and kubetest, the real API server test
-// harness), and the controller binary that uses them in cluster mode. The primitives
-// (autoscaler, queue, route, activator, serving/v1) and the controller library stay
-// free of it.
+// harness), the cluster platform and its peer protocol (serving/platform/cluster,
+// serving/platform/peers), and the controller binary that uses them in cluster
+// mode. The primitives (autoscaler, queue, route, activator, serving/v1), the
+// controller library and the local platform stay free of it.
 var clientGoAllowed = []string{
 	"github.com/servekit/servekit/serving/runtime/kube",
+	"github.com/servekit/servekit/serving/platform/cluster",
+	"github.com/servekit/servekit/serving/platform/peers",
 	"github.com/servekit/servekit/examples/controller",
 }
 

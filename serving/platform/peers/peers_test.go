@@ -1,9 +1,8 @@
-package main
+package peers
 
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,17 +19,19 @@ import (
 	"github.com/servekit/servekit/queue"
 )
 
-// recorder is a statRecorder that remembers what it was given.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder is a Recorder that remembers what it was given.
 type recorder struct {
 	mu     sync.Mutex
-	stats  []peerStat
+	stats  []stat
 	subset [][2]int
 }
 
 func (r *recorder) RecordActivatorStat(ns, name string, conc, reqs float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.stats = append(r.stats, peerStat{ns, name, conc, reqs})
+	r.stats = append(r.stats, stat{ns, name, conc, reqs})
 }
 
 func (r *recorder) UpdateActivators(index, count int) error {
@@ -45,12 +47,12 @@ func TestPeerStatsHandler(t *testing.T) {
 		name, method, token, body string
 		wantCode                  int
 		wantBody                  string // a substring of the answer
-		wantStats                 []peerStat
+		wantStats                 []stat
 	}{
 		{name: "recorded", method: "POST", token: token,
 			body:      `{"stats":[{"namespace":"default","name":"hello-00001","concurrency":2.5,"requests":3},{"namespace":"b","name":"x-00002","concurrency":0,"requests":0}]}`,
 			wantCode:  http.StatusNoContent,
-			wantStats: []peerStat{{"default", "hello-00001", 2.5, 3}, {"b", "x-00002", 0, 0}}},
+			wantStats: []stat{{"default", "hello-00001", 2.5, 3}, {"b", "x-00002", 0, 0}}},
 		{name: "no token", method: "POST", body: `{"stats":[]}`, wantCode: http.StatusForbidden, wantBody: queue.PeerTokenHeader},
 		{name: "wrong token", method: "POST", token: "s3cret-tokeN", body: `{"stats":[]}`, wantCode: http.StatusForbidden, wantBody: queue.PeerTokenHeader},
 		{name: "GET", method: "GET", token: token, wantCode: http.StatusMethodNotAllowed},
@@ -61,13 +63,13 @@ func TestPeerStatsHandler(t *testing.T) {
 			wantCode: http.StatusBadRequest, wantBody: "stats[1]: concurrency"},
 		{name: "no name", method: "POST", token: token, body: `{"stats":[{"namespace":"a","concurrency":1}]}`,
 			wantCode: http.StatusBadRequest, wantBody: "stats[0]: namespace and name"},
-		{name: "too large", method: "POST", token: token, body: `{"stats":[` + strings.Repeat(`{"namespace":"a","name":"b"},`, maxPeerReport/20) + `]}`,
+		{name: "too large", method: "POST", token: token, body: `{"stats":[` + strings.Repeat(`{"namespace":"a","name":"b"},`, maxReport/20) + `]}`,
 			wantCode: http.StatusBadRequest, wantBody: "body:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}
-			p := newPeers("10.0.0.1:8081", token, rec, slog.New(slog.DiscardHandler))
-			req := httptest.NewRequest(tc.method, PeerStatsPath, strings.NewReader(tc.body))
+			p := New(Options{Self: "10.0.0.1:8081", Token: token, Recorder: rec})
+			req := httptest.NewRequest(tc.method, StatsPath, strings.NewReader(tc.body))
 			if tc.token != "" {
 				req.Header.Set(queue.PeerTokenHeader, tc.token)
 			}
@@ -85,8 +87,8 @@ func TestPeerStatsHandler(t *testing.T) {
 
 func TestPeersWithoutTokenRefuseEverything(t *testing.T) {
 	rec := &recorder{}
-	p := newPeers("10.0.0.1:8081", "", rec, slog.New(slog.DiscardHandler))
-	req := httptest.NewRequest("POST", PeerStatsPath, strings.NewReader(`{"stats":[{"namespace":"a","name":"b","concurrency":1}]}`))
+	p := New(Options{Self: "10.0.0.1:8081", Token: "", Recorder: rec})
+	req := httptest.NewRequest("POST", StatsPath, strings.NewReader(`{"stats":[{"namespace":"a","name":"b","concurrency":1}]}`))
 	w := httptest.NewRecorder()
 	p.ServeHTTP(w, req)
 	if w.Code != http.StatusForbidden || len(rec.stats) != 0 {
@@ -116,10 +118,10 @@ func TestSubset(t *testing.T) {
 
 func TestSetAddrsUpdatesTheActivatorOnChange(t *testing.T) {
 	rec := &recorder{}
-	p := newPeers("10.0.0.2:8081", "t", rec, slog.New(slog.DiscardHandler))
-	p.setAddrs([]string{"10.0.0.3:8081", "10.0.0.2:8081", "10.0.0.1:8081", "10.0.0.2:8081"})
-	p.setAddrs([]string{"10.0.0.1:8081", "10.0.0.2:8081", "10.0.0.3:8081"}) // same set: no update
-	p.setAddrs([]string{"10.0.0.2:8081", "10.0.0.3:8081"})
+	p := New(Options{Self: "10.0.0.2:8081", Token: "t", Recorder: rec})
+	p.SetAddrs([]string{"10.0.0.3:8081", "10.0.0.2:8081", "10.0.0.1:8081", "10.0.0.2:8081"})
+	p.SetAddrs([]string{"10.0.0.1:8081", "10.0.0.2:8081", "10.0.0.3:8081"}) // same set: no update
+	p.SetAddrs([]string{"10.0.0.2:8081", "10.0.0.3:8081"})
 	if diff := cmp.Diff([][2]int{{1, 3}, {0, 2}}, rec.subset); diff != "" {
 		t.Errorf("UpdateActivators calls (-want +got):\n%s", diff)
 	}
@@ -156,12 +158,12 @@ func TestPeersSendToEveryOtherPeer(t *testing.T) {
 	}))
 	defer peer.Close()
 	self := "127.0.0.1:1" // never dialled
-	p := newPeers(self, token, &recorder{}, slog.New(slog.DiscardHandler))
-	p.setAddrs([]string{self, strings.TrimPrefix(peer.URL, "http://")})
+	p := New(Options{Self: self, Token: token, Recorder: &recorder{}})
+	p.SetAddrs([]string{self, strings.TrimPrefix(peer.URL, "http://")})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { p.run(ctx); close(done) }()
-	p.observe("default", "hello-00001", 1, 1)
+	go func() { _ = p.Run(ctx); close(done) }()
+	p.Observe("default", "hello-00001", 1, 1)
 	msg := <-got
 	cancel()
 	<-done
@@ -174,11 +176,11 @@ func TestPeersSendToEveryOtherPeer(t *testing.T) {
 func TestPeerTokenGetOrCreate(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
-	tok, err := peerToken(ctx, cs, "servekit", "servekit-peer-token")
+	tok, err := Token(ctx, cs, "servekit", "servekit-peer-token")
 	if err != nil || len(tok) < 40 {
 		t.Fatalf("first call = %q, %v; want a new token of 32 random bytes", tok, err)
 	}
-	again, err := peerToken(ctx, cs, "servekit", "servekit-peer-token")
+	again, err := Token(ctx, cs, "servekit", "servekit-peer-token")
 	if err != nil || again != tok {
 		t.Errorf("second call = %q, %v; want the same token", again, err)
 	}
@@ -188,7 +190,7 @@ func TestPeerTokenGetOrCreate(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := peerToken(ctx, cs, "other", "servekit-peer-token"); err == nil || !strings.Contains(err.Error(), `"token"`) {
+	if _, err := Token(ctx, cs, "other", "servekit-peer-token"); err == nil || !strings.Contains(err.Error(), `"token"`) {
 		t.Errorf("a Secret without the key: %v, want an error naming the key", err)
 	}
 }
@@ -201,8 +203,8 @@ func FuzzPeerStatsHandler(f *testing.F) {
 	f.Add(`{"stats":null}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		rec := &recorder{}
-		p := newPeers("10.0.0.1:8081", "t", rec, slog.New(slog.DiscardHandler))
-		req := httptest.NewRequest("POST", PeerStatsPath, strings.NewReader(body))
+		p := New(Options{Self: "10.0.0.1:8081", Token: "t", Recorder: rec})
+		req := httptest.NewRequest("POST", StatsPath, strings.NewReader(body))
 		req.Header.Set(queue.PeerTokenHeader, "t")
 		w := httptest.NewRecorder()
 		p.ServeHTTP(w, req)

@@ -1,9 +1,8 @@
-package main
-
-// Several replicas in cluster mode. Every replica serves the ingress and runs an
-// activator; Kubernetes' Service spreads requests over them. Two things then cross
-// replicas, as in Knative (where the activators report to the autoscaler over a
-// websocket and read their index from the activator Service's endpoints):
+// Package peers is the protocol between the replicas of a servekit platform in a
+// Kubernetes cluster (serving/platform/cluster). Every replica serves the ingress
+// and runs an activator; Kubernetes' Service spreads requests over them. Two things
+// then cross replicas, as in Knative (where the activators report to the autoscaler
+// over a websocket and read their index from the activator Service's endpoints):
 //
 //   - demand: each replica's activator reports (per revision, every second, and at
 //     once on a cold start) go to every peer, whose controller records them in its
@@ -13,9 +12,10 @@ package main
 //     address) and gives it to its activator (Controller.UpdateActivators), so that
 //     the replicas' shares of a revision's containerConcurrency add up to it.
 //
-// The peers are the ready endpoints of a headless Service (--peers-service) whose
-// port named "admin" is the replicas' admin port; reports are POSTed there, to
-// /peer/activator-stats, with the installation's peer token.
+// The peers are the ready endpoints of a headless Service (Watch) whose port named
+// "admin" is the replicas' admin port; reports are POSTed there, to StatsPath, with
+// the installation's peer token (Token). See docs/kubernetes-replicas.md.
+package peers
 
 import (
 	"bytes"
@@ -48,39 +48,63 @@ import (
 	"github.com/servekit/servekit/serving/runtime/kube"
 )
 
-// PeerStatsPath is where a replica receives its peers' activator reports.
-const PeerStatsPath = "/peer/activator-stats"
+// StatsPath is where a replica receives its peers' activator reports (Peers'
+// ServeHTTP), on its admin listener.
+const StatsPath = "/peer/activator-stats"
 
-// peerTokenKey is the key of the peer token in its Secret.
-const peerTokenKey = "token"
+// TokenKey is the key of the peer token in its Secret (see Token).
+const TokenKey = "token"
 
-// maxPeerReport bounds the body of one report batch.
-const maxPeerReport = 1 << 20
+// maxReport bounds the body of one report batch.
+const maxReport = 1 << 20
 
-// peerStat is one activator report for one revision, as sent between replicas.
-type peerStat struct {
+// stat is one activator report for one revision, as sent between replicas.
+type stat struct {
 	Namespace   string  `json:"namespace"`
 	Name        string  `json:"name"`
 	Concurrency float64 `json:"concurrency"`
 	Requests    float64 `json:"requests"`
 }
 
-// peerBatch is the body of a POST to PeerStatsPath.
-type peerBatch struct {
-	Stats []peerStat `json:"stats"`
+// batch is the body of a POST to StatsPath.
+type batch struct {
+	Stats []stat `json:"stats"`
 }
 
-// statRecorder is what the peers need of the controller.
-type statRecorder interface {
+// Recorder is what Peers need of the controller; serving/controller's Controller
+// satisfies it.
+type Recorder interface {
+	// RecordActivatorStat records a peer's activator report for one revision.
 	RecordActivatorStat(namespace, name string, concurrency, requestCount float64)
+	// UpdateActivators gives this replica's activator its index among count
+	// replicas (-1: it uses every pod).
 	UpdateActivators(index, count int) error
 }
 
-// peers tracks the replicas and carries activator reports between them.
-type peers struct {
+// Options configure Peers.
+type Options struct {
+	// Self is this replica's "ip:port" as its peers see it among the addresses
+	// (SetAddrs). Required.
+	Self string
+	// Token is the installation's peer token: sent with every report, and
+	// required of every report received. Empty refuses every report.
+	Token string
+	// Recorder receives the peers' reports and this replica's subset. Required.
+	Recorder Recorder
+	// Logger receives the peers' logs; nil discards them.
+	Logger *slog.Logger
+	// Transport carries the reports to the peers; nil means
+	// http.DefaultTransport. Each report times out after 2 s.
+	Transport http.RoundTripper
+}
+
+// Peers tracks the replicas and carries activator reports between them. Create it
+// with New; give Observe to the controller (Options.OnActivatorStat), serve it on
+// StatsPath, keep its addresses current (SetAddrs, or Watch), and Run it.
+type Peers struct {
 	self   string // this replica's "ip:port" among the peers' addresses
 	token  string
-	ctrl   statRecorder
+	ctrl   Recorder
 	log    *slog.Logger
 	client *http.Client
 
@@ -88,21 +112,28 @@ type peers struct {
 
 	mu struct {
 		sync.Mutex
-		addrs   []string   // ready peers, sorted, self included when listed
-		pending []peerStat // reports not yet sent
+		addrs   []string // ready peers, sorted, self included when listed
+		pending []stat   // reports not yet sent
 	}
 }
 
-func newPeers(self, token string, ctrl statRecorder, log *slog.Logger) *peers {
-	return &peers{
-		self: self, token: token, ctrl: ctrl, log: log,
-		client: &http.Client{Timeout: 2 * time.Second},
+// New returns Peers that know no peer yet.
+func New(o Options) *Peers {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Peers{
+		self: o.Self, token: o.Token, ctrl: o.Recorder, log: log,
+		client: &http.Client{Timeout: 2 * time.Second, Transport: o.Transport},
 		wake:   make(chan struct{}, 1),
 	}
 }
 
-// setAddrs records the ready peers and updates the activator's subset.
-func (p *peers) setAddrs(addrs []string) {
+// SetAddrs records the ready peers ("ip:port", in any order, Self included when it
+// is ready) and, when they changed, gives the activator its subset: this replica's
+// index among them and their count.
+func (p *Peers) SetAddrs(addrs []string) {
 	addrs = slices.Clone(addrs)
 	slices.Sort(addrs)
 	addrs = slices.Compact(addrs)
@@ -131,12 +162,12 @@ func subset(sorted []string, self string) (index, count int) {
 	return i, len(sorted)
 }
 
-// observe is Controller's OnActivatorStat: it queues the report for the peers. It
-// never blocks.
-func (p *peers) observe(namespace, name string, concurrency, requestCount float64) {
+// Observe is Controller's OnActivatorStat: it queues the report for the peers. It
+// never blocks; beyond 10,000 queued reports (a stalled sender) it drops them.
+func (p *Peers) Observe(namespace, name string, concurrency, requestCount float64) {
 	p.mu.Lock()
 	if len(p.mu.pending) < 10000 { // a stalled sender must not grow without bound
-		p.mu.pending = append(p.mu.pending, peerStat{namespace, name, concurrency, requestCount})
+		p.mu.pending = append(p.mu.pending, stat{namespace, name, concurrency, requestCount})
 	}
 	p.mu.Unlock()
 	select {
@@ -145,21 +176,23 @@ func (p *peers) observe(namespace, name string, concurrency, requestCount float6
 	}
 }
 
-// run sends the queued reports to every other peer until ctx is done.
-func (p *peers) run(ctx context.Context) {
+// Run sends the queued reports to every other peer until ctx is done; it returns nil
+// then. A report a peer does not take is logged and dropped: the next second's
+// report replaces it.
+func (p *Peers) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-p.wake:
 		}
 		p.mu.Lock()
-		batch := p.mu.pending
+		pending := p.mu.pending
 		p.mu.pending = nil
 		addrs := p.mu.addrs
 		p.mu.Unlock()
-		body, err := json.Marshal(peerBatch{Stats: batch})
-		if err != nil || len(batch) == 0 {
+		body, err := json.Marshal(batch{Stats: pending})
+		if err != nil || len(pending) == 0 {
 			continue
 		}
 		var wg sync.WaitGroup
@@ -173,8 +206,8 @@ func (p *peers) run(ctx context.Context) {
 	}
 }
 
-func (p *peers) send(ctx context.Context, addr string, body []byte) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+PeerStatsPath, bytes.NewReader(body))
+func (p *Peers) send(ctx context.Context, addr string, body []byte) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+StatsPath, bytes.NewReader(body))
 	if err != nil {
 		p.log.Error("peers: report", "peer", addr, "err", err)
 		return
@@ -195,8 +228,11 @@ func (p *peers) send(ctx context.Context, addr string, body []byte) {
 	}
 }
 
-// ServeHTTP receives a peer's reports: POST, the peer token, a JSON peerBatch.
-func (p *peers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP receives a peer's reports: POST, the peer token in
+// queue.PeerTokenHeader, a JSON body {"stats": [{"namespace", "name",
+// "concurrency", "requests"}...]}. It answers 204 once every report is recorded,
+// 403 without the right token, 400 (recording nothing) if any report is invalid.
+func (p *Peers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed: POST only", http.StatusMethodNotAllowed)
@@ -206,8 +242,8 @@ func (p *peers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "header "+queue.PeerTokenHeader+": missing or wrong", http.StatusForbidden)
 		return
 	}
-	var b peerBatch
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPeerReport))
+	var b batch
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReport))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
 		http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
@@ -225,7 +261,7 @@ func (p *peers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s peerStat) validate() error {
+func (s stat) validate() error {
 	switch {
 	case s.Namespace == "" || s.Name == "":
 		return errors.New("namespace and name: required")
@@ -237,9 +273,10 @@ func (s peerStat) validate() error {
 	return nil
 }
 
-// watchPeers keeps p's addresses equal to the ready endpoints of the Service
-// namespace/name (port "admin", or its only port) until ctx is done.
-func watchPeers(ctx context.Context, cs kubernetes.Interface, namespace, name string, p *peers) error {
+// Watch keeps p's addresses equal to the ready endpoints of the Service
+// namespace/name (its port named "admin", or its only port) until ctx is done; it
+// returns nil then.
+func Watch(ctx context.Context, cs kubernetes.Interface, namespace, name string, p *Peers) error {
 	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.LabelSelector = discoveryv1.LabelServiceName + "=" + name
@@ -250,12 +287,12 @@ func watchPeers(ctx context.Context, cs kubernetes.Interface, namespace, name st
 		for _, obj := range inf.GetStore().List() {
 			addrs = append(addrs, sliceAddrs(obj.(*discoveryv1.EndpointSlice))...)
 		}
-		p.setAddrs(addrs)
+		p.SetAddrs(addrs)
 	}
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: update, UpdateFunc: func(_, o any) { update(o) }, DeleteFunc: update,
 	}); err != nil {
-		return fmt.Errorf("--peers-service: %w", err)
+		return fmt.Errorf("peers: watch %s/%s: %w", namespace, name, err)
 	}
 	f.Start(ctx.Done())
 	<-ctx.Done()
@@ -292,22 +329,22 @@ func sliceAddrs(s *discoveryv1.EndpointSlice) []string {
 	return out
 }
 
-// peerToken returns the installation's peer token from Secret namespace/name (key
-// "token"), creating it with 32 random bytes if it does not exist. Every replica
-// calls it at start; the first to create it wins.
-func peerToken(ctx context.Context, cs kubernetes.Interface, namespace, name string) (string, error) {
+// Token returns the installation's peer token from Secret namespace/name (key
+// TokenKey), creating it with 32 random bytes if it does not exist, labelled as
+// managed by servekit. Every replica calls it at start; the first to create it wins.
+func Token(ctx context.Context, cs kubernetes.Interface, namespace, name string) (string, error) {
 	secrets := cs.CoreV1().Secrets(namespace)
 	for range 3 {
 		s, err := secrets.Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
-			tok := string(s.Data[peerTokenKey])
+			tok := string(s.Data[TokenKey])
 			if tok == "" {
-				return "", fmt.Errorf("--peer-token-secret: Secret %s/%s has no %q key", namespace, name, peerTokenKey)
+				return "", fmt.Errorf("peers: token: Secret %s/%s has no %q key", namespace, name, TokenKey)
 			}
 			return tok, nil
 		}
 		if !apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("--peer-token-secret: get %s/%s: %w", namespace, name, err)
+			return "", fmt.Errorf("peers: token: get %s/%s: %w", namespace, name, err)
 		}
 		raw := make([]byte, 32)
 		_, _ = rand.Read(raw)
@@ -315,14 +352,14 @@ func peerToken(ctx context.Context, cs kubernetes.Interface, namespace, name str
 		_, err = secrets.Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
 				Labels: map[string]string{kube.ManagedByLabelKey: kube.ManagedByValue}},
-			Data: map[string][]byte{peerTokenKey: []byte(tok)},
+			Data: map[string][]byte{TokenKey: []byte(tok)},
 		}, metav1.CreateOptions{})
 		if err == nil {
 			return tok, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return "", fmt.Errorf("--peer-token-secret: create %s/%s: %w", namespace, name, err)
+			return "", fmt.Errorf("peers: token: create %s/%s: %w", namespace, name, err)
 		}
 	}
-	return "", fmt.Errorf("--peer-token-secret: %s/%s: created and deleted concurrently", namespace, name)
+	return "", fmt.Errorf("peers: token: %s/%s: created and deleted concurrently", namespace, name)
 }

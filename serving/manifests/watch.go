@@ -1,0 +1,151 @@
+package manifests
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+// Applier is what a [Watcher] needs of a controller; serving/controller's
+// Controller satisfies it. A source is a file's path: it names the set of objects
+// that file holds.
+type Applier interface {
+	// Apply replaces the objects of source with objs, all or nothing. An error
+	// means nothing was applied; the Applier reports it itself (log, status).
+	Apply(source string, objs []v1.Object) error
+	// Reject records that source could not be read or decoded; its objects, if
+	// any, stay as they were.
+	Reject(source string, err error)
+	// Delete removes every object of source.
+	Delete(source string)
+}
+
+// DefaultInterval is how often a [Watcher] scans its directory when NewWatcher is
+// given no interval.
+const DefaultInterval = time.Second
+
+// A Watcher applies the manifests of a directory to an [Applier], polling for
+// changes: a new or changed file (by content hash) is applied, a removed file
+// deletes its objects, and a file that does not decode is rejected and changes
+// nothing. It reads the files named *.yaml, *.yml and *.json, not hidden ones (so a
+// file written as ".x.tmp" and renamed is seen whole), not subdirectories.
+//
+// A Watcher is not safe for concurrent use: call Scan, then Run, from one goroutine.
+type Watcher struct {
+	dir      string
+	applier  Applier
+	log      *slog.Logger
+	interval time.Duration
+	seen     map[string][32]byte // file → content hash of its last version
+}
+
+// NewWatcher returns a Watcher of dir that applies to a. A nil logger discards;
+// an interval <= 0 means [DefaultInterval].
+func NewWatcher(dir string, a Applier, logger *slog.Logger, interval time.Duration) *Watcher {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	return &Watcher{dir: dir, applier: a, log: logger, interval: interval, seen: map[string][32]byte{}}
+}
+
+// Run scans the directory every interval until ctx is done; it returns nil then.
+// It does not scan at once: call Scan first to apply the files present at start-up.
+func (w *Watcher) Run(ctx context.Context) error {
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			w.Scan()
+		}
+	}
+}
+
+// Scan looks at the directory once, and applies, rejects and deletes what changed
+// since the last scan. A directory that cannot be read is logged and changes
+// nothing.
+func (w *Watcher) Scan() {
+	entries, err := os.ReadDir(w.dir)
+	if err != nil {
+		w.log.Error("manifests: cannot read the directory", "dir", w.dir, "err", err)
+		return
+	}
+	present := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".json")) {
+			continue
+		}
+		path := filepath.Join(w.dir, name)
+		present[path] = true
+		data, err := readLimited(path)
+		if err != nil {
+			w.applier.Reject(path, err)
+			continue
+		}
+		sum := sha256.Sum256(data)
+		if old, ok := w.seen[path]; ok && old == sum {
+			continue
+		}
+		w.seen[path] = sum
+		w.apply(path, data)
+	}
+	for _, path := range slices.Sorted(maps.Keys(w.seen)) {
+		if !present[path] {
+			delete(w.seen, path)
+			w.log.Info("manifest removed; deleting its objects", "file", path)
+			w.applier.Delete(path)
+		}
+	}
+}
+
+// apply decodes a file strictly (unknown fields are errors with their path) and
+// applies its objects.
+func (w *Watcher) apply(path string, data []byte) {
+	docs, err := v1.Decode(bytes.NewReader(data), v1.DecodeOptions{Strict: true})
+	if err != nil {
+		w.applier.Reject(path, fmt.Errorf("%s: %w", path, err))
+		return
+	}
+	objs := make([]v1.Object, 0, len(docs))
+	for _, d := range docs {
+		objs = append(objs, d.Object)
+	}
+	if err := w.applier.Apply(path, objs); err != nil {
+		return // the applier logged it and lists it in its status
+	}
+	w.log.Info("manifest applied", "file", path, "objects", len(objs))
+}
+
+// readLimited reads at most MaxFileBytes of path; a larger file is an error.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileBytes)
+	}
+	return data, nil
+}

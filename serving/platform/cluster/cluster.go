@@ -1,0 +1,357 @@
+// Package cluster composes servekit into a serverless platform on a Kubernetes
+// cluster: the same controller, ingress, activator and autoscaler as
+// serving/platform, with the Kubernetes backend (serving/runtime/kube: Deployments,
+// EndpointSlices, the scale subresource) instead of local processes, and the API
+// server (serving/runtime/kube/store) instead of a manifests directory.
+//
+// Every replica runs the whole platform and serves the ingress; only the replica
+// holding the Lease (serving/runtime/kube/leader) writes to the API server:
+// children, statuses, Deployments, scale. The others follow: they read the same
+// objects, compute the same routes, see the same pods, and forward their
+// activators' demand to every peer (serving/platform/peers). Run returns when a
+// replica loses the Lease, so that its process exits and Kubernetes restarts it as
+// a fresh follower. See docs/kubernetes-cluster.md and docs/kubernetes-replicas.md.
+//
+// It is what `examples/controller --kubeconfig` runs; RESTConfig loads a kubeconfig
+// as kubectl does.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/servekit/servekit/activator"
+	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/serving/config"
+	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/platform/internal/serve"
+	"github.com/servekit/servekit/serving/platform/peers"
+	"github.com/servekit/servekit/serving/runtime/kube"
+	"github.com/servekit/servekit/serving/runtime/kube/leader"
+	"github.com/servekit/servekit/serving/runtime/kube/store"
+)
+
+// Defaults of Options.
+const (
+	DefaultLeaseNamespace = "servekit"
+	DefaultLeaseName      = "servekit-controller"
+	DefaultListen         = "127.0.0.1:8080"
+	DefaultAdmin          = "127.0.0.1:8081"
+	DefaultDrainTimeout   = 30 * time.Second
+)
+
+// Options configure a [Cluster]. REST and QueueImage are required.
+type Options struct {
+	// REST is the API server's client configuration (e.g. RESTConfig). If it
+	// sets neither QPS nor Burst, 50 requests/s in bursts of 100 are used:
+	// client-go's default (5, 10) would make a new leader take minutes to adopt a
+	// few hundred revisions (about 5 calls each). Required.
+	REST *rest.Config
+	// Namespace restricts the platform to one namespace; "" means all.
+	Namespace string
+	// QueueImage is the queue proxy sidecar's image (built from
+	// examples/queue-proxy). Required.
+	QueueImage string
+	// LeaseNamespace and LeaseName name the leader-election Lease; "" means
+	// DefaultLeaseNamespace and DefaultLeaseName. The peer-token Secret and the
+	// peers Service live in LeaseNamespace too.
+	LeaseNamespace, LeaseName string
+	// Identity is this replica's name in the Lease; "" means the hostname (in a
+	// pod: the pod's name).
+	Identity string
+	// PeersService is the headless Service whose ready endpoints are the replicas
+	// (serving/platform/peers); "" means this replica is alone.
+	PeersService string
+	// PodIP is this replica's IP as its peers see it in PeersService's endpoints.
+	// Required with PeersService.
+	PodIP string
+	// PeerTokenSecret is the Secret (key peers.TokenKey, created if missing)
+	// holding the token shared by the activators, the queue proxies and the
+	// peers; "" means no token. Required with PeersService.
+	PeerTokenSecret string
+	// Config is Knative's configuration (config.LoadDir); nil means Knative's
+	// defaults with routes under example.com.
+	Config *config.Config
+
+	// Ingress and AdminListener, if not nil, are the listeners to serve on (Run
+	// closes them); otherwise New binds Listen and Admin ("" means
+	// DefaultListen and DefaultAdmin, both on loopback).
+	Ingress, AdminListener net.Listener
+	Listen, Admin          string
+	// DrainTimeout is how long shutdown waits for requests in flight; zero means
+	// DefaultDrainTimeout.
+	DrainTimeout time.Duration
+
+	// Logger receives the platform's logs; nil discards them.
+	Logger *slog.Logger
+	// Reporter receives the controller's metrics (e.g.
+	// serving/controller/ocmetrics.Reporter); nil reports nothing.
+	Reporter controller.Reporter
+	// ActivatorHooks observe the activator (e.g. activator/ocmetrics).
+	ActivatorHooks activator.Hooks
+	// Metrics, if not nil, is served on the admin listener's /metrics.
+	Metrics http.Handler
+	// DialContext, if not nil, makes every connection to a pod or a peer (tests:
+	// cluster addresses mapped to loopback); nil means a net.Dialer.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// A Cluster is one replica of the platform on a Kubernetes cluster. Create it with
+// New, then call Run once.
+type Cluster struct {
+	o       Options
+	log     *slog.Logger
+	cs      kubernetes.Interface
+	dyn     dynamic.Interface
+	ingress net.Listener
+	admin   net.Listener
+}
+
+// New checks o, makes the API clients and binds the listeners, so that their
+// addresses are known before Run. It does not contact the API server.
+func New(o Options) (*Cluster, error) {
+	switch {
+	case o.REST == nil:
+		return nil, errors.New("cluster: Options.REST: required")
+	case o.QueueImage == "":
+		return nil, errors.New("cluster: Options.QueueImage: required (the queue proxy sidecar's image, built from examples/queue-proxy)")
+	case o.PeersService != "" && o.PodIP == "":
+		return nil, errors.New("cluster: Options.PodIP: required with PeersService (this replica's address among its peers)")
+	case o.PeersService != "" && o.PeerTokenSecret == "":
+		return nil, errors.New("cluster: Options.PeerTokenSecret: required with PeersService (the replicas accept each other's reports only with the peer token)")
+	}
+	if o.LeaseNamespace == "" {
+		o.LeaseNamespace = DefaultLeaseNamespace
+	}
+	if o.LeaseName == "" {
+		o.LeaseName = DefaultLeaseName
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.Identity == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("cluster: Options.Identity: empty and no hostname: %w", err)
+		}
+		o.Identity = h
+	}
+	if o.Config == nil {
+		c, err := config.LoadDir("", "example.com")
+		if err != nil {
+			return nil, err
+		}
+		o.Config = &c
+	}
+	c := &Cluster{o: o, log: o.Logger, ingress: o.Ingress, admin: o.AdminListener}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	cfg := o.REST
+	if cfg.QPS == 0 && cfg.Burst == 0 {
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	var err error
+	if c.cs, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if c.dyn, err = dynamic.NewForConfig(cfg); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if c.ingress == nil {
+		if c.ingress, err = net.Listen("tcp", or(o.Listen, DefaultListen)); err != nil {
+			return nil, fmt.Errorf("cluster: Options.Listen: %w", err)
+		}
+	}
+	if c.admin == nil {
+		if c.admin, err = net.Listen("tcp", or(o.Admin, DefaultAdmin)); err != nil {
+			c.ingress.Close()
+			return nil, fmt.Errorf("cluster: Options.Admin: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// IngressAddr is the address the ingress listens on.
+func (c *Cluster) IngressAddr() net.Addr { return c.ingress.Addr() }
+
+// AdminAddr is the address the admin listener listens on: GET /status, /metrics,
+// /healthz, /readyz ("ok leader" or "ok follower" once the informers have synced,
+// 503 before), and the peers' reports on peers.StatsPath.
+func (c *Cluster) AdminAddr() net.Addr { return c.admin.Addr() }
+
+// Run reads (or creates) the peer token, then runs the replica until ctx is done:
+// it serves the ingress and the admin listener, follows the API server, and writes
+// to it while it holds the Lease. It returns nil after a clean shutdown, and an
+// error if the replica loses the Lease or anything fails.
+func (c *Cluster) Run(ctx context.Context) error {
+	o, log, cs := c.o, c.log, c.cs
+	var token string
+	var tokenRef *corev1.SecretKeySelector
+	if o.PeerTokenSecret != "" {
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		var err error
+		token, err = peers.Token(tctx, cs, o.LeaseNamespace, o.PeerTokenSecret)
+		cancel()
+		if err != nil {
+			return err
+		}
+		tokenRef = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: o.PeerTokenSecret}, Key: peers.TokenKey}
+	}
+	kopts := kube.Options{
+		Client: cs, Namespace: o.Namespace, QueueImage: o.QueueImage, Logger: log,
+		PeerToken: token, PeerTokenSecret: tokenRef,
+		Follower: true, // until this replica holds the Lease
+	}
+	var peerTransport http.RoundTripper // nil: http.DefaultTransport
+	if o.DialContext != nil {
+		tr := &http.Transport{DialContext: o.DialContext}
+		defer tr.CloseIdleConnections()
+		kopts.StatsClient = autoscaler.HTTPStatsClient{Client: &http.Client{Transport: tr}}
+		peerTransport = tr
+	}
+	kb, err := kube.New(kopts)
+	if err != nil {
+		return err
+	}
+	backend := store.NewBackend(kb)
+	var pr *peers.Peers
+	ctrlOpts := controller.Options{
+		Backend:        backend,
+		Logger:         log,
+		Defaults:       &o.Config.Defaults,
+		Autoscaler:     &o.Config.Autoscaler,
+		Network:        &o.Config.Network,
+		GC:             &o.Config.GC,
+		Reporter:       o.Reporter,
+		ActivatorHooks: o.ActivatorHooks,
+		PeerToken:      token,
+		DialContext:    o.DialContext,
+		// Revision names follow the API server's Configuration generations, so
+		// they survive restarts and leader changes (see docs/kubernetes-cluster.md).
+		SourceGenerations: true,
+	}
+	if o.PeersService != "" {
+		ctrlOpts.OnActivatorStat = func(ns, name string, conc, reqs float64) { pr.Observe(ns, name, conc, reqs) }
+	}
+	ctrl, err := controller.New(ctrlOpts)
+	if err != nil {
+		return err
+	}
+	if o.PeersService != "" {
+		_, port, err := net.SplitHostPort(c.admin.Addr().String())
+		if err != nil {
+			return fmt.Errorf("cluster: admin address: %w", err)
+		}
+		pr = peers.New(peers.Options{Self: net.JoinHostPort(o.PodIP, port), Token: token, Recorder: ctrl, Logger: log, Transport: peerTransport})
+	}
+	st, err := store.New(store.Options{
+		Client: c.dyn, Controller: ctrl, Backend: backend, Namespace: o.Namespace, Logger: log,
+		Follower: true, // until this replica holds the Lease
+	})
+	if err != nil {
+		return err
+	}
+
+	var leading, synced atomic.Bool
+	log.Info("servekit: cluster mode", "server", o.REST.Host, "namespace", o.Namespace, "identity", o.Identity,
+		"ingress", c.ingress.Addr().String(), "admin", c.admin.Addr().String(), "peers", o.PeersService, "peerToken", token != "")
+
+	g, gctx := errgroup.WithContext(ctx)
+	serve.Go(gctx, g, o.DrainTimeout,
+		serve.Listener{Handler: ctrl.Handler(), Listener: c.ingress},
+		serve.Listener{Handler: c.adminHandler(ctrl, pr, &leading, &synced), Listener: c.admin})
+	g.Go(func() error { return ctrl.Run(gctx) })
+	g.Go(func() error { return st.Run(gctx) })
+	g.Go(func() error {
+		// Ready once the store's informers hold the API server's objects (a
+		// follower then routes what the leader routes).
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for !st.HasSynced() {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+		synced.Store(true)
+		return nil
+	})
+	if pr != nil {
+		g.Go(func() error { return pr.Run(gctx) })
+		g.Go(func() error { return peers.Watch(gctx, cs, o.LeaseNamespace, o.PeersService, pr) })
+	}
+	g.Go(func() error {
+		err := leader.Run(gctx, leader.Options{
+			Client: cs, Namespace: o.LeaseNamespace, Name: o.LeaseName, Identity: o.Identity, Logger: log,
+		}, func(lctx context.Context) error {
+			leading.Store(true)
+			log.Info("servekit: leading: writing to the API server", "identity", o.Identity)
+			st.SetLeader(true)
+			kb.SetLeader(true)
+			<-lctx.Done()
+			st.SetLeader(false)
+			kb.SetLeader(false)
+			leading.Store(false)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return gctx.Err() // ctx is done: stop serving too
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil // a clean shutdown
+	}
+	log.Info("servekit: stopped")
+	return err
+}
+
+// adminHandler serves /status, /metrics, /healthz, /readyz and the peers' reports.
+func (c *Cluster) adminHandler(ctrl *controller.Controller, pr *peers.Peers, leading, synced *atomic.Bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/status", ctrl.StatusHandler())
+	if c.o.Metrics != nil {
+		mux.Handle("/metrics", c.o.Metrics)
+	}
+	if pr != nil {
+		mux.Handle(peers.StatsPath, pr)
+	}
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !synced.Load() {
+			http.Error(w, "not ready: the informers have not synced", http.StatusServiceUnavailable)
+			return
+		}
+		role := "follower"
+		if leading.Load() {
+			role = "leader"
+		}
+		_, _ = io.WriteString(w, "ok "+role+"\n")
+	})
+	return mux
+}

@@ -1,0 +1,282 @@
+// Package platform composes servekit into a whole serverless platform in one process,
+// on the local runtime: the controller (serving/controller) with its ingress,
+// activator and autoscaler, pods as local processes behind queue proxies
+// (serving/runtime/local), a manifests directory as the source of truth
+// (serving/manifests), and an admin listener (GET /status, /metrics, /healthz).
+//
+// It is what `examples/controller` runs without --kubeconfig; a platform team embeds
+// it, or copies its New as the starting point of its own composition. Its
+// Kubernetes counterpart is serving/platform/cluster.
+package platform
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/servekit/servekit/activator"
+	"github.com/servekit/servekit/serving/config"
+	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/manifests"
+	"github.com/servekit/servekit/serving/platform/internal/serve"
+	"github.com/servekit/servekit/serving/runtime/local"
+)
+
+// Default addresses: both on loopback, so that nothing is exposed unless asked.
+const (
+	DefaultListen = "127.0.0.1:8080"
+	DefaultAdmin  = "127.0.0.1:8081"
+)
+
+// DefaultDrainTimeout is how long Run waits for the requests in flight at shutdown
+// when Options.DrainTimeout is zero.
+const DefaultDrainTimeout = 30 * time.Second
+
+// Options configure a [Platform]. Only Manifests is required.
+type Options struct {
+	// Manifests is the directory of Knative manifests (serving.knative.dev/v1),
+	// applied at start and watched for changes. Required.
+	Manifests string
+	// PollInterval is how often Manifests is scanned; zero means
+	// manifests.DefaultInterval (1 s).
+	PollInterval time.Duration
+	// Config is Knative's configuration (config.LoadDir); nil means Knative's
+	// defaults with routes under example.com.
+	Config *config.Config
+	// ImageMap maps container images to local commands; nil means
+	// local.DefaultImageMap().
+	ImageMap local.ImageMap
+	// CacheDir is where builtin programs are built (local.Options.CacheDir).
+	CacheDir string
+	// BaseEnv is the environment every pod starts from (see BaseEnv); nil means
+	// an empty one.
+	BaseEnv []string
+	// PodOutput receives the pods' stdout and stderr; nil discards it.
+	PodOutput io.Writer
+
+	// Ingress and AdminListener, if not nil, are the listeners to serve on (Run
+	// closes them); otherwise New binds Listen and Admin.
+	Ingress, AdminListener net.Listener
+	// Listen is the ingress address (routes by Host); "" means DefaultListen.
+	Listen string
+	// Admin is the admin address (GET /status, /metrics, /healthz); "" means
+	// DefaultAdmin, on loopback: the status lists every service.
+	Admin string
+	// DrainTimeout is how long shutdown waits for requests in flight; zero means
+	// DefaultDrainTimeout.
+	DrainTimeout time.Duration
+
+	// Logger receives the platform's logs; nil discards them.
+	Logger *slog.Logger
+	// Reporter receives the controller's metrics (e.g.
+	// serving/controller/ocmetrics.Reporter); nil reports nothing.
+	Reporter controller.Reporter
+	// ActivatorHooks observe the activator (e.g. activator/ocmetrics); zero means
+	// none.
+	ActivatorHooks activator.Hooks
+	// Metrics, if not nil, is served on the admin listener's /metrics.
+	Metrics http.Handler
+}
+
+// A Platform is the whole platform of one process: the controller on the local
+// runtime, the manifests watcher, the ingress and the admin listeners. Create it
+// with New, then call Run once.
+type Platform struct {
+	opts    Options
+	log     *slog.Logger
+	ctrl    *controller.Controller
+	rt      *local.Runtime
+	watcher *manifests.Watcher
+	ingress net.Listener
+	admin   net.Listener
+}
+
+// New builds the platform and binds its listeners, so that their addresses are
+// known before Run. A pod starts only once Run applies the manifests.
+func New(o Options) (*Platform, error) {
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.Listen == "" {
+		o.Listen = DefaultListen
+	}
+	if o.Admin == "" {
+		o.Admin = DefaultAdmin
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := o.Config
+	if cfg == nil {
+		c, err := config.LoadDir("", "example.com")
+		if err != nil {
+			return nil, err
+		}
+		cfg = &c
+	}
+	if st, err := os.Stat(o.Manifests); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("platform: Options.Manifests %q: not a directory", o.Manifests)
+	}
+	imageMap := o.ImageMap
+	if imageMap == nil {
+		imageMap = local.DefaultImageMap()
+	}
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := local.New(local.Options{
+		ImageMap:     imageMap,
+		CacheDir:     o.CacheDir,
+		BaseEnv:      o.BaseEnv,
+		Output:       o.PodOutput,
+		PeerToken:    token,
+		Logger:       log,
+		DrainTimeout: o.DrainTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctrl, err := controller.New(controller.Options{
+		Backend:        local.Backend{Runtime: rt},
+		Logger:         log,
+		Defaults:       &cfg.Defaults,
+		Autoscaler:     &cfg.Autoscaler,
+		Network:        &cfg.Network,
+		GC:             &cfg.GC,
+		PeerToken:      token,
+		Reporter:       o.Reporter,
+		ActivatorHooks: o.ActivatorHooks,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := &Platform{opts: o, log: log, ctrl: ctrl, rt: rt, ingress: o.Ingress, admin: o.AdminListener}
+	p.watcher = manifests.NewWatcher(o.Manifests, ctrl, log, o.PollInterval)
+	if p.ingress == nil {
+		if p.ingress, err = net.Listen("tcp", o.Listen); err != nil {
+			return nil, fmt.Errorf("platform: Options.Listen: %w", err)
+		}
+	}
+	if p.admin == nil {
+		if p.admin, err = net.Listen("tcp", o.Admin); err != nil {
+			p.ingress.Close()
+			return nil, fmt.Errorf("platform: Options.Admin: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// newToken returns a new peer token: 32 random bytes, hex-encoded. The activator
+// and the queue proxies of one platform share it (queue.PeerTokenHeader).
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// IngressAddr is the address the ingress listens on.
+func (p *Platform) IngressAddr() net.Addr { return p.ingress.Addr() }
+
+// AdminAddr is the address the admin listener listens on.
+func (p *Platform) AdminAddr() net.Addr { return p.admin.Addr() }
+
+// Controller is the platform's controller, e.g. for its Status.
+func (p *Platform) Controller() *controller.Controller { return p.ctrl }
+
+// Runtime is the platform's local runtime, e.g. for its Pods.
+func (p *Platform) Runtime() *local.Runtime { return p.rt }
+
+// AdminHandler serves /status and /healthz, and Metrics on /metrics when set. It is
+// what Run serves on the admin listener.
+func (p *Platform) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/status", p.ctrl.StatusHandler())
+	if p.opts.Metrics != nil {
+		mux.Handle("/metrics", p.opts.Metrics)
+	}
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	return mux
+}
+
+// Run applies the manifests present at start-up, then serves until ctx is done, and
+// shuts down cleanly: the ingress stops accepting and finishes the requests in
+// flight (up to DrainTimeout), then the controller stops every pod (each drained,
+// its process group terminated). It returns after everything has stopped, nil after
+// a clean shutdown.
+func (p *Platform) Run(ctx context.Context) error {
+	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
+	defer stopCtrl()
+	ctrlDone := make(chan error, 1)
+	go func() { ctrlDone <- p.ctrl.Run(ctrlCtx) }()
+
+	p.watcher.Scan() // the manifests present at start-up, before serving
+	p.log.Info("servekit: serving", "ingress", p.ingress.Addr().String(), "admin", p.admin.Addr().String(), "manifests", p.opts.Manifests)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		<-gctx.Done()
+		p.log.Info("servekit: shutting down: draining the ingress")
+		return nil
+	})
+	serve.Go(gctx, g, p.opts.DrainTimeout,
+		serve.Listener{Handler: p.ctrl.Handler(), Listener: p.ingress},
+		serve.Listener{Handler: p.AdminHandler(), Listener: p.admin})
+	g.Go(func() error { return p.watcher.Run(gctx) })
+	err := g.Wait()
+	p.log.Info("servekit: stopping pods")
+	stopCtrl()
+	if cerr := <-ctrlDone; err == nil {
+		err = cerr
+	}
+	p.log.Info("servekit: stopped")
+	return err
+}
+
+// BaseEnv keeps the variables a local program usually needs (PATH, HOME, TMPDIR,
+// LANG, LC_ALL, USER, TZ: so that `python3 app.py` finds its interpreter) of environ
+// (os.Environ()), and nothing else of the controller's environment.
+func BaseEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "USER", "TZ":
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// LoadImageMap is local.DefaultImageMap with the image map file path over it (YAML,
+// `image: [command, args...]`, relative commands relative to the file); "" means
+// the default map alone.
+func LoadImageMap(path string) (local.ImageMap, error) {
+	m := local.DefaultImageMap()
+	if path == "" {
+		return m, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("platform: image map: %w", err)
+	}
+	over, err := local.ParseImageMap(data, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("platform: image map %s: %w", path, err)
+	}
+	return m.Merge(over), nil
+}
