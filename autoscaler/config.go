@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Knative's fixed bounds and constants (§8 of the reference).
+// Knative's fixed bounds and constants (knative.dev/serving/pkg/autoscaler/config/config.go).
 const (
 	// TickInterval is the decider period; Knative no longer reads
 	// tick-interval from the ConfigMap.
@@ -61,7 +61,7 @@ type Config struct {
 	// RPSTargetDefault is the per-pod total for the rps metric.
 	RPSTargetDefault float64
 	// TargetUtilization is the utilisation of the rps metric. It has no
-	// ConfigMap key (Knative hard-codes 0.7; see §9.1).
+	// ConfigMap key (Knative hard-codes 0.7; see docs/autoscaling.md surprise 1).
 	TargetUtilization float64
 	// TargetBurstCapacity is the spare concurrency to keep; -1 keeps the
 	// activator always in the path, 0 only at scale zero.
@@ -187,7 +187,7 @@ func ConfigFromMap(data map[string]string) (Config, error) {
 	if p.err != nil {
 		return Config{}, p.err
 	}
-	// Percent to fraction; values in (0, 1] are fractions already (§9.2).
+	// Percent to fraction; values in (0, 1] are fractions already (docs/autoscaling.md surprise 2).
 	if c.ContainerConcurrencyTargetFraction > 1 {
 		c.ContainerConcurrencyTargetFraction /= 100
 	}

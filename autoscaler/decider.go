@@ -51,7 +51,7 @@ type Status struct {
 // InitialStatus is the status of a fresh decider: DesiredScale -1 and
 // ExcessBurstCapacity = TBC if TBC is 0 or -1, else
 // int32(InitialScale × TotalValue − TBC) truncated toward zero (Knative
-// truncates here but floors per tick, §9.14).
+// truncates here but floors per tick, docs/autoscaling.md surprise 14).
 func InitialStatus(s Spec) Status {
 	st := Status{DesiredScale: -1}
 	switch {
@@ -75,7 +75,7 @@ type Decider struct {
 	// maxPanicPods ratchets the pod count up while panicking.
 	maxPanicPods int32
 	// delay is the scale-down-delay window; nil when the decider was
-	// created with no delay (it is never created later, §9.12).
+	// created with no delay (it is never created later, docs/autoscaling.md surprise 12).
 	delay  *window.Max
 	status Status
 }
@@ -83,7 +83,7 @@ type Decider struct {
 // NewDecider creates a decider at now for a revision with readyPods ready.
 // With more than one ready pod it starts in panic mode, holding the current
 // pod count for at least a stable window: a restarted autoscaler that lost
-// its history must not scale a running revision down (§9.8).
+// its history must not scale a running revision down (docs/autoscaling.md surprise 8).
 func NewDecider(spec Spec, readyPods int32, now time.Time) *Decider {
 	d := &Decider{spec: spec, maxPanicPods: readyPods, status: InitialStatus(spec)}
 	if readyPods > 1 {
@@ -100,7 +100,7 @@ func (d *Decider) Spec() Spec { return d.spec }
 
 // UpdateSpec replaces the spec. As in Knative the scale-down-delay window
 // keeps the length it was created with, and a decider created without a
-// delay never delays (§9.12).
+// delay never delays (docs/autoscaling.md surprise 12).
 func (d *Decider) UpdateSpec(s Spec) { d.spec = s }
 
 // Status returns the last valid result.
@@ -111,7 +111,7 @@ func (d *Decider) Panicking() bool { return !d.panicTime.IsZero() }
 
 // ShouldPoke reports whether a stat with this average concurrency should
 // trigger an immediate tick: only when the last decision was exactly 0 and
-// the stat carries load. A fresh decider (status -1) is not poked (§9.19).
+// the stat carries load. A fresh decider (status -1) is not poked (docs/autoscaling.md surprise 19).
 func (d *Decider) ShouldPoke(averageConcurrency float64) bool {
 	return d.status.DesiredScale == 0 && averageConcurrency != 0
 }
@@ -140,7 +140,7 @@ func (d *Decider) Decide(now time.Time, o Observation) Decision {
 	desiredStable := toInt32(math.Min(math.Max(dspc, maxDown), maxUp))
 	desiredPanic := toInt32(math.Min(math.Max(dppc, maxDown), maxUp))
 
-	// activation-scale is a floor whenever there is any traffic (§9.9),
+	// activation-scale is a floor whenever there is any traffic (docs/autoscaling.md surprise 9),
 	// and may exceed maxUp.
 	if as := s.ActivationScale; as > 1 {
 		if dspc > 0 && desiredStable < as {
@@ -151,7 +151,7 @@ func (d *Decider) Decide(now time.Time, o Observation) Decision {
 		}
 	}
 
-	// Panic compares pods, using the unclamped panic desire (§9.6).
+	// Panic compares pods, using the unclamped panic desire (docs/autoscaling.md surprise 6).
 	over := dppc/r >= s.PanicThreshold
 	switch {
 	case over:
@@ -163,7 +163,7 @@ func (d *Decider) Decide(now time.Time, o Observation) Decision {
 
 	desired := desiredStable
 	if !d.panicTime.IsZero() {
-		// Never decrease while panicking; use the larger desire (§9.7).
+		// Never decrease while panicking; use the larger desire (docs/autoscaling.md surprise 7).
 		desired = max(desiredStable, desiredPanic)
 		if desired > d.maxPanicPods {
 			d.maxPanicPods = desired

@@ -143,7 +143,7 @@ func NewMultiScaler(o Options) (*MultiScaler, error) {
 
 // Set adds a revision or updates its spec. A new revision's decider is
 // created now with the ready pods PodCounter reports (more than one ready
-// pod starts it in panic, §9.8).
+// pod starts it in panic, docs/autoscaling.md surprise 8).
 func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
 	now := m.clock.Now()
 	m.collector.CreateOrUpdate(key, spec, now)

@@ -3,7 +3,7 @@ package route
 import "errors"
 
 // Condition reasons and messages of a Route that this package decides
-// (reference §6.6); the serving package writes them onto the Route's status.
+// (knative.dev/serving/pkg/apis/serving/v1/route_lifecycle.go); the serving package writes them onto the Route's status.
 const (
 	// ReasonErrorConfig: a generated host is invalid (AllTrafficAssigned
 	// False).

@@ -166,7 +166,7 @@ func (t Traffic) Tags() []string {
 }
 
 // Resolve resolves targets to revisions the way Knative's route reconciler
-// does (reference §6.1):
+// does (knative.dev/serving/pkg/reconciler/route/traffic/traffic.go):
 //
 //   - a configuration target (latestRevision) follows the configuration's
 //     latest ready revision, which must exist and be ready;

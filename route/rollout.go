@@ -13,7 +13,7 @@ import (
 // (tag, configuration) whose latest revision receives traffic, the revisions
 // that currently share that traffic. Its JSON form is Knative's
 // networking.internal.knative.dev/rollout annotation, so the state can be
-// persisted anywhere a string fits (reference §6.5).
+// persisted anywhere a string fits (knative.dev/serving/pkg/reconciler/route/traffic/rollout.go).
 //
 // The algorithm is Knative's, step for step: when a new latest revision
 // appears it gets 1% at once; when the first 1% is live (ObserveReady) the
@@ -416,7 +416,7 @@ func sortRollout(r *Rollout) {
 	})
 }
 
-// Advance runs the rollout part of one route reconcile (reference §6.5,
+// Advance runs the rollout part of one route reconcile (Knative's rollout.go,
 // steps 2-5) and returns the effective rollout and when to reconcile again
 // (zero: not on a timer).
 //

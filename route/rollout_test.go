@@ -167,7 +167,7 @@ func TestRolloutStepTable(t *testing.T) {
 
 func TestRolloutFullOnSchedule(t *testing.T) {
 	// Reconciling exactly on time, a 120 s rollout with 3% steps ends after
-	// 33 steps, about 101 s after it started (reference §6.5).
+	// 33 steps, about 101 s after it started (Knative's rollout algorithm).
 	ro, _ := Advance(goal("B", 100), goal("A", 100), 120*time.Second, true, t0)
 	now := t0.Add(2400 * time.Millisecond)
 	ro, next := Advance(goal("B", 100), ro, 120*time.Second, true, now)

@@ -67,7 +67,11 @@ func formatFieldError(file string, f *field.Error) string {
 	return fmt.Sprintf("%s: %s: %s", file, f.Field, v1.Message(f))
 }
 
-// readFile reads at most MaxFileBytes of name; a larger file is an error.
+// errTooLarge is readFile's error for a file of more than MaxFileBytes.
+var errTooLarge = fmt.Errorf("larger than %d bytes", MaxFileBytes)
+
+// readFile reads at most MaxFileBytes of name; a larger file is errTooLarge. It is
+// the one reader of manifest files, for ValidateFile and the Watcher.
 func readFile(name string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
@@ -79,7 +83,7 @@ func readFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("file is larger than %d bytes", MaxFileBytes)
+		return nil, errTooLarge
 	}
 	return data, nil
 }

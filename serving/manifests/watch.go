@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -133,19 +133,12 @@ func (w *Watcher) apply(path string, data []byte) {
 	w.log.Info("manifest applied", "file", path, "objects", len(objs))
 }
 
-// readLimited reads at most MaxFileBytes of path; a larger file is an error.
+// readLimited is readFile with the path in a too-large error, as the os errors
+// have it.
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	data, err := readFile(path)
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileBytes)
-	}
-	return data, nil
+	return data, err
 }
