@@ -17,7 +17,7 @@ func TestNoClientGo(t *testing.T) {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
 	}
 	allowed := map[string]bool{}
-	for _, p := range []string{"serving", "serving/v1", "autoscaler", "autoscaler/window", "route/traffic"} {
+	for _, p := range []string{"serving", "serving/v1", "autoscaler", "autoscaler/window", "autoscaler/metrics", "route/traffic"} {
 		allowed["github.com/servekit/servekit/"+p] = true
 	}
 	for _, dep := range strings.Fields(string(out)) {

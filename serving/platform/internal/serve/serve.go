@@ -26,8 +26,10 @@ type Listener struct {
 	Listener net.Listener
 }
 
-// Go serves every l in g until ctx is done, then shuts them down, waiting up to drain
-// for the requests in flight. A server closed by the shutdown returns nil.
+// Go serves every l in g until ctx is done, then shuts them down one after the other,
+// in the order given, waiting up to drain in all for the requests in flight: the
+// listeners after the first (the admin listener) keep answering while the first (the
+// ingress) drains. A server closed by the shutdown returns nil.
 func Go(ctx context.Context, g *errgroup.Group, drain time.Duration, ls ...Listener) {
 	srvs := make([]*http.Server, len(ls))
 	for i, l := range ls {
