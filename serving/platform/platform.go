@@ -59,6 +59,9 @@ type Options struct {
 	ImageMap local.ImageMap
 	// CacheDir is where builtin programs are built (local.Options.CacheDir).
 	CacheDir string
+	// Builtins are the commands that run builtin programs without building them
+	// (local.Options.Builtins).
+	Builtins map[string][]string
 	// BaseEnv is the environment every pod starts from (see BaseEnv); nil means
 	// an empty one.
 	BaseEnv []string
@@ -140,6 +143,7 @@ func New(o Options) (*Platform, error) {
 	rt, err := local.New(local.Options{
 		ImageMap:     imageMap,
 		CacheDir:     o.CacheDir,
+		Builtins:     o.Builtins,
 		BaseEnv:      o.BaseEnv,
 		Output:       o.PodOutput,
 		PeerToken:    token,

@@ -284,11 +284,11 @@ func (p *pod) startProcess(ctx context.Context, userPort int) (*process, error) 
 	spec := p.rev.spec
 	argv := spec.argv
 	if name, ok := strings.CutPrefix(argv[0], BuiltinPrefix); ok {
-		bin, err := p.r.builder.path(ctx, name)
+		cmd, err := p.r.builder.command(ctx, name)
 		if err != nil {
 			return nil, err
 		}
-		argv = append([]string{bin}, argv[1:]...)
+		argv = append(cmd, argv[1:]...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append([]string(nil), spec.env...), "PORT="+strconv.Itoa(userPort))

@@ -27,9 +27,14 @@ import (
 type Options struct {
 	// ImageMap maps container images to local commands. Nil means DefaultImageMap().
 	ImageMap ImageMap
-	// CacheDir is where builtin programs (see BuiltinPrefix) are built. Empty means
-	// builtins cannot be used.
+	// CacheDir is where builtin programs (see BuiltinPrefix) are built with the go
+	// command when Builtins has no command for them. Empty means they cannot be built.
 	CacheDir string
+	// Builtins gives, per builtin name, the command that runs it instead of building
+	// it: e.g. {"helloworld": {"/path/to/controller", "sample", "helloworld"}}, a binary
+	// that embeds the sample app and re-executes itself, so that the seed runs with no
+	// Go toolchain and no source tree. The container's args follow this command.
+	Builtins map[string][]string
 	// BaseEnv is the environment every pod process starts from (KEY=VALUE), before the
 	// manifest's env and Knative's variables are added. Nil means an empty one.
 	BaseEnv []string
@@ -162,6 +167,7 @@ func New(opts Options) (*Runtime, error) {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
 	r.builder.dir = opts.CacheDir
+	r.builder.commands = opts.Builtins
 	r.out = &prefixWriter{w: opts.Output}
 	r.mu.revs = make(map[types.NamespacedName]*revision)
 	return r, nil

@@ -386,3 +386,24 @@ func TestDrainWaitsForRequestsInFlight(t *testing.T) {
 		})
 	}
 }
+
+// TestBuiltinsRunWithoutBuilding: a builtin with a command in Options.Builtins runs
+// that command (here the test binary in its serve mode) with the container's args
+// after it, and needs neither a cache directory nor the go command.
+func TestBuiltinsRunWithoutBuilding(t *testing.T) {
+	self, _ := os.Executable()
+	r, _ := startRuntime(t, Options{Builtins: map[string][]string{"helloworld": {self}}})
+	c := helperContainer("serve")
+	c.Command = []string{BuiltinPrefix + "helloworld"}
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	if err := r.Apply(testRevision(key.Name, c)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scale(key, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a ready pod", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
+	if body := get(t, "http://"+readyPods(r, key)[0].Address+"/"); !strings.HasPrefix(body, "K_SERVICE=") {
+		t.Errorf("body %q, want the helper's env dump", body)
+	}
+}
