@@ -129,6 +129,9 @@ func New(o Options) (*Platform, error) {
 		}
 		cfg = &c
 	}
+	if len(cfg.Ignored) > 0 {
+		log.Warn("config: these ConfigMaps are not used by servekit and are ignored", "configMaps", cfg.Ignored)
+	}
 	if st, err := os.Stat(o.Manifests); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("platform: Options.Manifests %q: not a directory", o.Manifests)
 	}
