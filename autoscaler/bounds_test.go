@@ -206,3 +206,42 @@ func TestBoundsActivators(t *testing.T) {
 		})
 	}
 }
+
+// TestBoundsInitialScaleAboveMaxScale: initial-scale 100000 under max-scale
+// 8 (an annotation, or the config's cluster default) starts 8 pods, not
+// 100000, and 8 ready pods activate the revision (issue 17 case 7).
+func TestBoundsInitialScaleAboveMaxScale(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  map[string]string
+		ann  map[string]string
+	}{
+		{"max-scale annotation", nil, map[string]string{AnnotationTargetBurstCapacity: "0", AnnotationInitialScale: "100000", AnnotationMaxScale: "8"}},
+		{"config max-scale", map[string]string{"max-scale": "8"}, map[string]string{AnnotationTargetBurstCapacity: "0", AnnotationInitialScale: "100000"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustSpec(t, tc.cfg, tc.ann, 0)
+			if got := s.BoundedInitialScale(); got != 8 {
+				t.Errorf("BoundedInitialScale() = %d, want 8", got)
+			}
+			b := NewBounds(s, epoch)
+			if got := b.Replicas(); got != 8 {
+				t.Errorf("NewBounds: Replicas() = %d, want 8 (max-scale)", got)
+			}
+			runBounds(t, b, []rstep{
+				{at: 0, desired: -1, ready: 0, want: res(8, 8, StateActivating, false, 0)},
+				{at: 2, desired: 100, ready: 4, want: res(8, 8, StateActivating, false, 0)},
+				// 8 ready is the whole initial scale: active, and the floor goes.
+				{at: 4, desired: 2, ready: 8, want: res(2, 2, StateActive, false, 0)},
+			})
+		})
+	}
+	// Below max-scale, or with no max-scale, initial-scale is kept.
+	if got := mustSpec(t, nil, map[string]string{AnnotationInitialScale: "5", AnnotationMaxScale: "8"}, 0).BoundedInitialScale(); got != 5 {
+		t.Errorf("initial 5, max 8: BoundedInitialScale() = %d, want 5", got)
+	}
+	if got := mustSpec(t, nil, map[string]string{AnnotationInitialScale: "50"}, 0).BoundedInitialScale(); got != 50 {
+		t.Errorf("initial 50, no max: BoundedInitialScale() = %d, want 50", got)
+	}
+}
