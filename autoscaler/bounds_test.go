@@ -222,6 +222,11 @@ func TestBoundsInitialScaleAboveMaxScale(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mustSpec(t, tc.cfg, tc.ann, 0)
+			if s.InitialScale != 8 || s.InitialScaleClampedFrom != 100000 {
+				t.Errorf("spec: InitialScale %d, InitialScaleClampedFrom %d; want 8, 100000", s.InitialScale, s.InitialScaleClampedFrom)
+			}
+			// A hand-built spec is bounded by Bounds too.
+			s.InitialScale, s.InitialScaleClampedFrom = 100000, 0
 			if got := s.BoundedInitialScale(); got != 8 {
 				t.Errorf("BoundedInitialScale() = %d, want 8", got)
 			}
