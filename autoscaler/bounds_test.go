@@ -1,10 +1,14 @@
 package autoscaler
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // rstep is one reconcile of a Bounds step script.
@@ -248,5 +252,26 @@ func TestBoundsInitialScaleAboveMaxScale(t *testing.T) {
 	}
 	if got := mustSpec(t, nil, map[string]string{AnnotationInitialScale: "50"}, 0).BoundedInitialScale(); got != 50 {
 		t.Errorf("initial 50, no max: BoundedInitialScale() = %d, want 50", got)
+	}
+}
+
+// TestInitialScaleClampIsLogged: the reason initial-scale 100000 starts at
+// max-scale is visible: the MultiScaler logs a WARN naming both values when it
+// takes the revision on.
+func TestInitialScaleClampIsLogged(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	ms, _, _, _ := newTestScaler(t, Options{Logger: log})
+	key := types.NamespacedName{Namespace: "default", Name: "big-00001"}
+	ms.Set(key, mustSpec(t, nil, map[string]string{AnnotationInitialScale: "100000", AnnotationMaxScale: "8"}, 0))
+	for _, want := range []string{"level=WARN", "initial-scale is above max-scale", "revision=default/big-00001", "initialScale=100000", "maxScale=8"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log %q does not contain %q", buf.String(), want)
+		}
+	}
+	buf.Reset()
+	ms.Set(types.NamespacedName{Namespace: "default", Name: "small-00001"}, mustSpec(t, nil, map[string]string{AnnotationInitialScale: "3", AnnotationMaxScale: "8"}, 0))
+	if buf.Len() != 0 {
+		t.Errorf("initial-scale within max-scale logged %q, want nothing", buf.String())
 	}
 }
