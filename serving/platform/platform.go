@@ -67,6 +67,11 @@ type Options struct {
 	BaseEnv []string
 	// PodOutput receives the pods' stdout and stderr; nil discards it.
 	PodOutput io.Writer
+	// MaxPods is the most pod processes run at once, across all revisions
+	// (local.Options.MaxPods); zero means local.DefaultMaxPods(), 16 per CPU.
+	// Revisions without a max-scale get local.DefaultMaxScale() (see
+	// local.BoundScale) unless config-autoscaler sets max-scale.
+	MaxPods int
 
 	// Ingress and AdminListener, if not nil, are the listeners to serve on (Run
 	// closes them); otherwise New binds Listen and Admin.
@@ -152,15 +157,17 @@ func New(o Options) (*Platform, error) {
 		PeerToken:    token,
 		Logger:       log,
 		DrainTimeout: o.DrainTimeout,
+		MaxPods:      o.MaxPods,
 	})
 	if err != nil {
 		return nil, err
 	}
+	asCfg := local.BoundScale(cfg.Autoscaler) // one machine: no unbounded max-scale
 	ctrl, err := controller.New(controller.Options{
 		Backend:        local.Backend{Runtime: rt},
 		Logger:         log,
 		Defaults:       &cfg.Defaults,
-		Autoscaler:     &cfg.Autoscaler,
+		Autoscaler:     &asCfg,
 		Network:        &cfg.Network,
 		GC:             &cfg.GC,
 		PeerToken:      token,
