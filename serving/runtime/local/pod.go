@@ -364,30 +364,61 @@ func (pw *prefixWriter) forPod(name string) io.Writer {
 	return &podWriter{pw: pw, prefix: []byte(name + " | ")}
 }
 
+// maxLogLine bounds one line of pod output in the log. A longer line is split into
+// pieces of at most maxLogLine bytes, each but the last ending with lineContinued.
+const maxLogLine = 64 << 10
+
+// lineContinued ends every piece of a split line but the last.
+const lineContinued = " [continued]"
+
+// podWriter is one process's stdout and stderr. It always accepts everything it is
+// given: a short write or an error would make os/exec stop reading the pipe, and the
+// app would then die of SIGPIPE (issue 17). Lines of any length and binary output are
+// cut into pieces of at most maxLogLine bytes, so its memory stays bounded too.
 type podWriter struct {
 	pw     *prefixWriter
 	prefix []byte
-	buf    []byte // an unfinished line; used only by exec's copying goroutine
+	buf    []byte // an unfinished line, at most maxLogLine bytes; used only by exec's copying goroutine
 }
 
 func (w *podWriter) Write(b []byte) (int, error) {
-	w.buf = append(w.buf, b...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
+	n := len(b)
+	for len(b) > 0 {
+		if len(w.buf) == maxLogLine {
+			// A full piece is flushed once the next byte shows whether the line
+			// ends there or goes on.
+			if b[0] == '\n' {
+				w.emit(false)
+				b = b[1:]
+				continue
+			}
+			w.emit(true)
 		}
-		w.pw.mu.Lock()
-		_, err := w.pw.w.Write(append(append([]byte(nil), w.prefix...), w.buf[:i+1]...))
-		w.pw.mu.Unlock()
-		w.buf = w.buf[i+1:]
-		if err != nil {
-			return len(b), nil // the pod must not die because the log sink failed
+		room := maxLogLine - len(w.buf)
+		if i := bytes.IndexByte(b, '\n'); i >= 0 && i <= room {
+			w.buf = append(w.buf, b[:i]...)
+			w.emit(false)
+			b = b[i+1:]
+			continue
 		}
+		take := min(room, len(b))
+		w.buf = append(w.buf, b[:take]...)
+		b = b[take:]
 	}
-	if len(w.buf) > 64<<10 {
-		w.buf = append(w.buf, '\n')
-		return w.Write(nil)
+	return n, nil
+}
+
+// emit writes the buffered line, prefixed, and empties the buffer. A split piece
+// ends with lineContinued. A failing log sink loses the line, never the pod.
+func (w *podWriter) emit(split bool) {
+	line := make([]byte, 0, len(w.prefix)+len(w.buf)+len(lineContinued)+1)
+	line = append(append(line, w.prefix...), w.buf...)
+	if split {
+		line = append(line, lineContinued...)
 	}
-	return len(b), nil
+	line = append(line, '\n')
+	w.pw.mu.Lock()
+	_, _ = w.pw.w.Write(line)
+	w.pw.mu.Unlock()
+	w.buf = w.buf[:0]
 }
