@@ -297,6 +297,7 @@ func (p *pod) startProcess(ctx context.Context, userPort int) (*process, error) 
 	cmd.Stderr = cmd.Stdout
 	cmd.WaitDelay = time.Second // a grandchild holding the output pipe must not block Wait
 	startInGroup(cmd)
+	superviseCmd(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %q: %w", argv[0], err)
 	}
