@@ -270,6 +270,7 @@ type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when Wait returned
 	err    error         // Wait's error, readable after exited
+	forget func()        // removes the record of the process group (recordPod)
 }
 
 func (pr *process) exitReason() string {
@@ -301,7 +302,8 @@ func (p *pod) startProcess(ctx context.Context, userPort int) (*process, error) 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %q: %w", argv[0], err)
 	}
-	pr := &process{cmd: cmd, exited: make(chan struct{})}
+	// Recorded before Wait can reap it, so the leader's start time is readable.
+	pr := &process{cmd: cmd, exited: make(chan struct{}), forget: p.recordPod(cmd.Process.Pid)}
 	p.mu.Lock()
 	p.mu.pid = cmd.Process.Pid
 	p.mu.Unlock()
@@ -335,11 +337,13 @@ func (p *pod) stopProcess(pr *process) {
 	<-pr.exited
 }
 
-// killGroup kills every process left in pr's group.
+// killGroup kills every process left in pr's group, and forgets its record.
 func (p *pod) killGroup(pr *process) {
 	if err := signalGroup(pr.cmd.Process.Pid, sigKill); err != nil {
 		p.r.logger.Warn("pod: kill", "pod", p.name, "err", err)
+		return // the record stays: a later runtime tries again
 	}
+	pr.forget()
 }
 
 // probeJSON renders a readiness probe for the front.

@@ -235,6 +235,7 @@ func (r *Runtime) Run(ctx context.Context, notify func(types.NamespacedName)) er
 	if notify == nil {
 		notify = func(types.NamespacedName) {}
 	}
+	r.stopSurvivors() // of a runtime that crashed: before any pod of this one starts
 	r.mu.Lock()
 	if r.mu.ctx != nil {
 		r.mu.Unlock()

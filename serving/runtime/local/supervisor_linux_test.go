@@ -74,7 +74,7 @@ func TestControllerKillKillsWrappedApp(t *testing.T) {
 	}
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	ctl := exec.Command(self, "-test.run=^$")
-	ctl.Env = append(os.Environ(), controllerEnv+"="+pidFile)
+	ctl.Env = append(os.Environ(), controllerEnv+"="+pidFile, "XDG_CACHE_HOME="+t.TempDir())
 	if err := ctl.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,4 +88,114 @@ func TestControllerKillKillsWrappedApp(t *testing.T) {
 	}
 	_ = ctl.Wait()
 	waitFor(t, "the wrapped app to be gone", 10*time.Second, func() bool { return processGone(sleepPid) })
+}
+
+// processGroup returns the process group of pid.
+func processGroup(t *testing.T, pid int) int {
+	t.Helper()
+	pgid, err := syscall.Getpgid(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pgid
+}
+
+// A runtime that starts after one that died with its pod supervisors (so nothing
+// killed their groups) stops what they left running (issue 17).
+func TestRestartedRuntimeStopsSurvivors(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	ctl := exec.Command(self, "-test.run=^$")
+	ctl.Env = append(os.Environ(), controllerEnv+"="+pidFile, "XDG_CACHE_HOME="+state)
+	if err := ctl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sleepPid := readPid(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(sleepPid, syscall.SIGKILL) }) // on failure
+	supervisor := processGroup(t, sleepPid)
+	if supervisor == ctl.Process.Pid || supervisor == sleepPid {
+		t.Fatalf("sleep %d is in group %d, want its pod's own group", sleepPid, supervisor)
+	}
+	// Freeze the controller so it cannot stop the pod, kill the pod's supervisor
+	// (the shell dies with it), then the controller: sleep is left behind.
+	if err := ctl.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(supervisor, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = ctl.Wait()
+	if processGone(sleepPid) {
+		t.Fatalf("sleep %d gone before the restart: nothing left to clean up", sleepPid)
+	}
+
+	t.Setenv("XDG_CACHE_HOME", state)
+	startRuntime(t, Options{})
+	waitFor(t, "the survivor to be stopped", 10*time.Second, func() bool { return processGone(sleepPid) })
+	waitFor(t, "its record to be removed", 10*time.Second, func() bool {
+		left, err := os.ReadDir(filepath.Join(state, "servekit", "pods"))
+		return err == nil && len(left) == 0
+	})
+}
+
+// Records of a runtime that still runs, and of a group whose leader's pid now
+// belongs to another process, are not acted on.
+func TestStopSurvivorsSparesLiveOwnersAndReusedPids(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", state)
+	dir := filepath.Join(state, "servekit", "pods")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	start := func() *exec.Cmd {
+		c := exec.Command("sleep", "300")
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+		return c
+	}
+	owned, reused, orphan := start(), start(), start()
+	write := func(name string, rec podRecord) {
+		if err := os.WriteFile(filepath.Join(dir, name), rec.marshal(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadOwner := podRecord{boot: bootID(), owner: os.Getpid(), ownerStart: "1", pod: "p"}
+	live := podRecord{boot: bootID(), owner: os.Getpid(), ownerStart: selfStart(), leader: owned.Process.Pid, leaderStart: startTime(owned.Process.Pid), pod: "p"}
+	write("owned", live)
+	rec := deadOwner
+	rec.leader, rec.leaderStart = reused.Process.Pid, "1" // not the recorded process
+	write("reused", rec)
+	rec.leader, rec.leaderStart = orphan.Process.Pid, startTime(orphan.Process.Pid)
+	write("orphan", rec)
+
+	r, err := New(Options{NewFront: newTestFront})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.stopSurvivors()
+	waitFor(t, "the orphan to be stopped", 10*time.Second, func() bool {
+		return orphan.ProcessState != nil || processGone(orphan.Process.Pid)
+	})
+	if processGone(owned.Process.Pid) || processGone(reused.Process.Pid) {
+		t.Errorf("stopped a group it does not own: owned gone %v, reused gone %v",
+			processGone(owned.Process.Pid), processGone(reused.Process.Pid))
+	}
+	var names []string
+	left, _ := os.ReadDir(dir)
+	for _, e := range left {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "owned" {
+		t.Errorf("records left = %v, want only the live runtime's [owned]", names)
+	}
 }
