@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // supervisorEnv marks a process as a pod's supervisor; its value is the pid of the
@@ -96,10 +97,8 @@ func supervise(parent string, args []string) int {
 				return ws.ExitStatus()
 			}
 			// Die of the same signal, so the runtime reports the program's end.
-			signal.Reset(ws.Signal())
-			_ = syscall.Kill(os.Getpid(), ws.Signal())
-			time.Sleep(time.Second) // the signal is delivered asynchronously
-			return 128 + int(ws.Signal())
+			dieOf(ws.Signal())
+			return 128 + int(ws.Signal()) // a signal whose default is not to end a process
 		case <-sigs:
 			if orphaned() {
 				// The runtime died: kill the pod's whole group, this process too.
@@ -108,4 +107,17 @@ func supervise(parent string, args []string) int {
 			}
 		}
 	}
+}
+
+// dieOf ends this process with sig's default action, as the program's process ended.
+// The Go runtime's handlers are bypassed: through them SIGQUIT, SIGABRT or SIGSEGV
+// would print a traceback into the pod's log, and SIGPIPE would be ignored.
+func dieOf(sig syscall.Signal) {
+	// A struct sigaction of zeros is SIG_DFL with no flags and an empty mask on
+	// every Linux architecture; 32 bytes cover the largest (the kernel reads
+	// less on some).
+	var dfl [4]uint64
+	_, _, _ = syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+	_ = syscall.Kill(os.Getpid(), sig)
+	time.Sleep(time.Second) // delivered asynchronously: the process ends meanwhile
 }

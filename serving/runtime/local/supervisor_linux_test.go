@@ -199,3 +199,45 @@ func TestStopSurvivorsSparesLiveOwnersAndReusedPids(t *testing.T) {
 		t.Errorf("records left = %v, want only the live runtime's [owned]", names)
 	}
 }
+
+// The supervisor is transparent: a pod's process ends as its program did, so the
+// pod reports the same last exit as the program run directly, and the supervisor
+// adds nothing to the pod's log.
+func TestSupervisorExitsAsTheProgram(t *testing.T) {
+	tests := []struct{ name, script string }{
+		{"status", "exit 3"},
+		{"SIGTERM", "kill -TERM $$"},
+		{"SIGQUIT", "kill -QUIT $$"},
+		{"SIGSEGV", "kill -SEGV $$"},
+		{"SIGPIPE", "kill -PIPE $$"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			direct := exec.Command("/bin/sh", "-c", tc.script).Run()
+			if direct == nil {
+				t.Fatal("the program exited with status 0")
+			}
+			want := strings.TrimSuffix(direct.Error(), " (core dumped)")
+			var log syncBuffer
+			r, _ := startRuntime(t, Options{Output: &log, RestartBackoff: time.Hour})
+			key := types.NamespacedName{Namespace: "default", Name: "svc-0000" + strconv.Itoa(i+1)}
+			c := corev1.Container{Image: "test", Command: []string{"/bin/sh", "-c", tc.script}}
+			if err := r.Apply(testRevision(key.Name, c)); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Scale(key, 1); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the exit", 10*time.Second, func() bool {
+				p := r.Pods(key)
+				return len(p) == 1 && p[0].LastExit != ""
+			})
+			if got := strings.TrimSuffix(r.Pods(key)[0].LastExit, " (core dumped)"); got != want {
+				t.Errorf("LastExit = %q, want %q as run directly", got, want)
+			}
+			if s := log.String(); s != "" {
+				t.Errorf("pod log = %q, want empty", s)
+			}
+		})
+	}
+}
