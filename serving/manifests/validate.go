@@ -92,6 +92,10 @@ func readFile(name string) ([]byte, error) {
 	// blocks until a writer comes, and opening a device can have side effects.
 	st, err := os.Stat(name)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open" // what it stands for: "open x.yaml: no such file or directory"
+		}
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
