@@ -106,8 +106,10 @@ type Platform struct {
 	ctrl    *controller.Controller
 	rt      *local.Runtime
 	watcher *manifests.Watcher
-	ingress net.Listener
-	admin   net.Listener
+	// firstScan is the watcher's first Scan, in Run; a test stands in a slow one.
+	firstScan func()
+	ingress   net.Listener
+	admin     net.Listener
 }
 
 // New builds the platform and binds its listeners, so that their addresses are
@@ -179,6 +181,7 @@ func New(o Options) (*Platform, error) {
 	}
 	p := &Platform{opts: o, log: log, ctrl: ctrl, rt: rt, ingress: o.Ingress, admin: o.AdminListener}
 	p.watcher = manifests.NewWatcher(o.Manifests, ctrl, log, o.PollInterval)
+	p.firstScan = p.watcher.Scan
 	if p.ingress == nil {
 		if p.ingress, err = net.Listen("tcp", o.Listen); err != nil {
 			return nil, fmt.Errorf("platform: Options.Listen: %w", err)
@@ -227,18 +230,17 @@ func (p *Platform) AdminHandler() http.Handler {
 	return mux
 }
 
-// Run applies the manifests present at start-up, then serves until ctx is done, and
-// shuts down cleanly: the ingress stops accepting and finishes the requests in
-// flight (up to DrainTimeout), then the controller stops every pod (each drained,
-// its process group terminated). It returns after everything has stopped, nil after
-// a clean shutdown.
+// Run serves at once, applies the manifests present at start-up beside serving and
+// follows their changes until ctx is done, then shuts down cleanly: the ingress
+// stops accepting and finishes the requests in flight (up to DrainTimeout), then
+// the controller stops every pod (each drained, its process group terminated). It
+// returns after everything has stopped, nil after a clean shutdown.
 func (p *Platform) Run(ctx context.Context) error {
 	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
 	defer stopCtrl()
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- p.ctrl.Run(ctrlCtx) }()
 
-	p.watcher.Scan() // the manifests present at start-up, before serving
 	p.log.Info("servekit: serving", "ingress", p.ingress.Addr().String(), "admin", p.admin.Addr().String(), "manifests", p.opts.Manifests)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -250,7 +252,14 @@ func (p *Platform) Run(ctx context.Context) error {
 	serve.Go(gctx, g, p.opts.DrainTimeout,
 		serve.Listener{Handler: p.ctrl.Handler(), Listener: p.ingress},
 		serve.Listener{Handler: p.AdminHandler(), Listener: p.admin})
-	g.Go(func() error { return p.watcher.Run(gctx) })
+	// The manifests present at start-up are applied at once, but beside serving,
+	// not before it: a slow first scan must not keep the ingress and admin
+	// listeners from answering (issue 17, case 3). Until it has applied a Service,
+	// its host answers 404, as for any host not (yet) routed.
+	g.Go(func() error {
+		p.firstScan()
+		return p.watcher.Run(gctx)
+	})
 	err := g.Wait()
 	p.log.Info("servekit: stopping pods")
 	stopCtrl()
