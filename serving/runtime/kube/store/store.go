@@ -984,17 +984,23 @@ func specOf(obj v1.Object) any {
 const ReasonInvalidSpec = "InvalidSpec"
 
 // putStatus writes status through the status subresource unless it is already
-// there, retrying on conflicts with a fresh read.
+// there, retrying on conflicts with a fresh read. A condition whose status (True,
+// False, Unknown) is the one already stored keeps its stored lastTransitionTime
+// (keepTransitionTimes), so a status that differs only in transition times is not
+// written: the controller re-marks conditions on every resync (and a restarted one
+// starts with new times), and each write would be a watch event for every client.
 func (s *Store) putStatus(ctx context.Context, ref Ref, cur *unstructured.Unstructured, status map[string]any) error {
 	s.mu.Lock()
 	last := s.mu.wroteStatus[ref]
 	s.mu.Unlock()
+	status = keepTransitionTimes(status, cur.Object["status"], last)
 	if equality.Semantic.DeepEqual(cur.Object["status"], any(status)) || (last != nil && equality.Semantic.DeepEqual(last, any(status))) {
 		return nil
 	}
 	res := s.resource(ref)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		next := cur.DeepCopy()
+		status = keepTransitionTimes(status, cur.Object["status"], last)
 		next.Object["status"] = status
 		_, err := res.UpdateStatus(ctx, next, metav1.UpdateOptions{})
 		if apierrors.IsConflict(err) {
@@ -1010,5 +1016,55 @@ func (s *Store) putStatus(ctx context.Context, ref Ref, cur *unstructured.Unstru
 	s.mu.Lock()
 	s.mu.wroteStatus[ref] = status
 	s.mu.Unlock()
+	return nil
+}
+
+// keepTransitionTimes returns status with the lastTransitionTime of each condition
+// replaced by the stored one when the condition's status (True, False, Unknown) is
+// unchanged: from the first of stored (each an unstructured status: the API
+// server's, then the one this store last wrote, which the informer cache may not
+// have yet) that has the condition with that status. As the Kubernetes API
+// conventions define it, lastTransitionTime is when a condition last went from one
+// status to another: a new reason or message alone keeps the time. status is not
+// modified; the result shares what it does not change.
+func keepTransitionTimes(status map[string]any, stored ...any) map[string]any {
+	conds, _ := status["conditions"].([]any)
+	if len(conds) == 0 {
+		return status
+	}
+	out := make([]any, len(conds))
+	for i, c := range conds {
+		out[i] = c
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, st := range stored {
+			old := storedCondition(st, m["type"])
+			if old == nil || old["status"] != m["status"] {
+				continue
+			}
+			if t, ok := old["lastTransitionTime"]; ok && t != m["lastTransitionTime"] {
+				m = maps.Clone(m)
+				m["lastTransitionTime"] = t
+				out[i] = m
+			}
+			break
+		}
+	}
+	status = maps.Clone(status)
+	status["conditions"] = out
+	return status
+}
+
+// storedCondition is the condition of type typ in an unstructured status, or nil.
+func storedCondition(status, typ any) map[string]any {
+	st, _ := status.(map[string]any)
+	conds, _ := st["conditions"].([]any)
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == typ {
+			return m
+		}
+	}
 	return nil
 }
