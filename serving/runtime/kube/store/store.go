@@ -625,7 +625,7 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 	if ref.Resource == RevisionsGVR.Resource && s.opts.Backend != nil {
 		// On error the status is still written (the controller reports the
 		// error there: Backend.RevisionError), and the release retried.
-		if err := s.opts.Backend.release(key, current.GetUID()); err != nil {
+		if err := s.opts.Backend.release(key, current.GetUID(), current.GetLabels()); err != nil {
 			relErr = fmt.Errorf("store: %s: backend: %w", ref, err)
 		}
 	}
@@ -716,7 +716,7 @@ func (s *Store) follow(ref Ref, obj v1.Object, made, applied bool) error {
 	s.mu.made[ref] = true
 	s.mu.Unlock()
 	if ref.Resource == RevisionsGVR.Resource && s.opts.Backend != nil {
-		if err := s.opts.Backend.release(key, cur.GetUID()); err != nil {
+		if err := s.opts.Backend.release(key, cur.GetUID(), cur.GetLabels()); err != nil {
 			return fmt.Errorf("store: %s: backend: %w", ref, err)
 		}
 	}
@@ -741,7 +741,10 @@ func ownerRef(ref Ref, obj v1.Object) Ref {
 
 // child returns the API object to create for a child the controller made: its
 // metadata and spec, owned by its parent's API-server UID; nil (and no error)
-// while the parent is not in the API server.
+// while the parent is not in the API server. A UID label (serving.knative.dev/
+// serviceUID, configurationUID) that holds the parent's controller UID holds the
+// parent's API-server UID instead: the controller names a Service's Configuration
+// with its own UID, which changes when it restarts.
 func (s *Store) child(ref Ref, obj v1.Object) (*unstructured.Unstructured, error) {
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
@@ -752,7 +755,6 @@ func (s *Store) child(ref Ref, obj v1.Object) (*unstructured.Unstructured, error
 	u.SetKind(kindOf(ref.Resource))
 	u.SetNamespace(ref.Namespace)
 	u.SetName(ref.Name)
-	u.SetLabels(obj.GetLabels())
 	u.SetAnnotations(obj.GetAnnotations())
 	owner := metav1.GetControllerOf(obj)
 	if owner == nil {
@@ -766,6 +768,13 @@ func (s *Store) child(ref Ref, obj v1.Object) (*unstructured.Unstructured, error
 	if uid == "" {
 		return nil, nil
 	}
+	labels := maps.Clone(obj.GetLabels())
+	for _, k := range uidLabels {
+		if v, ok := labels[k]; ok && v == string(owner.UID) {
+			labels[k] = string(uid)
+		}
+	}
+	u.SetLabels(labels)
 	yes := true
 	u.SetOwnerReferences([]metav1.OwnerReference{{
 		APIVersion: v1.SchemeGroupVersion.String(), Kind: owner.Kind, Name: owner.Name, UID: uid,
@@ -782,6 +791,22 @@ func (s *Store) apiUID(ref Ref) types.UID {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mu.uids[ref]
+}
+
+// uidLabels are the labels that hold the UID of an object's Service or
+// Configuration.
+var uidLabels = [...]string{serving.ServiceUIDLabelKey, serving.ConfigurationUIDLabelKey}
+
+// sameUIDLabels reports whether a and b have the same uidLabels.
+func sameUIDLabels(a, b map[string]string) bool {
+	for _, k := range uidLabels {
+		va, oka := a[k]
+		vb, okb := b[k]
+		if oka != okb || va != vb {
+			return false
+		}
+	}
+	return true
 }
 
 // generationConfirmer is implemented by a controller with Options.SourceGenerations:
@@ -823,10 +848,12 @@ func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Uns
 	s.mu.Lock()
 	last, wrote := s.mu.wroteSpec[ref]
 	s.mu.Unlock()
-	if wrote && equality.Semantic.DeepEqual(last, want.Object["spec"]) {
+	// UID labels written by an older controller (its own UIDs) are rewritten.
+	uidsOK := sameUIDLabels(cur.GetLabels(), want.GetLabels())
+	if uidsOK && wrote && equality.Semantic.DeepEqual(last, want.Object["spec"]) {
 		return cur, false, nil
 	}
-	if !wrote && equality.Semantic.DeepEqual(cur.Object["spec"], want.Object["spec"]) {
+	if uidsOK && !wrote && equality.Semantic.DeepEqual(cur.Object["spec"], want.Object["spec"]) {
 		return cur, false, nil
 	}
 	var updated *unstructured.Unstructured
