@@ -12,8 +12,9 @@ import (
 
 // Objects returns deep copies of every object the controller holds (see
 // runtime.Objects). Metadata the controller stamps (UID, generation, creation time)
-// is its own, not an API server's; owner references point at those UIDs. Changing
-// the copies changes nothing.
+// is its own, not an API server's, except that an applied object keeps the UID it
+// came with (from an API server, the API server's); owner references point at
+// those UIDs. Changing the copies changes nothing.
 func (c *Controller) Objects() runtime.Objects {
 	c.mu.Lock()
 	defer c.mu.Unlock()

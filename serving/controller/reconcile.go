@@ -25,17 +25,26 @@ import (
 
 func specEqual(a, b any) bool { return equality.Semantic.DeepEqual(a, b) }
 
-// initMeta fills in what the API server would on create.
+// initMeta fills in what the API server would on create. An object that comes with
+// a UID keeps it: one applied from an API server (serving/runtime/kube/store) has
+// the API server's, which the UID labels of its children (serviceUID,
+// configurationUID) then carry, the same across controller restarts. Others get
+// the controller's own, "<namespace>.<name>.<creation in Unix ns>".
 func initMeta(m *metav1.ObjectMeta, now time.Time) {
 	m.Generation = 1
-	m.UID = types.UID(fmt.Sprintf("%s.%s.%d", m.Namespace, m.Name, now.UnixNano()))
+	if m.UID == "" {
+		m.UID = types.UID(fmt.Sprintf("%s.%s.%d", m.Namespace, m.Name, now.UnixNano()))
+	}
 	m.CreationTimestamp = metav1.NewTime(now)
 }
 
 // mergeMeta keeps the server-set metadata of old on an update, bumping the generation
-// when the spec changed.
+// when the spec changed. The UID is upd's when it has one (the source's: an object
+// replaced in the API server under the same name is another object).
 func mergeMeta(old, upd metav1.ObjectMeta, specChanged bool) metav1.ObjectMeta {
-	upd.UID = old.UID
+	if upd.UID == "" {
+		upd.UID = old.UID
+	}
 	upd.CreationTimestamp = old.CreationTimestamp
 	upd.Generation = old.Generation
 	if specChanged {

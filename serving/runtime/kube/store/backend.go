@@ -14,11 +14,14 @@ import (
 )
 
 // Backend wraps the backend that runs the pods (serving/runtime/kube) so that it sees
-// each Revision as the API server holds it. The controller stamps its own UIDs; the
+// each Revision as the API server holds it. The controller stamps its own UIDs on
+// the objects it makes (Revisions, a Service's Configuration); the
 // Deployment and private Service a Revision becomes must be owned by the API server's
 // Revision, or Kubernetes' garbage collector would delete them at once. So Apply only
 // records the revision (and Scale its replicas); once the Store has created the
-// Revision in the API server it applies it to the wrapped backend with the API UID,
+// Revision in the API server it applies it to the wrapped backend with the API UID
+// and the API Revision's UID labels (serving.knative.dev/serviceUID and
+// configurationUID: the API server's UIDs, the same after a controller restart),
 // then the recorded scale. Everything else goes straight to the wrapped backend.
 //
 // The wrapped backend's error in applying a released revision is kept (RevisionError)
@@ -141,11 +144,13 @@ func (b *Backend) pendingRevision(key types.NamespacedName) *v1.Revision {
 }
 
 // release applies a pending revision to the wrapped backend with the API server's
-// UID, then its recorded scale; a Scale recorded meanwhile is written too, so none is
+// UID and UID labels (apiLabels are the API Revision's labels: the Deployment's pod
+// template then depends on nothing the controller makes up anew when it restarts),
+// then its recorded scale; a Scale recorded meanwhile is written too, so none is
 // lost. The wrapped backend is called without Backend.mu held. On error the revision
 // stays pending (an applied one only for its scale), and the error is kept for
 // RevisionError until a release succeeds.
-func (b *Backend) release(key types.NamespacedName, uid types.UID) error {
+func (b *Backend) release(key types.NamespacedName, uid types.UID, apiLabels map[string]string) error {
 	b.mu.Lock()
 	p := b.mu.pending[key]
 	b.mu.Unlock()
@@ -153,7 +158,7 @@ func (b *Backend) release(key types.NamespacedName, uid types.UID) error {
 		return nil
 	}
 	p.op.Lock()
-	err := b.releaseOp(key, uid, p)
+	err := b.releaseOp(key, uid, apiLabels, p)
 	p.op.Unlock()
 
 	b.mu.Lock()
@@ -176,7 +181,7 @@ func (b *Backend) release(key types.NamespacedName, uid types.UID) error {
 }
 
 // releaseOp is release's work on p, with p.op held.
-func (b *Backend) releaseOp(key types.NamespacedName, uid types.UID, p *pendingRev) error {
+func (b *Backend) releaseOp(key types.NamespacedName, uid types.UID, apiLabels map[string]string, p *pendingRev) error {
 	for {
 		b.mu.Lock()
 		if b.mu.pending[key] != p {
@@ -188,6 +193,16 @@ func (b *Backend) releaseOp(key types.NamespacedName, uid types.UID, p *pendingR
 		if !applied {
 			rev = p.rev.DeepCopy()
 			rev.UID = uid
+			for _, k := range uidLabels {
+				if v, ok := apiLabels[k]; ok {
+					if rev.Labels == nil {
+						rev.Labels = map[string]string{}
+					}
+					rev.Labels[k] = v
+				} else {
+					delete(rev.Labels, k)
+				}
+			}
 		}
 		b.mu.Unlock()
 		if !applied {

@@ -61,7 +61,7 @@ func TestReleaseHoldsNoLockAcrossTheWrappedBackend(t *testing.T) {
 	}
 	_ = b.Scale(slow, 1)
 	done := make(chan error, 1)
-	go func() { done <- b.release(slow, "uid-1") }()
+	go func() { done <- b.release(slow, "uid-1", nil) }()
 	<-inner.applied
 
 	scaled := make(chan error, 1)

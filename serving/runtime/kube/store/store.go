@@ -625,7 +625,7 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 	if ref.Resource == RevisionsGVR.Resource && s.opts.Backend != nil {
 		// On error the status is still written (the controller reports the
 		// error there: Backend.RevisionError), and the release retried.
-		if err := s.opts.Backend.release(key, current.GetUID()); err != nil {
+		if err := s.opts.Backend.release(key, current.GetUID(), current.GetLabels()); err != nil {
 			relErr = fmt.Errorf("store: %s: backend: %w", ref, err)
 		}
 	}
@@ -716,7 +716,7 @@ func (s *Store) follow(ref Ref, obj v1.Object, made, applied bool) error {
 	s.mu.made[ref] = true
 	s.mu.Unlock()
 	if ref.Resource == RevisionsGVR.Resource && s.opts.Backend != nil {
-		if err := s.opts.Backend.release(key, cur.GetUID()); err != nil {
+		if err := s.opts.Backend.release(key, cur.GetUID(), cur.GetLabels()); err != nil {
 			return fmt.Errorf("store: %s: backend: %w", ref, err)
 		}
 	}
@@ -741,7 +741,10 @@ func ownerRef(ref Ref, obj v1.Object) Ref {
 
 // child returns the API object to create for a child the controller made: its
 // metadata and spec, owned by its parent's API-server UID; nil (and no error)
-// while the parent is not in the API server.
+// while the parent is not in the API server. A UID label (serving.knative.dev/
+// serviceUID, configurationUID) that holds the parent's controller UID holds the
+// parent's API-server UID instead: the controller names a Service's Configuration
+// with its own UID, which changes when it restarts.
 func (s *Store) child(ref Ref, obj v1.Object) (*unstructured.Unstructured, error) {
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
@@ -752,7 +755,6 @@ func (s *Store) child(ref Ref, obj v1.Object) (*unstructured.Unstructured, error
 	u.SetKind(kindOf(ref.Resource))
 	u.SetNamespace(ref.Namespace)
 	u.SetName(ref.Name)
-	u.SetLabels(obj.GetLabels())
 	u.SetAnnotations(obj.GetAnnotations())
 	owner := metav1.GetControllerOf(obj)
 	if owner == nil {
@@ -766,6 +768,13 @@ func (s *Store) child(ref Ref, obj v1.Object) (*unstructured.Unstructured, error
 	if uid == "" {
 		return nil, nil
 	}
+	labels := maps.Clone(obj.GetLabels())
+	for _, k := range uidLabels {
+		if v, ok := labels[k]; ok && v == string(owner.UID) {
+			labels[k] = string(uid)
+		}
+	}
+	u.SetLabels(labels)
 	yes := true
 	u.SetOwnerReferences([]metav1.OwnerReference{{
 		APIVersion: v1.SchemeGroupVersion.String(), Kind: owner.Kind, Name: owner.Name, UID: uid,
@@ -782,6 +791,22 @@ func (s *Store) apiUID(ref Ref) types.UID {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mu.uids[ref]
+}
+
+// uidLabels are the labels that hold the UID of an object's Service or
+// Configuration.
+var uidLabels = [...]string{serving.ServiceUIDLabelKey, serving.ConfigurationUIDLabelKey}
+
+// sameUIDLabels reports whether a and b have the same uidLabels.
+func sameUIDLabels(a, b map[string]string) bool {
+	for _, k := range uidLabels {
+		va, oka := a[k]
+		vb, okb := b[k]
+		if oka != okb || va != vb {
+			return false
+		}
+	}
+	return true
 }
 
 // generationConfirmer is implemented by a controller with Options.SourceGenerations:
@@ -823,10 +848,12 @@ func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Uns
 	s.mu.Lock()
 	last, wrote := s.mu.wroteSpec[ref]
 	s.mu.Unlock()
-	if wrote && equality.Semantic.DeepEqual(last, want.Object["spec"]) {
+	// UID labels written by an older controller (its own UIDs) are rewritten.
+	uidsOK := sameUIDLabels(cur.GetLabels(), want.GetLabels())
+	if uidsOK && wrote && equality.Semantic.DeepEqual(last, want.Object["spec"]) {
 		return cur, false, nil
 	}
-	if !wrote && equality.Semantic.DeepEqual(cur.Object["spec"], want.Object["spec"]) {
+	if uidsOK && !wrote && equality.Semantic.DeepEqual(cur.Object["spec"], want.Object["spec"]) {
 		return cur, false, nil
 	}
 	var updated *unstructured.Unstructured
@@ -984,17 +1011,23 @@ func specOf(obj v1.Object) any {
 const ReasonInvalidSpec = "InvalidSpec"
 
 // putStatus writes status through the status subresource unless it is already
-// there, retrying on conflicts with a fresh read.
+// there, retrying on conflicts with a fresh read. A condition whose status (True,
+// False, Unknown) is the one already stored keeps its stored lastTransitionTime
+// (keepTransitionTimes), so a status that differs only in transition times is not
+// written: the controller re-marks conditions on every resync (and a restarted one
+// starts with new times), and each write would be a watch event for every client.
 func (s *Store) putStatus(ctx context.Context, ref Ref, cur *unstructured.Unstructured, status map[string]any) error {
 	s.mu.Lock()
 	last := s.mu.wroteStatus[ref]
 	s.mu.Unlock()
+	status = keepTransitionTimes(status, cur.Object["status"], last)
 	if equality.Semantic.DeepEqual(cur.Object["status"], any(status)) || (last != nil && equality.Semantic.DeepEqual(last, any(status))) {
 		return nil
 	}
 	res := s.resource(ref)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		next := cur.DeepCopy()
+		status = keepTransitionTimes(status, cur.Object["status"], last)
 		next.Object["status"] = status
 		_, err := res.UpdateStatus(ctx, next, metav1.UpdateOptions{})
 		if apierrors.IsConflict(err) {
@@ -1010,5 +1043,55 @@ func (s *Store) putStatus(ctx context.Context, ref Ref, cur *unstructured.Unstru
 	s.mu.Lock()
 	s.mu.wroteStatus[ref] = status
 	s.mu.Unlock()
+	return nil
+}
+
+// keepTransitionTimes returns status with the lastTransitionTime of each condition
+// replaced by the stored one when the condition's status (True, False, Unknown) is
+// unchanged: from the first of stored (each an unstructured status: the API
+// server's, then the one this store last wrote, which the informer cache may not
+// have yet) that has the condition with that status. As the Kubernetes API
+// conventions define it, lastTransitionTime is when a condition last went from one
+// status to another: a new reason or message alone keeps the time. status is not
+// modified; the result shares what it does not change.
+func keepTransitionTimes(status map[string]any, stored ...any) map[string]any {
+	conds, _ := status["conditions"].([]any)
+	if len(conds) == 0 {
+		return status
+	}
+	out := make([]any, len(conds))
+	for i, c := range conds {
+		out[i] = c
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, st := range stored {
+			old := storedCondition(st, m["type"])
+			if old == nil || old["status"] != m["status"] {
+				continue
+			}
+			if t, ok := old["lastTransitionTime"]; ok && t != m["lastTransitionTime"] {
+				m = maps.Clone(m)
+				m["lastTransitionTime"] = t
+				out[i] = m
+			}
+			break
+		}
+	}
+	status = maps.Clone(status)
+	status["conditions"] = out
+	return status
+}
+
+// storedCondition is the condition of type typ in an unstructured status, or nil.
+func storedCondition(status, typ any) map[string]any {
+	st, _ := status.(map[string]any)
+	conds, _ := st["conditions"].([]any)
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == typ {
+			return m
+		}
+	}
 	return nil
 }
