@@ -38,6 +38,10 @@ type HandlerOptions struct {
 // Throttler for capacity (within the revision timeout) and proxies to the pod the
 // Throttler picked. Build it once with NewHandler; it is safe for concurrent use.
 //
+// "Expect: 100-continue" goes through to the pod, which decides: the client is asked
+// for the body (100 Continue, once) only when the pod asks for it, or when the
+// transport stops waiting (NewTransport: 1 s).
+//
 // Answers of its own (plain text):
 //   - `K-Network-Probe: activator` → 200 "activator" (Knative's autoscaler checks with
 //     it that the activator is in the path); any other K-Network-Probe value → 400;
@@ -118,19 +122,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), rev.Timeout)
 	defer cancel()
+	if r.Header.Get("Expect") != "" {
+		// "Expect: 100-continue" goes to the pod, which decides (the transport
+		// waits for its 100 Continue before it sends the body, see NewTransport).
+		w = continueWriter{w}
+	}
 	var body *onceBody
 	if r.Body != nil && r.Body != http.NoBody {
 		// The transport closes a request's body when it fails; the pod after a failover
 		// must still be able to read it, and the handler must know whether any of it
 		// was consumed.
+		// Set on each attempt's copy of r, never on r: the server must still see its
+		// own body, or after an "Expect: 100-continue" request the pod answered
+		// without asking for the body, it would wait to read a body the client is
+		// right not to send.
 		body = &onceBody{rc: r.Body}
-		r.Body = body
 	}
 	err = h.t.Try(ctx, key, func(dest string) error {
 		a := &attempt{dest: dest, body: body}
 		actx := context.WithValue(ctx, attemptKey{}, a)
 		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteHeaders: func() { a.sent.Store(true) }})
-		h.proxy.ServeHTTP(w, r.WithContext(actx))
+		ar := r.WithContext(actx)
+		if body != nil {
+			ar.Body = body
+		}
+		h.proxy.ServeHTTP(w, ar)
 		return a.failed
 	})
 	if err == nil {
@@ -201,6 +217,21 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 func writeText(w http.ResponseWriter, code int, msg string) {
 	http.Error(w, msg, code)
 }
+
+// continueWriter drops the pod's 100 Continue, which the proxy forwards: right
+// after it the transport starts reading the client's body, and that first read makes
+// the server send the client its own 100 Continue (passing the pod's on as well
+// could send two). Other interim responses pass through.
+type continueWriter struct{ http.ResponseWriter }
+
+func (w continueWriter) WriteHeader(code int) {
+	if code != http.StatusContinue {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// Unwrap keeps http.ResponseController (flush, hijack) working.
+func (w continueWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // onceBody wraps a request body so that closing it (the transport does on failure)
 // leaves it readable for the next attempt, and records whether it was read.

@@ -122,6 +122,13 @@ func (r *Revision) SetAddresses(addrs []string) {
 	r.addrs.Store(&addrs)
 }
 
+// ExpectContinueTimeout is how long the ingress waits for a pod's 100 Continue to
+// a request with "Expect: 100-continue" before it sends the body anyway. Until the
+// pod asks for the body the client is not asked for it either, so the app decides:
+// one that answers at once without reading the body (413, 401) is never sent it.
+// The queue proxy waits as long for the app; the activator, too.
+const ExpectContinueTimeout = 2 * time.Second
+
 type ctxKey int
 
 const (
@@ -166,6 +173,10 @@ func New(o Options) (*Ingress, error) {
 			MaxIdleConnsPerHost: 100,
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
+			// Pass "Expect: 100-continue" through: send the body only once the pod
+			// (in the end the app) asks for it, so an app that answers without
+			// reading it (413, 401) is not sent a body it will not read (issue 17).
+			ExpectContinueTimeout: ExpectContinueTimeout,
 		},
 		ErrorHandler: in.directError,
 		ErrorLog:     log.New(io.Discard, "", 0),
@@ -206,7 +217,16 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
+	switch {
+	case code == http.StatusContinue:
+		// The pod's 100 Continue, forwarded by the proxy. It is not passed on: the
+		// transport starts reading the client's body right after it, and that first
+		// read makes the server send the client its own 100 Continue (passing it on
+		// as well would send two).
+		return
+	case code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols:
+		// Other interim responses (103 Early Hints) pass through, unrecorded.
+	case w.code == 0:
 		w.code = code
 	}
 	w.ResponseWriter.WriteHeader(code)
