@@ -51,7 +51,9 @@ type HandlerOptions struct {
 //   - queue full, or deadline shorter than the expected cold start → 503 with the reason;
 //   - no pod within the revision timeout → 503 "activator request timeout";
 //   - the pod could not be reached (after failover) → 502; the revision timeout passing
-//     before the pod answered → 504 "activator request timeout".
+//     before the pod answered → 504 "activator request timeout";
+//   - the client's body could not be read (malformed chunked encoding) → 400, 413
+//     past an http.MaxBytesReader limit; neither is logged as the pod's failure.
 type Handler struct {
 	t        *Throttler
 	resolver Resolver
@@ -199,6 +201,21 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	a := r.Context().Value(attemptKey{}).(*attempt)
 	ctxErr := r.Context().Err()
+	if a.body != nil && a.body.failed.Load() {
+		// The client's body could not be read (malformed chunked encoding, a client
+		// gone mid-body): the client's fault, not the pod's. No failover, no warning
+		// (issue 17).
+		var mbe *http.MaxBytesError
+		switch {
+		case ctxErr != nil:
+			w.WriteHeader(http.StatusInternalServerError) // the client went away
+		case errors.As(err, &mbe):
+			writeText(w, http.StatusRequestEntityTooLarge, "activator: request body too large")
+		default:
+			writeText(w, http.StatusBadRequest, "activator: malformed request body: "+err.Error())
+		}
+		return
+	}
 	if ctxErr == nil && !a.sent.Load() && (a.body == nil || !a.body.read.Load()) {
 		a.failed = fmt.Errorf("%w: %s: %v", ErrPodUnreachable, a.dest, err)
 		return
@@ -236,14 +253,18 @@ func (w continueWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // onceBody wraps a request body so that closing it (the transport does on failure)
 // leaves it readable for the next attempt, and records whether it was read.
 type onceBody struct {
-	rc   io.ReadCloser
-	read atomic.Bool
+	rc     io.ReadCloser
+	read   atomic.Bool
+	failed atomic.Bool // a Read returned an error other than io.EOF: the client's fault
 }
 
 func (b *onceBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
 		b.read.Store(true)
+	}
+	if err != nil && err != io.EOF {
+		b.failed.Store(true)
 	}
 	return n, err
 }

@@ -1,14 +1,19 @@
 package ingress_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,11 +30,12 @@ import (
 // queue proxy in front of app, reachable directly (inPath false) or through a real
 // activator (inPath true), as serving/controller composes them. It returns the
 // ingress URL.
-func stack(t *testing.T, app http.Handler, inPath bool, rep ingress.Reporter) string {
+// The queue proxy, the throttler and the activator log to log (nil discards).
+func stack(t *testing.T, app http.Handler, inPath bool, rep ingress.Reporter, log *slog.Logger) string {
 	t.Helper()
 	appSrv := httptest.NewServer(app)
 	t.Cleanup(appSrv.Close)
-	qp, err := queue.NewProxy(queue.ProxyOptions{Target: strings.TrimPrefix(appSrv.URL, "http://")})
+	qp, err := queue.NewProxy(queue.ProxyOptions{Target: strings.TrimPrefix(appSrv.URL, "http://"), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +45,7 @@ func stack(t *testing.T, app http.Handler, inPath bool, rep ingress.Reporter) st
 	addr := strings.TrimPrefix(podSrv.URL, "http://")
 
 	rev := ingress.NewRevision(helloKey)
-	thr := activator.NewThrottler(activator.Options{})
+	thr := activator.NewThrottler(activator.Options{Logger: log})
 	if err := thr.SetRevision(rev.Key(), activator.Revision{Timeout: 30 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +62,7 @@ func stack(t *testing.T, app http.Handler, inPath bool, rep ingress.Reporter) st
 			tr.CloseIdleConnections()
 		}
 	})
-	act, err := activator.NewHandler(activator.HandlerOptions{Throttler: thr, Resolver: activator.ResolverFunc(ingress.ResolveRevision)})
+	act, err := activator.NewHandler(activator.HandlerOptions{Throttler: thr, Resolver: activator.ResolverFunc(ingress.ResolveRevision), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +134,7 @@ func TestExpectContinue(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := &recorder{}
-			url := stack(t, tc.app, tc.inPath, rep)
+			url := stack(t, tc.app, tc.inPath, rep, nil)
 			// A client that waits for 100 Continue (longer than the test takes)
 			// before it sends the body.
 			tr := &http.Transport{ExpectContinueTimeout: time.Minute}
@@ -176,6 +182,87 @@ func TestExpectContinue(t *testing.T) {
 			}
 			if diff := cmp.Diff([]int{tc.wantCode, tc.wantCode, tc.wantCode}, codes); diff != "" {
 				t.Errorf("reported codes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// syncBuffer is a log destination safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Issue 17: a malformed chunked body was answered 502 "pod unreachable" and logged
+// as the pod's failure (WARN), on both paths. It is the client's fault: 400, nothing
+// logged at WARN, and the app's partial read is its only trace. A client that goes
+// away mid-body is not the pod's failure either.
+func TestClientBodyErrors(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "read %d %v", n, err)
+	})
+	const head = "POST / HTTP/1.1\r\nHost: hello.default.example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
+	for _, inPath := range []bool{false, true} {
+		via := map[bool]string{false: "direct", true: "activator"}[inPath]
+		t.Run(via, func(t *testing.T) {
+			logs := &syncBuffer{}
+			rep := &recorder{}
+			url := stack(t, app, inPath, rep, slog.New(slog.NewTextHandler(logs, nil)))
+			addr := strings.TrimPrefix(url, "http://")
+
+			t.Run("malformed chunk", func(t *testing.T) {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if _, err := io.WriteString(c, head+"5\r\nhello\r\nzz\r\nxxx\r\n0\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					t.Fatalf("no response: %v", err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "malformed request body") {
+					t.Errorf("response = %d %q, want 400 malformed request body", resp.StatusCode, b)
+				}
+				if got := rep.wait(t, 1); got[0].Code != http.StatusBadRequest {
+					t.Errorf("reported code %d, want 400", got[0].Code)
+				}
+			})
+			t.Run("client gone mid-body", func(t *testing.T) {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.WriteString(c, head+"10\r\nhello"); err != nil {
+					t.Fatal(err)
+				}
+				_ = c.Close()
+				if got := rep.wait(t, 1); got[0].Code == http.StatusBadGateway {
+					t.Errorf("reported code %d, want anything but 502", got[0].Code)
+				}
+			})
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+					t.Errorf("logged: %s", line)
+				}
 			}
 		})
 	}
