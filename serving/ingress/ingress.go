@@ -164,7 +164,7 @@ func (b *clientBody) Close() error { return b.rc.Close() }
 // withContext returns r with ctx, and with its body wrapped in info.body. Only the
 // copy gets the wrapper: the server must keep its own body (for "Expect:
 // 100-continue" and for draining it after the handler).
-func withContext(r *http.Request, ctx context.Context, info *requestInfo) *http.Request {
+func withContext(ctx context.Context, r *http.Request, info *requestInfo) *http.Request {
 	out := r.WithContext(ctx)
 	if r.Body != nil && r.Body != http.NoBody {
 		info.body.rc = r.Body
@@ -312,12 +312,12 @@ func (in *Ingress) serveRevision(w http.ResponseWriter, r *http.Request, key typ
 			addr := addrs[int(dp.next.Add(1)%uint64(len(addrs)))]
 			ctx = context.WithValue(ctx, podKey, addr)
 			ctx = context.WithValue(ctx, revKey, dp.key)
-			in.direct.ServeHTTP(w, withContext(r, ctx, info))
+			in.direct.ServeHTTP(w, withContext(ctx, r, info))
 			return
 		}
 	}
 	info.viaActivator = true
-	in.act.ServeHTTP(w, withContext(r, context.WithValue(ctx, revKey, dp.key), info))
+	in.act.ServeHTTP(w, withContext(context.WithValue(ctx, revKey, dp.key), r, info))
 }
 
 // directError handles a failed direct request: when nothing could be sent (the pod
