@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime"
 	"time"
 
@@ -18,13 +19,21 @@ import (
 // address, all within ctx (whose deadline should be the revision timeout). It returns
 // fn's error, or without calling fn:
 //   - ErrUnknownRevision (wrapped) for a revision not known (or removed meanwhile);
-//   - queue.ErrRequestQueueFull when Options.QueueDepth requests already wait;
+//   - queue.ErrRequestQueueFull when Options.QueueDepth requests already wait, or
+//     (TrySized) when this one would take the waiting requests past Options.QueueBytes;
 //   - a *DeadlineError when ctx's deadline ends before the cold start would;
 //   - ctx.Err() when ctx ended first.
 //
 // When fn returns an error wrapping ErrPodUnreachable, the pod is marked unhealthy and
 // fn is called again with another pod (MaxAttempts in all).
 func (t *Throttler) Try(ctx context.Context, key RevisionKey, fn func(dest string) error) error {
+	return t.TrySized(ctx, key, 0, fn)
+}
+
+// TrySized is Try for a request that holds size bytes while it waits (its head:
+// RequestHeadSize), counted against Options.QueueBytes. A request is admitted when no
+// other waits, whatever its size, so that one large request is never refused forever.
+func (t *Throttler) TrySized(ctx context.Context, key RevisionKey, size int64, fn func(dest string) error) error {
 	t.mu.RLock()
 	rev := t.revs[key]
 	t.mu.RUnlock()
@@ -37,15 +46,32 @@ func (t *Throttler) Try(ctx context.Context, key RevisionKey, fn func(dest strin
 		t.sink.RecordStat(key.Namespace, key.Name, start, 1, 1)
 	}
 	defer func() { rev.stats.end(t.clock.Now()) }()
-	if rev.waiting.Add(1) > t.depth {
+	if n := rev.waiting.Add(1); n > t.depth {
 		rev.waiting.Add(-1)
 		t.reject(key, ReasonQueueFull)
 		return queue.ErrRequestQueueFull
 	}
+	if size > 0 && t.queueBytes > 0 {
+		if b := rev.waitingBytes.Add(size); b > t.queueBytes && b != size {
+			rev.waitingBytes.Add(-size)
+			rev.waiting.Add(-1)
+			t.reject(key, ReasonQueueFull)
+			return queue.ErrRequestQueueFull
+		}
+	} else {
+		size = 0
+	}
 	waiting := true
+	stopWaiting := func() {
+		waiting = false
+		rev.waiting.Add(-1)
+		if size > 0 {
+			rev.waitingBytes.Add(-size)
+		}
+	}
 	defer func() {
 		if waiting {
-			rev.waiting.Add(-1)
+			stopWaiting()
 		}
 	}()
 	if len(*rev.assigned.Load()) == 0 {
@@ -72,8 +98,7 @@ func (t *Throttler) Try(ctx context.Context, key RevisionKey, fn func(dest strin
 			}()
 			picked = true
 			if waiting {
-				waiting = false
-				rev.waiting.Add(-1)
+				stopWaiting()
 				if h := t.hooks.QueueWait; h != nil {
 					h(key, t.clock.Since(start))
 				}
@@ -107,6 +132,22 @@ func (t *Throttler) Try(ctx context.Context, key RevisionKey, fn func(dest strin
 		}
 		return ferr
 	}
+}
+
+// RequestHeadSize estimates the bytes a request holds while it waits: its request
+// line, Host and headers (what a client controls, up to the server's MaxHeaderBytes),
+// not its body, which the activator streams and never buffers.
+func RequestHeadSize(r *http.Request) int64 {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Host) + 16
+	if r.RequestURI == "" && r.URL != nil {
+		n += len(r.URL.Path) + len(r.URL.RawQuery)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4 // ": " and CRLF
+		}
+	}
+	return int64(n)
 }
 
 // admitCold applies deadline-aware admission to a request that would wait for a

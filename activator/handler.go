@@ -140,7 +140,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// right not to send.
 		body = &onceBody{rc: r.Body}
 	}
-	err = h.t.Try(ctx, key, func(dest string) error {
+	err = h.t.TrySized(ctx, key, RequestHeadSize(r), func(dest string) error {
 		a := &attempt{dest: dest, body: body}
 		actx := context.WithValue(ctx, attemptKey{}, a)
 		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteHeaders: func() { a.sent.Store(true) }})

@@ -34,6 +34,11 @@ const (
 	// DefaultQueueDepth is how many requests may wait for one revision when
 	// Options.QueueDepth is zero (Knative: 10,000).
 	DefaultQueueDepth = 10000
+	// DefaultQueueBytes is how many bytes of request heads (the request line and the
+	// headers, as RequestHeadSize counts them) the requests waiting for one revision may
+	// hold in all when Options.QueueBytes is zero: 64 MiB. Knative has no such bound; it
+	// keeps 10,000 requests with 1 MB headers each (10 GB) from exhausting memory.
+	DefaultQueueBytes = 64 << 20
 	// DefaultProbeInterval is how often a pod not yet known healthy is probed.
 	DefaultProbeInterval = 200 * time.Millisecond
 	// DefaultProbeTimeout bounds one probe.

@@ -34,6 +34,10 @@ type Options struct {
 	// QueueDepth is how many requests may wait (not yet sent to a pod) per revision;
 	// the next is refused with queue.ErrRequestQueueFull. Zero means DefaultQueueDepth.
 	QueueDepth int
+	// QueueBytes bounds, per revision, the bytes of request heads (TrySized's size)
+	// held by the requests waiting; the next is refused with queue.ErrRequestQueueFull,
+	// unless no other request waits. Zero means DefaultQueueBytes; negative, no bound.
+	QueueBytes int64
 	// ProbeInterval is the pause between probes of a pod not yet healthy; zero means
 	// DefaultProbeInterval.
 	ProbeInterval time.Duration

@@ -29,6 +29,7 @@ type Throttler struct {
 	hooks          Hooks
 	log            *slog.Logger
 	depth          int64
+	queueBytes     int64 // Options.QueueBytes, defaulted; negative: no bound
 	probeInterval  time.Duration
 	probeTimeout   time.Duration
 	reportInterval time.Duration
@@ -54,8 +55,10 @@ type revision struct {
 	// whole, read without locks on every request.
 	assigned atomic.Pointer[[]*Tracker]
 	waiting  atomic.Int64 // requests in Try that have not reached a pod
-	removed  atomic.Bool
-	stats    revStats
+	// waitingBytes sums the sizes of those requests (TrySized).
+	waitingBytes atomic.Int64
+	removed      atomic.Bool
+	stats        revStats
 
 	mu   sync.Mutex // guards pods, orphans, coldSince, coldStart
 	pods map[string]*pod
@@ -86,6 +89,7 @@ func NewThrottler(o Options) *Throttler {
 		hooks:          o.Hooks,
 		log:            o.Logger,
 		depth:          int64(o.QueueDepth),
+		queueBytes:     o.QueueBytes,
 		probeInterval:  o.ProbeInterval,
 		probeTimeout:   o.ProbeTimeout,
 		reportInterval: o.ReportInterval,
@@ -105,6 +109,9 @@ func NewThrottler(o Options) *Throttler {
 	}
 	if t.depth <= 0 {
 		t.depth = DefaultQueueDepth
+	}
+	if t.queueBytes == 0 {
+		t.queueBytes = DefaultQueueBytes
 	}
 	if t.probeInterval <= 0 {
 		t.probeInterval = DefaultProbeInterval

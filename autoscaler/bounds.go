@@ -77,9 +77,26 @@ type Bounds struct {
 }
 
 // NewBounds starts a revision at now: activating, with its replicas at the
-// initial scale (the size its workload is created with).
+// initial scale bounded by max-scale (see [Spec.BoundedInitialScale]).
 func NewBounds(spec Spec, now time.Time) *Bounds {
-	return &Bounds{spec: spec, state: StateActivating, since: now, replicas: spec.InitialScale}
+	return &Bounds{spec: spec, state: StateActivating, since: now, replicas: spec.BoundedInitialScale()}
+}
+
+// BoundedInitialScale returns initial-scale clamped to max-scale (when not
+// 0): the replicas a revision starts with and the ready count that
+// initialises it.
+//
+// Knative accepts an initial-scale above max-scale; its Deployment is
+// created with initial-scale replicas and the KPA then clamps the scale to
+// max-scale, since max-scale wins in applyBounds. servekit clamps from the
+// start, so initial-scale 100000 never asks a runtime for 100000 pods
+// (issue 17), and so a revision that can never reach its initial scale is
+// not left activating forever (Knative waits for initial-scale ready pods).
+func (s Spec) BoundedInitialScale() int32 {
+	if s.MaxScale > 0 && s.InitialScale > s.MaxScale {
+		return s.MaxScale
+	}
+	return s.InitialScale
 }
 
 // UpdateSpec replaces the spec; state and timers are kept.
@@ -112,8 +129,8 @@ func (b *Bounds) pass(now time.Time, st Status, ready int32) ScaleResult {
 	want, apply, requeue := st.DesiredScale, false, time.Duration(0)
 	if !(want < 0 && b.state != StateActivating) {
 		lo, hi := s.BoundedMin(), s.MaxScale
-		if s.InitialScale > 1 && !b.initialized && s.Reachable {
-			lo = max(lo, s.InitialScale)
+		if init := s.BoundedInitialScale(); init > 1 && !b.initialized && s.Reachable {
+			lo = max(lo, init)
 		}
 		want = applyBounds(lo, hi, want)
 		want, apply, requeue = b.scaleToZero(now, want)
@@ -204,7 +221,7 @@ func (b *Bounds) updateState(now time.Time, want, ready int32) {
 	lo := b.spec.BoundedMin()
 	minReady := max(lo, 1)
 	if !b.initialized {
-		minReady = max(lo, b.spec.InitialScale)
+		minReady = max(lo, b.spec.BoundedInitialScale())
 	}
 	if ready >= minReady {
 		b.initialized = true

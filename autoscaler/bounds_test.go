@@ -1,10 +1,14 @@
 package autoscaler
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // rstep is one reconcile of a Bounds step script.
@@ -204,5 +208,70 @@ func TestBoundsActivators(t *testing.T) {
 				t.Errorf("Activators = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestBoundsInitialScaleAboveMaxScale: initial-scale 100000 under max-scale
+// 8 (an annotation, or the config's cluster default) starts 8 pods, not
+// 100000, and 8 ready pods activate the revision (issue 17 case 7).
+func TestBoundsInitialScaleAboveMaxScale(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  map[string]string
+		ann  map[string]string
+	}{
+		{"max-scale annotation", nil, map[string]string{AnnotationTargetBurstCapacity: "0", AnnotationInitialScale: "100000", AnnotationMaxScale: "8"}},
+		{"config max-scale", map[string]string{"max-scale": "8"}, map[string]string{AnnotationTargetBurstCapacity: "0", AnnotationInitialScale: "100000"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustSpec(t, tc.cfg, tc.ann, 0)
+			if s.InitialScale != 8 || s.InitialScaleClampedFrom != 100000 {
+				t.Errorf("spec: InitialScale %d, InitialScaleClampedFrom %d; want 8, 100000", s.InitialScale, s.InitialScaleClampedFrom)
+			}
+			// A hand-built spec is bounded by Bounds too.
+			s.InitialScale, s.InitialScaleClampedFrom = 100000, 0
+			if got := s.BoundedInitialScale(); got != 8 {
+				t.Errorf("BoundedInitialScale() = %d, want 8", got)
+			}
+			b := NewBounds(s, epoch)
+			if got := b.Replicas(); got != 8 {
+				t.Errorf("NewBounds: Replicas() = %d, want 8 (max-scale)", got)
+			}
+			runBounds(t, b, []rstep{
+				{at: 0, desired: -1, ready: 0, want: res(8, 8, StateActivating, false, 0)},
+				{at: 2, desired: 100, ready: 4, want: res(8, 8, StateActivating, false, 0)},
+				// 8 ready is the whole initial scale: active, and the floor goes.
+				{at: 4, desired: 2, ready: 8, want: res(2, 2, StateActive, false, 0)},
+			})
+		})
+	}
+	// Below max-scale, or with no max-scale, initial-scale is kept.
+	if got := mustSpec(t, nil, map[string]string{AnnotationInitialScale: "5", AnnotationMaxScale: "8"}, 0).BoundedInitialScale(); got != 5 {
+		t.Errorf("initial 5, max 8: BoundedInitialScale() = %d, want 5", got)
+	}
+	if got := mustSpec(t, nil, map[string]string{AnnotationInitialScale: "50"}, 0).BoundedInitialScale(); got != 50 {
+		t.Errorf("initial 50, no max: BoundedInitialScale() = %d, want 50", got)
+	}
+}
+
+// TestInitialScaleClampIsLogged: the reason initial-scale 100000 starts at
+// max-scale is visible: the MultiScaler logs a WARN naming both values when it
+// takes the revision on.
+func TestInitialScaleClampIsLogged(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	ms, _, _, _ := newTestScaler(t, Options{Logger: log})
+	key := types.NamespacedName{Namespace: "default", Name: "big-00001"}
+	ms.Set(key, mustSpec(t, nil, map[string]string{AnnotationInitialScale: "100000", AnnotationMaxScale: "8"}, 0))
+	for _, want := range []string{"level=WARN", "initial-scale is above max-scale", "revision=default/big-00001", "initialScale=100000", "maxScale=8"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log %q does not contain %q", buf.String(), want)
+		}
+	}
+	buf.Reset()
+	ms.Set(types.NamespacedName{Namespace: "default", Name: "small-00001"}, mustSpec(t, nil, map[string]string{AnnotationInitialScale: "3", AnnotationMaxScale: "8"}, 0))
+	if buf.Len() != 0 {
+		t.Errorf("initial-scale within max-scale logged %q, want nothing", buf.String())
 	}
 }

@@ -24,7 +24,7 @@ const (
 	PanicWindowPercentageMin = 1.0
 	PanicWindowPercentageMax = 100.0
 	// PanicThresholdPercentageMin and Max bound the panic-threshold-percentage
-	// annotation (the ConfigMap key is not validated, see Config).
+	// annotation and, unlike Knative, the ConfigMap key too (see Config).
 	PanicThresholdPercentageMin = 110.0
 	PanicThresholdPercentageMax = 1000.0
 	// ActivationTimeoutBuffer is added to the progress deadline to get the
@@ -71,8 +71,10 @@ type Config struct {
 	// PanicWindowPercentage is the panic window as a percentage of the
 	// stable window.
 	PanicWindowPercentage float64
-	// PanicThresholdPercentage is the panic threshold in percent (not
-	// validated in the ConfigMap, as in Knative).
+	// PanicThresholdPercentage is the panic threshold in percent, in
+	// [110, 1000]. Knative validates only the annotation and accepts any
+	// ConfigMap value; servekit applies the annotation's bounds to the key
+	// too, since a value below 100 puts every tick in panic (issue 17).
 	PanicThresholdPercentage float64
 	// MaxScaleUpRate caps a tick's scale-up: desired ≤ ceil(rate × max(1, ready)).
 	MaxScaleUpRate float64
@@ -261,6 +263,9 @@ func (c Config) Validate() error {
 		return keyErr(KeyStableWindow, c.StableWindow, "must be a whole number of seconds")
 	case !(c.PanicWindowPercentage >= PanicWindowPercentageMin && c.PanicWindowPercentage <= PanicWindowPercentageMax):
 		return keyErr(KeyPanicWindowPercentage, c.PanicWindowPercentage, "must be in [1, 100]")
+	case !(c.PanicThresholdPercentage >= PanicThresholdPercentageMin && c.PanicThresholdPercentage <= PanicThresholdPercentageMax):
+		// Not checked by Knative's config.go; the annotation's bounds (issue 17).
+		return keyErr(KeyPanicThresholdPercentage, c.PanicThresholdPercentage, "must be in [110, 1000]")
 	case c.InitialScale < 0 || (c.InitialScale == 0 && !c.AllowZeroInitialScale):
 		return keyErr(KeyInitialScale, c.InitialScale, "must be at least 1, or 0 when allow-zero-initial-scale is true")
 	case c.MinScale < 0:

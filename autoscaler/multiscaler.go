@@ -158,6 +158,10 @@ func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
 		r.mu.Unlock()
 		return
 	}
+	if from := spec.InitialScaleClampedFrom; from != 0 || spec.BoundedInitialScale() != spec.InitialScale {
+		m.log.Warn("autoscaler: initial-scale is above max-scale: the revision starts at max-scale",
+			"revision", key.String(), "initialScale", max(from, spec.InitialScale), "maxScale", spec.MaxScale)
+	}
 	ready, err := m.opts.PodCounter.ReadyPods(key)
 	if err != nil {
 		ready = 0

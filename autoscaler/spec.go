@@ -43,8 +43,13 @@ type Spec struct {
 	// MaxScale is the upper bound; 0 means unbounded.
 	MaxScale int32
 	// InitialScale is the scale the revision starts with and the lower
-	// bound until it first reaches it.
+	// bound until it first reaches it. SpecFromAnnotations bounds it by
+	// MaxScale (see BoundedInitialScale).
 	InitialScale int32
+	// InitialScaleClampedFrom is the initial-scale asked for (annotation or
+	// config) when it was above MaxScale and InitialScale was lowered to
+	// MaxScale; 0 when it was not.
+	InitialScaleClampedFrom int32
 	// EnableScaleToZero: when false a final 0 becomes 1.
 	EnableScaleToZero bool
 	// ScaleToZeroGracePeriod is how long the activator must be in the path
@@ -87,6 +92,9 @@ func SpecFromAnnotations(cfg Config, ann map[string]string, containerConcurrency
 	}
 	s := st.spec
 	s.PanicWindow = PanicWindowFor(s.StableWindow, st.panicWindowPct)
+	if b := s.BoundedInitialScale(); b != s.InitialScale {
+		s.InitialScaleClampedFrom, s.InitialScale = s.InitialScale, b
+	}
 
 	// Total and target (resources/target.go).
 	tu := st.utilization

@@ -1,6 +1,7 @@
 package autoscaler
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,12 +47,19 @@ func TestSurprise02PercentageOrFraction(t *testing.T) {
 	}
 }
 
-// Surprise 3: panic-threshold-percentage is validated only as an annotation.
-func TestSurprise03PanicThresholdUnvalidatedInConfigMap(t *testing.T) {
-	c := mustConfig(t, map[string]string{KeyPanicThresholdPercentage: "50"})
+// Surprise 3: Knative validates panic-threshold-percentage only as an
+// annotation; servekit deliberately applies the same [110, 1000] bounds to
+// the ConfigMap key (issue 17: -5 put every tick in panic).
+func TestSurprise03PanicThresholdValidatedInConfigMapToo(t *testing.T) {
+	for _, v := range []string{"50", "-5"} {
+		if _, err := ConfigFromMap(map[string]string{KeyPanicThresholdPercentage: v}); err == nil || !strings.Contains(err.Error(), KeyPanicThresholdPercentage) {
+			t.Errorf("ConfigMap threshold %s: err %v, want an error naming %s", v, err, KeyPanicThresholdPercentage)
+		}
+	}
+	c := mustConfig(t, map[string]string{KeyPanicThresholdPercentage: "150"})
 	s, err := SpecFromAnnotations(c, nil, 0)
-	if err != nil || s.PanicThreshold != 0.5 {
-		t.Errorf("ConfigMap threshold 50: %v, %v; want 0.5 accepted", s.PanicThreshold, err)
+	if err != nil || s.PanicThreshold != 1.5 {
+		t.Errorf("ConfigMap threshold 150: %v, %v; want 1.5", s.PanicThreshold, err)
 	}
 	if _, err := SpecFromAnnotations(c, map[string]string{AnnotationPanicThresholdPct: "50"}, 0); err == nil {
 		t.Error("annotation threshold 50 accepted, want rejected (range [110, 1000])")

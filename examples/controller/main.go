@@ -5,7 +5,9 @@
 //
 // decodes, defaults and validates each file as Knative's webhooks would,
 // printing every error as "FILE: <field path>: <message>"; it exits 1 if
-// any file is invalid. Any other invocation runs the platform.
+// any file is invalid. "controller sample helloworld" runs the seed's sample app
+// (what the local runtime starts for builtin:helloworld, so the binary needs no Go
+// toolchain). Any other invocation runs the platform.
 package main
 
 import (
@@ -13,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/servekit/servekit/examples/internal/helloworld"
 )
 
 func main() {
@@ -27,5 +31,8 @@ func dispatch(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(args) == 2 && args[0] == "sample" && args[1] == "helloworld" { // a pod of builtin:helloworld
+		return helloworld.Main(ctx)
+	}
 	return run(ctx, args, os.Stdout, os.Stderr)
 }

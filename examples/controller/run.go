@@ -133,6 +133,9 @@ func (f *flags) run(ctx context.Context) error {
 	if dir, err := os.UserCacheDir(); err == nil {
 		lo.CacheDir = filepath.Join(dir, "servekit", "bin")
 	}
+	if exe, err := os.Executable(); err == nil { // the sample app runs from this binary
+		lo.Builtins = map[string][]string{"helloworld": {exe, "sample", "helloworld"}}
+	}
 	lo.BaseEnv = platform.BaseEnv(os.Environ())
 	p, err := platform.New(*lo)
 	if err != nil {

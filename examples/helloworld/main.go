@@ -15,19 +15,16 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/servekit/servekit/examples/internal/helloworld"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(ctx, os.Getenv, nil, logger); err != nil {
-		fmt.Fprintln(os.Stderr, "helloworld:", err)
-		os.Exit(1)
-	}
+	code := helloworld.Main(ctx)
+	stop()
+	os.Exit(code)
 }

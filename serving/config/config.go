@@ -34,15 +34,20 @@ type Config struct {
 	Autoscaler autoscaler.Config // config-autoscaler
 	Network    route.Config      // config-network, config-domain, config-features
 	GC         gc.Config         // config-gc
+	// Ignored lists, sorted, the ConfigMaps read that servekit does not use (Knative's
+	// config-deployment, config-observability, config-logging, ...): accepted, so that
+	// Knative's whole config directory can be copied, and for the caller to warn about.
+	Ignored []string
 }
 
-// names are the ConfigMaps LoadDir reads; any other name is an error.
+// names are the ConfigMaps LoadDir parses; any other is listed in Config.Ignored.
 var names = []string{"config-autoscaler", "config-defaults", "config-network", "config-domain", "config-gc", "config-features"}
 
 // LoadDir reads every *.yaml and *.yml file of dir as Kubernetes ConfigMaps (several
 // per file, as YAML documents) and parses them: config-autoscaler, config-defaults,
 // config-network, config-domain, config-gc and config-features; a ConfigMap of any
-// other name, or one given twice, is an error. An empty dir reads
+// other name is listed in Config.Ignored and otherwise skipped; one given twice is an
+// error. An empty dir reads
 // nothing: Knative's defaults. domain becomes the config-domain (the domain of every
 // route) when no config-domain is given.
 //
@@ -65,7 +70,14 @@ func LoadDir(dir, domain string) (Config, error) {
 			}
 		}
 	}
-	return parse(maps, domain)
+	c, err := parse(maps, domain)
+	for name := range maps {
+		if !slices.Contains(names, name) {
+			c.Ignored = append(c.Ignored, name)
+		}
+	}
+	slices.Sort(c.Ignored)
+	return c, err
 }
 
 // parse parses the ConfigMaps' data, by name.
@@ -118,8 +130,8 @@ func readConfigMaps(path string, maps map[string]map[string]string) error {
 		if cm.Kind != "ConfigMap" {
 			return fmt.Errorf("config: %s: document %d: kind: %q, want ConfigMap", path, i, cm.Kind)
 		}
-		if !slices.Contains(names, cm.Name) {
-			return fmt.Errorf("config: %s: document %d: metadata.name: %q is not one of %s", path, i, cm.Name, strings.Join(names, ", "))
+		if cm.Name == "" {
+			return fmt.Errorf("config: %s: document %d: metadata.name: required", path, i)
 		}
 		if _, dup := maps[cm.Name]; dup {
 			return fmt.Errorf("config: %s: document %d: metadata.name: %s given twice", path, i, cm.Name)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/servekit/servekit/serving/config"
 )
 
@@ -65,7 +67,7 @@ func TestLoadDirErrorsNameTheKey(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"bad value", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-autoscaler\ndata:\n  stable-window: \"2s\"\n", "stable-window"},
-		{"unknown map", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-nope\n", `metadata.name: "config-nope"`},
+		{"no name", "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n", "document 1: metadata.name: required"},
 		{"not a config map", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: config-gc\n", `kind: "Secret"`},
 		{"bad gc", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-gc\ndata:\n  min-non-active-revisions: \"-5\"\n", "min-non-active-revisions"},
 		{"twice", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-gc\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-gc\n", "document 2: metadata.name: config-gc given twice"},
@@ -85,5 +87,28 @@ func TestLoadDirErrorsNameTheKey(t *testing.T) {
 	}
 	if _, err := config.LoadDir(filepath.Join(t.TempDir(), "nope"), "example.com"); err == nil || !strings.HasPrefix(err.Error(), "config: ") {
 		t.Errorf("missing directory: %v, want a config: error", err)
+	}
+}
+
+// TestLoadDirIgnoresOtherKnativeMaps: Knative's whole config directory can be copied:
+// ConfigMaps servekit does not use are listed in Ignored, never an error, and the
+// others still apply.
+func TestLoadDirIgnoresOtherKnativeMaps(t *testing.T) {
+	dir := t.TempDir()
+	yaml := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-observability\n---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\ndata:\n  progress-deadline: \"120s\"\n---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-autoscaler\ndata:\n  stable-window: \"6s\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "knative.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.LoadDir(dir, "example.com")
+	if err != nil {
+		t.Fatalf("LoadDir: %v", err)
+	}
+	if diff := cmp.Diff([]string{"config-deployment", "config-observability"}, c.Ignored); diff != "" {
+		t.Errorf("Ignored (-want +got):\n%s", diff)
+	}
+	if c.Autoscaler.StableWindow != 6*time.Second {
+		t.Errorf("stable-window = %v, want 6s", c.Autoscaler.StableWindow)
 	}
 }

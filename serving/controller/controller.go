@@ -137,6 +137,9 @@ func New(o Options) (*Controller, error) {
 	if o.Autoscaler != nil {
 		c.asCfg = *o.Autoscaler
 	}
+	if c.defaults.Autoscaler == nil {
+		c.defaults.Autoscaler = &c.asCfg // annotations are validated against it
+	}
 	if o.Network != nil {
 		c.netCfg = *o.Network
 	} else {

@@ -31,7 +31,10 @@ type Options struct {
 	// Defaults are the config-defaults values used to default and validate applied
 	// objects. Nil means v1.StockDefaults().
 	Defaults *v1.Defaults
-	// Autoscaler is config-autoscaler. Nil means autoscaler.DefaultConfig().
+	// Autoscaler is config-autoscaler. Nil means autoscaler.DefaultConfig(). It
+	// also validates the autoscaling annotations of applied objects (e.g.
+	// initial-scale 0 needs allow-zero-initial-scale), unless
+	// Defaults.Autoscaler is set.
 	Autoscaler *autoscaler.Config
 	// Network is config-network + config-domain + config-features (hosts, tags,
 	// tag-header routing). Nil means Knative's defaults with the domain example.com.

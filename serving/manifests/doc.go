@@ -4,7 +4,9 @@
 // without applying anything.
 //
 // A manifest file is the unit of change: its objects are applied together, a file
-// that does not decode or validate is rejected as a whole (and changes nothing),
-// and removing a file deletes its objects. Files are bounded by [MaxFileBytes],
-// the Kubernetes API server's request limit.
+// that does not decode or validate, or holds no object, is rejected as a whole (and
+// changes nothing), and only removing a file deletes its objects. Files are
+// bounded by [MaxFileBytes], the Kubernetes API server's request limit, and only
+// regular files are read: a FIFO, socket or device is rejected ([ErrNotRegular])
+// without being opened for reading, so a scan never blocks on one.
 package manifests

@@ -1,11 +1,14 @@
 package manifests
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,13 +20,20 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakeApplier records the calls of a Watcher.
+// fakeApplier records the calls of a Watcher, and holds the objects of each
+// source as a controller would: Apply replaces them, Reject keeps them, Delete
+// removes them. It is safe for concurrent use (Run in one goroutine, the test in
+// another).
 type fakeApplier struct {
-	calls []string
-	fail  bool // Apply returns an error
+	mu      sync.Mutex
+	calls   []string
+	objects map[string]string // base name of the source → its objects' names
+	fail    bool              // Apply returns an error
 }
 
 func (f *fakeApplier) Apply(source string, objs []v1.Object) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var names []string
 	for _, o := range objs {
 		names = append(names, o.GetName())
@@ -32,15 +42,40 @@ func (f *fakeApplier) Apply(source string, objs []v1.Object) error {
 	if f.fail {
 		return errors.New("refused")
 	}
+	if f.objects == nil {
+		f.objects = map[string]string{}
+	}
+	f.objects[filepath.Base(source)] = strings.Join(names, ",")
 	return nil
 }
 
 func (f *fakeApplier) Reject(source string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls = append(f.calls, "reject "+filepath.Base(source)+": "+err.Error())
 }
 
 func (f *fakeApplier) Delete(source string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls = append(f.calls, "delete "+filepath.Base(source))
+	delete(f.objects, filepath.Base(source))
+}
+
+// takeCalls returns the calls so far and forgets them.
+func (f *fakeApplier) takeCalls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.calls
+	f.calls = nil
+	return c
+}
+
+// held returns the objects the applier holds for the source of base name file.
+func (f *fakeApplier) held(file string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.objects[file]
 }
 
 const route = `apiVersion: serving.knative.dev/v1
@@ -76,6 +111,7 @@ func TestWatcherScan(t *testing.T) {
 	w.Scan()
 	write("a.yaml", strings.Repeat("#", MaxFileBytes+1))
 	w.Scan()
+	w.Scan()
 	if err := os.Remove(filepath.Join(dir, "b.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +121,7 @@ func TestWatcherScan(t *testing.T) {
 		"apply a.yaml r",
 		"apply b.json j",
 		"reject a.yaml: " + a + ": document 1: spec.trafic: unknown field",
-		"reject a.yaml: " + a + ": larger than 3145728 bytes",
-		"reject a.yaml: " + a + ": larger than 3145728 bytes",
+		"reject a.yaml: " + a + ": larger than 3145728 bytes", // once, not at every scan
 		"delete b.json",
 	}
 	if diff := cmp.Diff(want, f.calls); diff != "" {
@@ -130,4 +165,53 @@ func TestValidateFile(t *testing.T) {
 	if _, problems := ValidateFile(huge, v1.StockDefaults()); len(problems) != 1 || !strings.Contains(problems[0], "larger than") {
 		t.Errorf("huge file: %q, want one 'larger than' problem", problems)
 	}
+}
+
+// A file that becomes empty or half-written (an editor's non-atomic save) keeps the
+// objects it last applied, with one WARN per change, until it is valid again or
+// removed; removing it still deletes them (issue 17, case 9).
+func TestWatcherKeepsObjectsOfEmptyOrHalfWrittenFile(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.yaml")
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(a, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs bytes.Buffer
+	f := &fakeApplier{}
+	w := NewWatcher(dir, f, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})), 0)
+	// step makes a change, scans twice, and checks the one call it made (by
+	// prefix), the objects held for a.yaml and the number of WARN lines.
+	step := func(name string, change func(), wantCall, wantHeld string, wantWarns int) {
+		t.Helper()
+		logs.Reset()
+		change()
+		w.Scan()
+		w.Scan() // unchanged: nothing more
+		calls := f.takeCalls()
+		if len(calls) != 1 || !strings.HasPrefix(calls[0], wantCall) {
+			t.Errorf("%s: calls = %q, want one starting with %q", name, calls, wantCall)
+		}
+		if got := f.held("a.yaml"); got != wantHeld {
+			t.Errorf("%s: objects of a.yaml = %q, want %q", name, got, wantHeld)
+		}
+		if got := strings.Count(logs.String(), "level=WARN"); got != wantWarns {
+			t.Errorf("%s: %d WARN lines, want %d:\n%s", name, got, wantWarns, logs.String())
+		}
+	}
+	writes := func(body string) func() { return func() { write(body) } }
+	empty := "reject a.yaml: " + a + ": " + ErrNoObjects.Error()
+	step("valid", writes(route), "apply a.yaml r", "r", 0)
+	step("empty", writes(""), empty, "r", 1)
+	step("comments only", writes("# saving...\n---\n"), empty, "r", 1)
+	step("half-written", writes(route[:strings.Index(route, "spec:")]+"spe"), "reject a.yaml: "+a+": document 1: ", "r", 1)
+	step("valid again", writes(strings.Replace(route, "name: r", "name: r2", 1)), "apply a.yaml r2", "r2", 0)
+	step("removed", func() {
+		if err := os.Remove(a); err != nil {
+			t.Fatal(err)
+		}
+	}, "delete a.yaml", "", 0)
+	step("new and empty", writes(""), empty, "", 0)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -50,7 +51,7 @@ func ValidateFile(name string, d v1.Defaults) ([]v1.Object, []string) {
 		}
 	}
 	if len(docs) == 0 && derr == nil {
-		problems = append(problems, fmt.Sprintf("%s: no serving.knative.dev/v1 objects found", name))
+		problems = append(problems, fmt.Sprintf("%s: %v", name, ErrNoObjects))
 	}
 	objs := make([]v1.Object, 0, len(docs))
 	for _, doc := range docs {
@@ -70,14 +71,49 @@ func formatFieldError(file string, f *field.Error) string {
 // errTooLarge is readFile's error for a file of more than MaxFileBytes.
 var errTooLarge = fmt.Errorf("larger than %d bytes", MaxFileBytes)
 
-// readFile reads at most MaxFileBytes of name; a larger file is errTooLarge. It is
-// the one reader of manifest files, for ValidateFile and the Watcher.
+// ErrNotRegular is the error (wrapped, with the file's type) for a manifest that
+// is not a regular file, nor a symbolic link to one: a FIFO, a socket, a device or
+// a directory. Such a file is never read: opening a FIFO waits for a writer, and
+// reading a device may never end or have side effects.
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrNoObjects is the error of a manifest without any object: empty, or only
+// whitespace, comments and empty documents. A [Watcher] rejects such a file, so
+// that a file truncated by an editor's non-atomic save keeps its objects; only
+// removing the file deletes them.
+var ErrNoObjects = errors.New("no serving.knative.dev/v1 objects found")
+
+// readFile reads at most MaxFileBytes of name, which must be a regular file (or a
+// symbolic link to one): anything else is ErrNotRegular, a larger file is
+// errTooLarge. It never blocks on a FIFO. It is the one reader of manifest files,
+// for ValidateFile and the Watcher.
 func readFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
+	// Refuse what is not a regular file before opening it: the open of a FIFO
+	// blocks until a writer comes, and opening a device can have side effects.
+	st, err := os.Stat(name)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open" // what it stands for: "open x.yaml: no such file or directory"
+		}
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, notRegular(st.Mode())
+	}
+	// The file may be replaced between the Stat and the open: open without
+	// blocking, and check again what was opened.
+	f, err := openFile(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, notRegular(st.Mode())
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return nil, err
@@ -86,6 +122,24 @@ func readFile(name string) ([]byte, error) {
 		return nil, errTooLarge
 	}
 	return data, nil
+}
+
+// notRegular is ErrNotRegular with the type of a file of mode m.
+func notRegular(m fs.FileMode) error {
+	kind := "irregular file"
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		kind = "named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		kind = "socket"
+	case m&fs.ModeCharDevice != 0:
+		kind = "character device"
+	case m&fs.ModeDevice != 0:
+		kind = "block device"
+	case m.IsDir():
+		kind = "directory"
+	}
+	return fmt.Errorf("%w: a %s", ErrNotRegular, kind)
 }
 
 // unjoin splits an errors.Join result into its parts.

@@ -24,8 +24,9 @@ type Applier interface {
 	// Apply replaces the objects of source with objs, all or nothing. An error
 	// means nothing was applied; the Applier reports it itself (log, status).
 	Apply(source string, objs []v1.Object) error
-	// Reject records that source could not be read or decoded; its objects, if
-	// any, stay as they were.
+	// Reject records that source could not be read or decoded, or holds no
+	// object; its objects, if any, stay as they were. A Watcher calls it once per
+	// change of the file or of the error, not at every scan.
 	Reject(source string, err error)
 	// Delete removes every object of source.
 	Delete(source string)
@@ -37,9 +38,18 @@ const DefaultInterval = time.Second
 
 // A Watcher applies the manifests of a directory to an [Applier], polling for
 // changes: a new or changed file (by content hash) is applied, a removed file
-// deletes its objects, and a file that does not decode is rejected and changes
-// nothing. It reads the files named *.yaml, *.yml and *.json, not hidden ones (so a
-// file written as ".x.tmp" and renamed is seen whole), not subdirectories.
+// deletes its objects, and a file that cannot be read or does not decode is
+// rejected and changes nothing. It reads the files named *.yaml, *.yml and *.json,
+// not hidden ones (so a file written as ".x.tmp" and renamed is seen whole), not
+// subdirectories.
+//
+// Only removing a file deletes its objects: a file that becomes empty ([ErrNoObjects])
+// or fails to decode, as an editor's non-atomic save leaves it for a moment, is
+// rejected and keeps the objects it last applied until it is valid again or
+// removed; the Watcher logs that state at WARN. A FIFO, socket or device (or a
+// symbolic link to one) is never opened for reading: it is rejected
+// ([ErrNotRegular]) and skipped. Each rejection is reported once per change of the
+// file's content or of the error, not at every scan.
 //
 // A Watcher is not safe for concurrent use: call Scan, then Run, from one goroutine.
 type Watcher struct {
@@ -47,7 +57,14 @@ type Watcher struct {
 	applier  Applier
 	log      *slog.Logger
 	interval time.Duration
-	seen     map[string][32]byte // file → content hash of its last version
+	files    map[string]*fileState // by path: the files present at the last scan
+}
+
+// fileState is what a Watcher remembers of one file between scans.
+type fileState struct {
+	sum     [32]byte // content hash of the last version read; valid if readErr == ""
+	readErr string   // the error of the last read, reported once; "" if it succeeded
+	applied bool     // an Apply succeeded: the Applier holds objects of this file
 }
 
 // NewWatcher returns a Watcher of dir that applies to a. A nil logger discards;
@@ -59,7 +76,7 @@ func NewWatcher(dir string, a Applier, logger *slog.Logger, interval time.Durati
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
-	return &Watcher{dir: dir, applier: a, log: logger, interval: interval, seen: map[string][32]byte{}}
+	return &Watcher{dir: dir, applier: a, log: logger, interval: interval, files: map[string]*fileState{}}
 }
 
 // Run scans the directory every interval until ctx is done; it returns nil then.
@@ -79,7 +96,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 // Scan looks at the directory once, and applies, rejects and deletes what changed
 // since the last scan. A directory that cannot be read is logged and changes
-// nothing.
+// nothing. Scan does not block on a file: it reads only regular files.
 func (w *Watcher) Scan() {
 	entries, err := os.ReadDir(w.dir)
 	if err != nil {
@@ -94,21 +111,30 @@ func (w *Watcher) Scan() {
 		}
 		path := filepath.Join(w.dir, name)
 		present[path] = true
+		st, known := w.files[path]
+		if !known {
+			st = &fileState{}
+			w.files[path] = st
+		}
 		data, err := readLimited(path)
 		if err != nil {
-			w.applier.Reject(path, err)
+			// Report an unreadable file once per error, not at every scan.
+			if msg := err.Error(); msg != st.readErr {
+				st.readErr = msg
+				w.reject(path, st, err)
+			}
 			continue
 		}
 		sum := sha256.Sum256(data)
-		if old, ok := w.seen[path]; ok && old == sum {
+		if known && st.readErr == "" && st.sum == sum {
 			continue
 		}
-		w.seen[path] = sum
-		w.apply(path, data)
+		st.sum, st.readErr = sum, ""
+		w.apply(path, st, data)
 	}
-	for _, path := range slices.Sorted(maps.Keys(w.seen)) {
+	for _, path := range slices.Sorted(maps.Keys(w.files)) {
 		if !present[path] {
-			delete(w.seen, path)
+			delete(w.files, path)
 			w.log.Info("manifest removed; deleting its objects", "file", path)
 			w.applier.Delete(path)
 		}
@@ -116,11 +142,14 @@ func (w *Watcher) Scan() {
 }
 
 // apply decodes a file strictly (unknown fields are errors with their path) and
-// applies its objects.
-func (w *Watcher) apply(path string, data []byte) {
+// applies its objects; a file without objects is rejected (ErrNoObjects).
+func (w *Watcher) apply(path string, st *fileState, data []byte) {
 	docs, err := v1.Decode(bytes.NewReader(data), v1.DecodeOptions{Strict: true})
+	if err == nil && len(docs) == 0 {
+		err = ErrNoObjects
+	}
 	if err != nil {
-		w.applier.Reject(path, fmt.Errorf("%s: %w", path, err))
+		w.reject(path, st, fmt.Errorf("%s: %w", path, err))
 		return
 	}
 	objs := make([]v1.Object, 0, len(docs))
@@ -130,14 +159,24 @@ func (w *Watcher) apply(path string, data []byte) {
 	if err := w.applier.Apply(path, objs); err != nil {
 		return // the applier logged it and lists it in its status
 	}
+	st.applied = true
 	w.log.Info("manifest applied", "file", path, "objects", len(objs))
 }
 
-// readLimited is readFile with the path in a too-large error, as the os errors
-// have it.
+// reject reports a file that cannot be read or applied, and warns when it keeps
+// objects of an earlier version.
+func (w *Watcher) reject(path string, st *fileState, err error) {
+	if st.applied {
+		w.log.Warn("manifest not valid now; keeping the objects it last applied until it is valid again or removed", "file", path, "err", err)
+	}
+	w.applier.Reject(path, err)
+}
+
+// readLimited is readFile with the path in readFile's own errors, as the os
+// errors have it.
 func readLimited(path string) ([]byte, error) {
 	data, err := readFile(path)
-	if errors.Is(err, errTooLarge) {
+	if errors.Is(err, errTooLarge) || errors.Is(err, ErrNotRegular) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return data, err

@@ -65,11 +65,19 @@ type Options struct {
 	ImageMap local.ImageMap
 	// CacheDir is where builtin programs are built (local.Options.CacheDir).
 	CacheDir string
+	// Builtins are the commands that run builtin programs without building them
+	// (local.Options.Builtins).
+	Builtins map[string][]string
 	// BaseEnv is the environment every pod starts from (see BaseEnv); nil means
 	// an empty one.
 	BaseEnv []string
 	// PodOutput receives the pods' stdout and stderr; nil discards it.
 	PodOutput io.Writer
+	// MaxPods is the most pod processes run at once, across all revisions
+	// (local.Options.MaxPods); zero means local.DefaultMaxPods(), 16 per CPU.
+	// Revisions without a max-scale get local.DefaultMaxScale() (see
+	// local.BoundScale) unless config-autoscaler sets max-scale.
+	MaxPods int
 
 	// Ingress and AdminListener, if not nil, are the listeners to serve on (Run
 	// closes them); otherwise New binds Listen and Admin.
@@ -112,8 +120,10 @@ type Platform struct {
 	ctrl    *controller.Controller
 	rt      *local.Runtime
 	watcher *manifests.Watcher
-	ingress net.Listener
-	admin   net.Listener
+	// firstScan is the watcher's first Scan, in Run; a test stands in a slow one.
+	firstScan func()
+	ingress   net.Listener
+	admin     net.Listener
 }
 
 // New builds the platform and binds its listeners, so that their addresses are
@@ -140,6 +150,9 @@ func New(o Options) (*Platform, error) {
 		}
 		cfg = &c
 	}
+	if len(cfg.Ignored) > 0 {
+		log.Warn("config: these ConfigMaps are not used by servekit and are ignored", "configMaps", cfg.Ignored)
+	}
 	if st, err := os.Stat(o.Manifests); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("platform: Options.Manifests %q: not a directory", o.Manifests)
 	}
@@ -154,20 +167,23 @@ func New(o Options) (*Platform, error) {
 	rt, err := local.New(local.Options{
 		ImageMap:     imageMap,
 		CacheDir:     o.CacheDir,
+		Builtins:     o.Builtins,
 		BaseEnv:      o.BaseEnv,
 		Output:       o.PodOutput,
 		PeerToken:    token,
 		Logger:       log,
 		DrainTimeout: o.DrainTimeout,
+		MaxPods:      o.MaxPods,
 	})
 	if err != nil {
 		return nil, err
 	}
+	asCfg := local.BoundScale(cfg.Autoscaler) // one machine: no unbounded max-scale
 	ctrl, err := controller.New(controller.Options{
 		Backend:        local.Backend{Runtime: rt},
 		Logger:         log,
 		Defaults:       &cfg.Defaults,
-		Autoscaler:     &cfg.Autoscaler,
+		Autoscaler:     &asCfg,
 		Network:        &cfg.Network,
 		GC:             &cfg.GC,
 		PeerToken:      token,
@@ -179,6 +195,7 @@ func New(o Options) (*Platform, error) {
 	}
 	p := &Platform{opts: o, log: log, ctrl: ctrl, rt: rt, ingress: o.Ingress, admin: o.AdminListener}
 	p.watcher = manifests.NewWatcher(o.Manifests, ctrl, log, o.PollInterval)
+	p.firstScan = p.watcher.Scan
 	if p.ingress == nil {
 		if p.ingress, err = net.Listen("tcp", o.Listen); err != nil {
 			return nil, fmt.Errorf("platform: Options.Listen: %w", err)
@@ -227,18 +244,17 @@ func (p *Platform) AdminHandler() http.Handler {
 	return mux
 }
 
-// Run applies the manifests present at start-up, then serves until ctx is done, and
-// shuts down cleanly: the ingress stops accepting and finishes the requests in
-// flight (up to DrainTimeout), then the controller stops every pod (each drained,
-// its process group terminated). It returns after everything has stopped, nil after
-// a clean shutdown.
+// Run serves at once, applies the manifests present at start-up beside serving and
+// follows their changes until ctx is done, then shuts down cleanly: the ingress
+// stops accepting and finishes the requests in flight (up to DrainTimeout), then
+// the controller stops every pod (each drained, its process group terminated). It
+// returns after everything has stopped, nil after a clean shutdown.
 func (p *Platform) Run(ctx context.Context) error {
 	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
 	defer stopCtrl()
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- p.ctrl.Run(ctrlCtx) }()
 
-	p.watcher.Scan() // the manifests present at start-up, before serving
 	p.log.Info("servekit: serving", "ingress", p.ingress.Addr().String(), "admin", p.admin.Addr().String(), "manifests", p.opts.Manifests)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -251,7 +267,14 @@ func (p *Platform) Run(ctx context.Context) error {
 		serve.Listener{Handler: p.ctrl.Handler(), Listener: p.ingress,
 			Limits: serve.Limits{MaxHeaderBytes: p.opts.MaxHeaderBytes, MaxConns: p.opts.MaxConns}},
 		serve.Listener{Handler: p.AdminHandler(), Listener: p.admin})
-	g.Go(func() error { return p.watcher.Run(gctx) })
+	// The manifests present at start-up are applied at once, but beside serving,
+	// not before it: a slow first scan must not keep the ingress and admin
+	// listeners from answering (issue 17, case 3). Until it has applied a Service,
+	// its host answers 404, as for any host not (yet) routed.
+	g.Go(func() error {
+		p.firstScan()
+		return p.watcher.Run(gctx)
+	})
 	err := g.Wait()
 	p.log.Info("servekit: stopping pods")
 	stopCtrl()

@@ -78,3 +78,45 @@ func helloRevision() *servingv1.Revision {
 	rev.SetDefaults(servingv1.StockDefaults())
 	return rev
 }
+
+// TestInitialScaleZeroFollowsAutoscalerConfig: initial-scale "0" is valid
+// exactly when the config-autoscaler the platform runs with sets
+// allow-zero-initial-scale (issue 17 case 10), as Knative's webhook checks it
+// against the cluster's config; without Defaults.Autoscaler, Knative's
+// default config refuses it.
+func TestInitialScaleZeroFollowsAutoscalerConfig(t *testing.T) {
+	allow, err := autoscaler.ConfigFromMap(map[string]string{autoscaler.KeyAllowZeroInitialScale: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny := autoscaler.DefaultConfig()
+	for _, tc := range []struct {
+		name  string
+		cfg   *autoscaler.Config
+		valid bool
+	}{
+		{"allow-zero-initial-scale true", &allow, true},
+		{"allow-zero-initial-scale false", &deny, false},
+		{"no config: Knative's default", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := servingv1.StockDefaults()
+			d.Autoscaler = tc.cfg
+			for _, key := range []string{autoscaler.AnnotationInitialScale, autoscaler.AnnotationPrefix + "initialScale"} {
+				svc := helloService(func(s *servingv1.Service) {
+					s.Spec.Template.Annotations = map[string]string{key: "0"}
+				})
+				svc.SetDefaults(d)
+				errs := svc.Validate(d)
+				if tc.valid && len(errs) != 0 {
+					t.Errorf("%s: 0 rejected: %v", key, messages(errs))
+				}
+				want := "spec.template.metadata.annotations." + key
+				if !tc.valid && (len(errs) != 1 || errs[0].Field != want ||
+					!strings.Contains(servingv1.Message(errs[0]), "initial-scale=0 not allowed by cluster")) {
+					t.Errorf("%s: got %v, want one error at %s", key, messages(errs), want)
+				}
+			}
+		})
+	}
+}

@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/servekit/servekit/autoscaler"
 )
 
 // Keys of the config-defaults ConfigMap understood by DefaultsFromMap.
@@ -116,6 +118,14 @@ type Defaults struct {
 	// RevisionEphemeralStorageLimit fills a container's ephemeral-storage
 	// limit; nil sets nothing.
 	RevisionEphemeralStorageLimit *resource.Quantity
+
+	// Autoscaler is the config-autoscaler that the autoscaling annotations
+	// are validated against (allow-zero-initial-scale, max-scale-limit), as
+	// Knative's webhook validates them against the cluster's. It is not a
+	// config-defaults key: DefaultsFromMap leaves it nil, and
+	// serving/controller sets it from its Options.Autoscaler when nil. Nil
+	// means autoscaler.DefaultConfig().
+	Autoscaler *autoscaler.Config
 }
 
 // StockDefaults returns Knative's stock config-defaults: timeout 300 s

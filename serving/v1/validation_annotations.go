@@ -26,12 +26,16 @@ func sortedKeys(m map[string]string) []string {
 
 // validateAutoscalingAnnotations checks the autoscaling.knative.dev/*
 // annotations of a revision template or Revision (p = ...annotations) with
-// the autoscaler's own rules (autoscaler.ValidateAnnotations, against the
-// default config-autoscaler) and renders each problem as Knative's webhook
-// does. Each error's path is p.<key>.
-func validateAutoscalingAnnotations(ann map[string]string, p *field.Path, _ Defaults) field.ErrorList {
+// the autoscaler's own rules (autoscaler.ValidateAnnotations, against
+// d.Autoscaler, or the default config-autoscaler when nil) and renders each
+// problem as Knative's webhook does. Each error's path is p.<key>.
+func validateAutoscalingAnnotations(ann map[string]string, p *field.Path, d Defaults) field.ErrorList {
+	cfg := autoscaler.DefaultConfig()
+	if d.Autoscaler != nil {
+		cfg = *d.Autoscaler
+	}
 	var errs field.ErrorList
-	for _, e := range autoscaler.ValidateAnnotations(autoscaler.DefaultConfig(), ann) {
+	for _, e := range autoscaler.ValidateAnnotations(cfg, ann) {
 		path := p.Child(e.Key)
 		switch e.Kind {
 		case autoscaler.KindOutOfBounds:

@@ -5,6 +5,7 @@
 package v1
 
 import (
+	"github.com/servekit/servekit/autoscaler"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -275,6 +276,11 @@ func (in *Defaults) DeepCopyInto(out *Defaults) {
 		in, out := &in.RevisionEphemeralStorageLimit, &out.RevisionEphemeralStorageLimit
 		x := (*in).DeepCopy()
 		*out = &x
+	}
+	if in.Autoscaler != nil {
+		in, out := &in.Autoscaler, &out.Autoscaler
+		*out = new(autoscaler.Config)
+		**out = **in
 	}
 }
 

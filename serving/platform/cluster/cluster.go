@@ -167,6 +167,9 @@ func New(o Options) (*Cluster, error) {
 		}
 		o.Config = &c
 	}
+	if len(o.Config.Ignored) > 0 && o.Logger != nil {
+		o.Logger.Warn("config: these ConfigMaps are not used by servekit and are ignored", "configMaps", o.Config.Ignored)
+	}
 	c := &Cluster{o: o, log: o.Logger, ingress: o.Ingress, admin: o.AdminListener}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

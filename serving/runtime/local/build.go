@@ -14,10 +14,24 @@ import (
 // cache directory shared by every process of the user (so tests and repeated runs
 // do not rebuild: `go build` leaves an up-to-date target alone).
 type builder struct {
-	dir string // cache directory for the binaries
+	dir      string              // cache directory for the binaries
+	commands map[string][]string // Options.Builtins: run these instead of building
 
 	mu    sync.Mutex
 	built map[string]string // builtin name → binary path, once built in this process
+}
+
+// command returns the command that runs a builtin: Options.Builtins' if it has one,
+// else the binary built by path.
+func (b *builder) command(ctx context.Context, name string) ([]string, error) {
+	if c := b.commands[name]; len(c) > 0 {
+		return append([]string(nil), c...), nil
+	}
+	bin, err := b.path(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return []string{bin}, nil
 }
 
 // path returns the binary for a builtin, building it if needed.

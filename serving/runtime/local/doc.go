@@ -13,10 +13,14 @@
 // on the pod. Scaling down drains the least busy pods first (not ready before ready,
 // then fewest requests in flight): the front finishes its requests, then the process
 // group gets SIGTERM and, after a grace period, SIGKILL, so nothing a pod forked
-// survives it; on Linux every pod also gets a parent-death signal.
+// survives it. On Linux each pod's program runs under a small supervisor (this binary
+// re-executed, see supervisor_linux.go) that kills the whole group when the runtime's
+// process dies, even of SIGKILL, and a restarted runtime stops the groups a crashed
+// one left (records under the user's cache directory).
 //
-// The seed's image maps by default to the examples/helloworld program, which the
-// runtime builds once with `go build` into a cache directory (BuiltinPrefix).
+// The seed's image maps by default to the examples/helloworld program: the command
+// Options.Builtins gives for it, or a binary the runtime builds once with `go build`
+// into a cache directory (BuiltinPrefix).
 //
 // Runtime implements serving/runtime's Backend interface, what serving/controller
 // needs, through the Backend adapter.

@@ -61,4 +61,28 @@ func (f *queueFront) Stats(time.Time) metrics.Stat { return f.proxy.Stat() }
 
 func (f *queueFront) InFlight() int { return f.proxy.InFlight() }
 
-func (f *queueFront) Drain(ctx context.Context) error { return f.proxy.Drain(ctx) }
+// Drain keeps the Front contract: the queue proxy's Drain returns once the quiet
+// period has passed without a new request (Knative's), and then this waits for the
+// requests still in flight, so the process is stopped only after they are answered.
+func (f *queueFront) Drain(ctx context.Context) error {
+	if err := f.proxy.Drain(ctx); err != nil {
+		return err
+	}
+	if f.proxy.InFlight() == 0 {
+		return nil
+	}
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	for f.proxy.InFlight() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// drainPoll is how often Drain looks at the requests in flight once the quiet
+// period has passed.
+const drainPoll = 10 * time.Millisecond

@@ -16,7 +16,8 @@ const SeedImage = "registry.cn-hangzhou.aliyuncs.com/knative-sample/helloworld-g
 
 // BuiltinPrefix marks an image-map command that the runtime builds itself from a Go
 // package of this module instead of looking it up on $PATH: "builtin:helloworld" is
-// the examples/helloworld program, built once into Options.CacheDir.
+// the examples/helloworld program: Options.Builtins' command for it, else built once
+// into Options.CacheDir.
 const BuiltinPrefix = "builtin:"
 
 // builtinNames lists the builtins, for error messages.

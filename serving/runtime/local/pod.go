@@ -270,6 +270,7 @@ type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when Wait returned
 	err    error         // Wait's error, readable after exited
+	forget func()        // removes the record of the process group (recordPod)
 }
 
 func (pr *process) exitReason() string {
@@ -284,11 +285,11 @@ func (p *pod) startProcess(ctx context.Context, userPort int) (*process, error) 
 	spec := p.rev.spec
 	argv := spec.argv
 	if name, ok := strings.CutPrefix(argv[0], BuiltinPrefix); ok {
-		bin, err := p.r.builder.path(ctx, name)
+		cmd, err := p.r.builder.command(ctx, name)
 		if err != nil {
 			return nil, err
 		}
-		argv = append([]string{bin}, argv[1:]...)
+		argv = append(cmd, argv[1:]...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append([]string(nil), spec.env...), "PORT="+strconv.Itoa(userPort))
@@ -297,10 +298,12 @@ func (p *pod) startProcess(ctx context.Context, userPort int) (*process, error) 
 	cmd.Stderr = cmd.Stdout
 	cmd.WaitDelay = time.Second // a grandchild holding the output pipe must not block Wait
 	startInGroup(cmd)
+	superviseCmd(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %q: %w", argv[0], err)
 	}
-	pr := &process{cmd: cmd, exited: make(chan struct{})}
+	// Recorded before Wait can reap it, so the leader's start time is readable.
+	pr := &process{cmd: cmd, exited: make(chan struct{}), forget: p.recordPod(cmd.Process.Pid)}
 	p.mu.Lock()
 	p.mu.pid = cmd.Process.Pid
 	p.mu.Unlock()
@@ -334,11 +337,13 @@ func (p *pod) stopProcess(pr *process) {
 	<-pr.exited
 }
 
-// killGroup kills every process left in pr's group.
+// killGroup kills every process left in pr's group, and forgets its record.
 func (p *pod) killGroup(pr *process) {
 	if err := signalGroup(pr.cmd.Process.Pid, sigKill); err != nil {
 		p.r.logger.Warn("pod: kill", "pod", p.name, "err", err)
+		return // the record stays: a later runtime tries again
 	}
+	pr.forget()
 }
 
 // probeJSON renders a readiness probe for the front.
@@ -364,30 +369,61 @@ func (pw *prefixWriter) forPod(name string) io.Writer {
 	return &podWriter{pw: pw, prefix: []byte(name + " | ")}
 }
 
+// maxLogLine bounds one line of pod output in the log. A longer line is split into
+// pieces of at most maxLogLine bytes, each but the last ending with lineContinued.
+const maxLogLine = 64 << 10
+
+// lineContinued ends every piece of a split line but the last.
+const lineContinued = " [continued]"
+
+// podWriter is one process's stdout and stderr. It always accepts everything it is
+// given: a short write or an error would make os/exec stop reading the pipe, and the
+// app would then die of SIGPIPE (issue 17). Lines of any length and binary output are
+// cut into pieces of at most maxLogLine bytes, so its memory stays bounded too.
 type podWriter struct {
 	pw     *prefixWriter
 	prefix []byte
-	buf    []byte // an unfinished line; used only by exec's copying goroutine
+	buf    []byte // an unfinished line, at most maxLogLine bytes; used only by exec's copying goroutine
 }
 
 func (w *podWriter) Write(b []byte) (int, error) {
-	w.buf = append(w.buf, b...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
+	n := len(b)
+	for len(b) > 0 {
+		if len(w.buf) == maxLogLine {
+			// A full piece is flushed once the next byte shows whether the line
+			// ends there or goes on.
+			if b[0] == '\n' {
+				w.emit(false)
+				b = b[1:]
+				continue
+			}
+			w.emit(true)
 		}
-		w.pw.mu.Lock()
-		_, err := w.pw.w.Write(append(append([]byte(nil), w.prefix...), w.buf[:i+1]...))
-		w.pw.mu.Unlock()
-		w.buf = w.buf[i+1:]
-		if err != nil {
-			return len(b), nil // the pod must not die because the log sink failed
+		room := maxLogLine - len(w.buf)
+		if i := bytes.IndexByte(b, '\n'); i >= 0 && i <= room {
+			w.buf = append(w.buf, b[:i]...)
+			w.emit(false)
+			b = b[i+1:]
+			continue
 		}
+		take := min(room, len(b))
+		w.buf = append(w.buf, b[:take]...)
+		b = b[take:]
 	}
-	if len(w.buf) > 64<<10 {
-		w.buf = append(w.buf, '\n')
-		return w.Write(nil)
+	return n, nil
+}
+
+// emit writes the buffered line, prefixed, and empties the buffer. A split piece
+// ends with lineContinued. A failing log sink loses the line, never the pod.
+func (w *podWriter) emit(split bool) {
+	line := make([]byte, 0, len(w.prefix)+len(w.buf)+len(lineContinued)+1)
+	line = append(append(line, w.prefix...), w.buf...)
+	if split {
+		line = append(line, lineContinued...)
 	}
-	return len(b), nil
+	line = append(line, '\n')
+	w.pw.mu.Lock()
+	_, _ = w.pw.w.Write(line)
+	w.pw.mu.Unlock()
+	w.buf = w.buf[:0]
 }

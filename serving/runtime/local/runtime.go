@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/clock"
 
+	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving"
 	v1 "github.com/servekit/servekit/serving/v1"
@@ -27,9 +29,14 @@ import (
 type Options struct {
 	// ImageMap maps container images to local commands. Nil means DefaultImageMap().
 	ImageMap ImageMap
-	// CacheDir is where builtin programs (see BuiltinPrefix) are built. Empty means
-	// builtins cannot be used.
+	// CacheDir is where builtin programs (see BuiltinPrefix) are built with the go
+	// command when Builtins has no command for them. Empty means they cannot be built.
 	CacheDir string
+	// Builtins gives, per builtin name, the command that runs it instead of building
+	// it: e.g. {"helloworld": {"/path/to/controller", "sample", "helloworld"}}, a binary
+	// that embeds the sample app and re-executes itself, so that the seed runs with no
+	// Go toolchain and no source tree. The container's args follow this command.
+	Builtins map[string][]string
 	// BaseEnv is the environment every pod process starts from (KEY=VALUE), before the
 	// manifest's env and Knative's variables are added. Nil means an empty one.
 	BaseEnv []string
@@ -60,6 +67,34 @@ type Options struct {
 	// Logger receives pod lifecycle events (started, ready, crashed, stopped). Nil
 	// means discard.
 	Logger *slog.Logger
+	// MaxPods is the most pod processes the runtime runs at once, across all
+	// revisions, terminating pods included. A pod asked for beyond it is not
+	// started: it is listed as PodPending, with the reason, and starts when
+	// another pod's process has gone (first asked, first started). Zero means
+	// DefaultMaxPods(); negative means no limit.
+	MaxPods int
+}
+
+// DefaultMaxPods returns the machine-wide pod limit used when Options.MaxPods is
+// zero: 16 per CPU (runtime.NumCPU). Each pod is a process and its queue proxy;
+// the limit keeps a burst of scale-ups from forking without bound (issue 17).
+func DefaultMaxPods() int { return 16 * goruntime.NumCPU() }
+
+// DefaultMaxScale returns the max-scale the local platform gives a revision that
+// sets none: 4 per CPU (runtime.NumCPU). Knative's default is unbounded, which on
+// one machine means a process per concurrent request (see BoundScale).
+func DefaultMaxScale() int32 { return int32(min(4*goruntime.NumCPU(), 1<<30)) }
+
+// BoundScale returns cfg (config-autoscaler) with its max-scale set to
+// DefaultMaxScale(), or to min-scale if that is larger, when it is 0: Knative's
+// "unbounded", which the local runtime does not offer. A max-scale set in cfg is
+// kept. Revisions still set their own with the max-scale annotation, and
+// Options.MaxPods bounds the whole machine.
+func BoundScale(cfg autoscaler.Config) autoscaler.Config {
+	if cfg.MaxScale == 0 {
+		cfg.MaxScale = max(DefaultMaxScale(), cfg.MinScale)
+	}
+	return cfg
 }
 
 // PodState is where a pod is in its life.
@@ -71,6 +106,9 @@ const (
 	PodReady       PodState = "Ready"       // serving
 	PodCrashLoop   PodState = "CrashLoop"   // process exited; waiting to restart
 	PodTerminating PodState = "Terminating" // draining before it stops
+	// PodPending: not started, waiting for room under Options.MaxPods (see
+	// Pod.Reason).
+	PodPending PodState = "Pending"
 )
 
 // Pod is a snapshot of one pod of a revision.
@@ -90,6 +128,8 @@ type Pod struct {
 	// PID is the process id of the running process (the leader of its process
 	// group), or 0 when none runs.
 	PID int
+	// Reason says why a PodPending pod waits; empty otherwise.
+	Reason string
 }
 
 // Runtime runs pods as local processes, each behind its own front on loopback. It is
@@ -110,7 +150,18 @@ type Runtime struct {
 		ctx     context.Context            // Run's context; nil before Run
 		stopped bool                       // Run has returned or is returning
 		wg      sync.WaitGroup             // one per pod goroutine
+		// running counts pods whose goroutine was started and has not ended
+		// (their processes, terminating ones included); it stays at most
+		// maxPods.
+		running int
+		// waiting holds the pods asked for beyond maxPods, in the order they
+		// were asked for; waitSet is the same set. A pod leaves when it starts
+		// or when it is no longer wanted.
+		waiting []*pod
+		waitSet map[*pod]bool
 	}
+	// maxPods is Options.MaxPods resolved: the limit, or 0 for none.
+	maxPods int
 }
 
 // revision is the runtime's record of an applied revision. Guarded by Runtime.mu.
@@ -155,6 +206,12 @@ func New(opts Options) (*Runtime, error) {
 		opts.DrainTimeout = 30 * time.Second
 	}
 	r := &Runtime{opts: opts, clock: opts.Clock, logger: opts.Logger}
+	switch {
+	case opts.MaxPods == 0:
+		r.maxPods = DefaultMaxPods()
+	case opts.MaxPods > 0:
+		r.maxPods = opts.MaxPods
+	}
 	if r.clock == nil {
 		r.clock = clock.RealClock{}
 	}
@@ -162,8 +219,10 @@ func New(opts Options) (*Runtime, error) {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
 	r.builder.dir = opts.CacheDir
+	r.builder.commands = opts.Builtins
 	r.out = &prefixWriter{w: opts.Output}
 	r.mu.revs = make(map[types.NamespacedName]*revision)
+	r.mu.waitSet = make(map[*pod]bool)
 	return r, nil
 }
 
@@ -176,6 +235,7 @@ func (r *Runtime) Run(ctx context.Context, notify func(types.NamespacedName)) er
 	if notify == nil {
 		notify = func(types.NamespacedName) {}
 	}
+	r.stopSurvivors() // of a runtime that crashed: before any pod of this one starts
 	r.mu.Lock()
 	if r.mu.ctx != nil {
 		r.mu.Unlock()
@@ -267,10 +327,20 @@ func (r *Runtime) Pods(key types.NamespacedName) []Pod {
 		return nil
 	}
 	all := append(slices.Clone(rev.pods), rev.leaving...)
+	waiting := make(map[*pod]bool)
+	for _, p := range all {
+		if r.mu.waitSet[p] {
+			waiting[p] = true
+		}
+	}
 	r.mu.Unlock()
 	out := make([]Pod, 0, len(all))
 	for _, p := range all {
-		out = append(out, p.snapshot())
+		s := p.snapshot()
+		if waiting[p] {
+			s.State, s.Reason = PodPending, r.pendingReason()
+		}
+		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b Pod) int { return podOrder(a.Name, b.Name) })
 	return out
@@ -308,6 +378,7 @@ func (r *Runtime) reconcileLocked(rev *revision, want int) bool {
 		rev.pods = slices.Delete(rev.pods, i, i+1)
 		changed = true
 		if !p.started {
+			r.dropWaitingLocked(p)
 			continue // a record Run never started: nothing to stop
 		}
 		rev.leaving = append(rev.leaving, p)
@@ -330,6 +401,36 @@ func (r *Runtime) reconcileLocked(rev *revision, want int) bool {
 		r.startLocked(p)
 	}
 	return changed
+}
+
+// pendingReason is the Reason of a pod waiting under Options.MaxPods.
+func (r *Runtime) pendingReason() string {
+	return fmt.Sprintf("waiting for room: the machine-wide limit of %d pods (local.Options.MaxPods) is reached", r.maxPods)
+}
+
+// startWaitingLocked starts waiting pods, first asked first, while there is room,
+// and forgets those no longer wanted (scaled away, or their revision deleted).
+func (r *Runtime) startWaitingLocked() {
+	if r.mu.stopped || r.mu.ctx == nil || r.mu.ctx.Err() != nil {
+		return // shutting down: nothing new starts
+	}
+	for len(r.mu.waiting) > 0 && r.mu.running < r.maxPods {
+		p := r.mu.waiting[0]
+		r.mu.waiting = r.mu.waiting[1:]
+		delete(r.mu.waitSet, p)
+		if p.rev.deleted || !slices.Contains(p.rev.pods, p) {
+			continue
+		}
+		r.startLocked(p)
+	}
+	// Drop the records of pods no longer wanted, so that they cannot pile up.
+	r.mu.waiting = slices.DeleteFunc(r.mu.waiting, func(p *pod) bool {
+		if p.rev.deleted || !slices.Contains(p.rev.pods, p) {
+			delete(r.mu.waitSet, p)
+			return true
+		}
+		return false
+	})
 }
 
 // leastBusy returns the index of the pod to remove first.
@@ -361,12 +462,30 @@ func (r *Runtime) newPodLocked(rev *revision) *pod {
 	return p
 }
 
-// startLocked starts p's goroutine once.
+// dropWaitingLocked takes p out of the waiting queue, if it is there.
+func (r *Runtime) dropWaitingLocked(p *pod) {
+	if !r.mu.waitSet[p] {
+		return
+	}
+	delete(r.mu.waitSet, p)
+	r.mu.waiting = slices.DeleteFunc(r.mu.waiting, func(q *pod) bool { return q == p })
+}
+
+// startLocked starts p's goroutine once, or, when Options.MaxPods pods run
+// already, puts p in the waiting queue (once, with a warning): a pod is never
+// forked beyond the limit.
 func (r *Runtime) startLocked(p *pod) {
-	if p.started {
+	if p.started || r.mu.waitSet[p] {
+		return
+	}
+	if r.maxPods > 0 && r.mu.running >= r.maxPods {
+		r.mu.waiting = append(r.mu.waiting, p)
+		r.mu.waitSet[p] = true
+		r.logger.Warn("local: pod waits: machine-wide pod limit reached", "pod", p.name, "maxPods", r.maxPods, "waiting", len(r.mu.waiting))
 		return
 	}
 	p.started = true
+	r.mu.running++
 	ctx := r.mu.ctx
 	r.mu.wg.Add(1)
 	go func() {
@@ -379,6 +498,8 @@ func (r *Runtime) startLocked(p *pod) {
 // podGone forgets a pod whose goroutine has ended.
 func (r *Runtime) podGone(p *pod) {
 	r.mu.Lock()
+	r.mu.running--
+	r.startWaitingLocked()
 	rev := p.rev
 	rev.leaving = slices.DeleteFunc(rev.leaving, func(q *pod) bool { return q == p })
 	rev.pods = slices.DeleteFunc(rev.pods, func(q *pod) bool { return q == p })

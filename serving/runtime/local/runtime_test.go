@@ -332,3 +332,78 @@ func TestReadinessProbeFollowsPort(t *testing.T) {
 	}
 	waitFor(t, "ready through the HTTP probe", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
 }
+
+// TestDrainWaitsForRequestsInFlight: with the real queue proxy in front, a request
+// still running when its pod is stopped — on scale to zero and on revision removal —
+// is answered before the process is stopped, not cut with a 502.
+func TestDrainWaitsForRequestsInFlight(t *testing.T) {
+	for _, how := range []string{"scale to zero", "delete"} {
+		t.Run(how, func(t *testing.T) {
+			r, _ := startRuntime(t, Options{NewFront: newQueueFront, DrainQuietPeriod: 50 * time.Millisecond})
+			key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+			if err := r.Apply(testRevision(key.Name, helperContainer("serve"))); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Scale(key, 1); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "a ready pod", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
+			pod := readyPods(r, key)[0]
+			type answer struct {
+				code int
+				body string
+				err  error
+			}
+			done := make(chan answer, 1)
+			go func() {
+				resp, err := http.Get("http://" + pod.Address + "/slow?d=1s")
+				if err != nil {
+					done <- answer{err: err}
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				done <- answer{code: resp.StatusCode, body: string(b)}
+			}()
+			waitFor(t, "the request in flight", 10*time.Second, func() bool {
+				ps := r.Pods(key)
+				return len(ps) == 1 && ps[0].InFlight == 1
+			})
+			var err error
+			if how == "delete" {
+				err = r.Delete(key)
+			} else {
+				err = r.Scale(key, 0)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := <-done
+			if a.err != nil || a.code != http.StatusOK || !strings.HasPrefix(a.body, "K_SERVICE=") {
+				t.Errorf("request in flight at %s: %d %q %v, want 200 from the app", how, a.code, a.body, a.err)
+			}
+			waitFor(t, "no pods", 30*time.Second, func() bool { return len(r.Pods(key)) == 0 })
+		})
+	}
+}
+
+// TestBuiltinsRunWithoutBuilding: a builtin with a command in Options.Builtins runs
+// that command (here the test binary in its serve mode) with the container's args
+// after it, and needs neither a cache directory nor the go command.
+func TestBuiltinsRunWithoutBuilding(t *testing.T) {
+	self, _ := os.Executable()
+	r, _ := startRuntime(t, Options{Builtins: map[string][]string{"helloworld": {self}}})
+	c := helperContainer("serve")
+	c.Command = []string{BuiltinPrefix + "helloworld"}
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	if err := r.Apply(testRevision(key.Name, c)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scale(key, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a ready pod", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
+	if body := get(t, "http://"+readyPods(r, key)[0].Address+"/"); !strings.HasPrefix(body, "K_SERVICE=") {
+		t.Errorf("body %q, want the helper's env dump", body)
+	}
+}

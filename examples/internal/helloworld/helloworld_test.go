@@ -1,4 +1,4 @@
-package main
+package helloworld
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func TestServe(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			ready := make(chan net.Addr, 1)
 			done := make(chan error, 1)
-			go func() { done <- run(ctx, env(tc.env), ready, slog.New(slog.DiscardHandler)) }()
+			go func() { done <- Run(ctx, env(tc.env), ready, slog.New(slog.DiscardHandler)) }()
 			var addr net.Addr
 			select {
 			case addr = <-ready:
@@ -66,7 +66,7 @@ func TestShutdownStopsListening(t *testing.T) {
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, env(map[string]string{"PORT": "0"}), ready, slog.New(slog.DiscardHandler))
+		done <- Run(ctx, env(map[string]string{"PORT": "0"}), ready, slog.New(slog.DiscardHandler))
 	}()
 	addr := (<-ready).String()
 	cancel()

@@ -1,4 +1,9 @@
-package main
+// Package helloworld is the seed's sample app (registry.cn-hangzhou.aliyuncs.com/
+// knative-sample/helloworld-go) as a function, shared by the examples/helloworld
+// command and the controller binary's sample-app mode (`controller sample helloworld`,
+// which the local runtime runs for the builtin "helloworld" so that the binary needs
+// no Go toolchain). It answers "Hello <TARGET>!" on $PORT.
+package helloworld
 
 import (
 	"context"
@@ -7,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 )
@@ -50,9 +56,10 @@ func parseEnv(getenv func(string) string) (config, error) {
 	return config{addr: net.JoinHostPort(host, port), target: target}, nil
 }
 
-// run serves until ctx is done, then shuts down gracefully. If ready is not nil, the
-// bound address is sent on it once the listener is open.
-func run(ctx context.Context, getenv func(string) string, ready chan<- net.Addr, logger *slog.Logger) error {
+// Run serves until ctx is done, then shuts down gracefully. It reads PORT (default
+// 8080), TARGET (default "World") and HOST (default 127.0.0.1) through getenv. If ready
+// is not nil, the bound address is sent on it once the listener is open.
+func Run(ctx context.Context, getenv func(string) string, ready chan<- net.Addr, logger *slog.Logger) error {
 	cfg, err := parseEnv(getenv)
 	if err != nil {
 		return err
@@ -85,4 +92,14 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- net.Addr,
 	}
 	logger.Info("helloworld: stopped")
 	return err
+}
+
+// Main runs the app as a command does: the process environment, a text log on
+// stderr, an error printed there. It returns the exit status.
+func Main(ctx context.Context) int {
+	if err := Run(ctx, os.Getenv, nil, slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
+		fmt.Fprintln(os.Stderr, "helloworld:", err)
+		return 1
+	}
+	return 0
 }
