@@ -38,6 +38,10 @@ type HandlerOptions struct {
 // Throttler for capacity (within the revision timeout) and proxies to the pod the
 // Throttler picked. Build it once with NewHandler; it is safe for concurrent use.
 //
+// "Expect: 100-continue" goes through to the pod, which decides: the client is asked
+// for the body (100 Continue, once) only when the pod asks for it, or when the
+// transport stops waiting (NewTransport: 1 s).
+//
 // Answers of its own (plain text):
 //   - `K-Network-Probe: activator` → 200 "activator" (Knative's autoscaler checks with
 //     it that the activator is in the path); any other K-Network-Probe value → 400;
@@ -47,7 +51,9 @@ type HandlerOptions struct {
 //   - queue full, or deadline shorter than the expected cold start → 503 with the reason;
 //   - no pod within the revision timeout → 503 "activator request timeout";
 //   - the pod could not be reached (after failover) → 502; the revision timeout passing
-//     before the pod answered → 504 "activator request timeout".
+//     before the pod answered → 504 "activator request timeout";
+//   - the client's body could not be read (malformed chunked encoding) → 400, 413
+//     past an http.MaxBytesReader limit; neither is logged as the pod's failure.
 type Handler struct {
 	t        *Throttler
 	resolver Resolver
@@ -118,19 +124,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), rev.Timeout)
 	defer cancel()
+	if r.Header.Get("Expect") != "" {
+		// "Expect: 100-continue" goes to the pod, which decides (the transport
+		// waits for its 100 Continue before it sends the body, see NewTransport).
+		w = continueWriter{w}
+	}
 	var body *onceBody
 	if r.Body != nil && r.Body != http.NoBody {
 		// The transport closes a request's body when it fails; the pod after a failover
 		// must still be able to read it, and the handler must know whether any of it
 		// was consumed.
+		// Set on each attempt's copy of r, never on r: the server must still see its
+		// own body, or after an "Expect: 100-continue" request the pod answered
+		// without asking for the body, it would wait to read a body the client is
+		// right not to send.
 		body = &onceBody{rc: r.Body}
-		r.Body = body
 	}
 	err = h.t.TrySized(ctx, key, RequestHeadSize(r), func(dest string) error {
 		a := &attempt{dest: dest, body: body}
 		actx := context.WithValue(ctx, attemptKey{}, a)
 		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteHeaders: func() { a.sent.Store(true) }})
-		h.proxy.ServeHTTP(w, r.WithContext(actx))
+		ar := r.WithContext(actx)
+		if body != nil {
+			ar.Body = body
+		}
+		h.proxy.ServeHTTP(w, ar)
 		return a.failed
 	})
 	if err == nil {
@@ -183,6 +201,21 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	a := r.Context().Value(attemptKey{}).(*attempt)
 	ctxErr := r.Context().Err()
+	if a.body != nil && a.body.failed.Load() {
+		// The client's body could not be read (malformed chunked encoding, a client
+		// gone mid-body): the client's fault, not the pod's. No failover, no warning
+		// (issue 17).
+		var mbe *http.MaxBytesError
+		switch {
+		case ctxErr != nil:
+			w.WriteHeader(http.StatusInternalServerError) // the client went away
+		case errors.As(err, &mbe):
+			writeText(w, http.StatusRequestEntityTooLarge, "activator: request body too large")
+		default:
+			writeText(w, http.StatusBadRequest, "activator: malformed request body: "+err.Error())
+		}
+		return
+	}
 	if ctxErr == nil && !a.sent.Load() && (a.body == nil || !a.body.read.Load()) {
 		a.failed = fmt.Errorf("%w: %s: %v", ErrPodUnreachable, a.dest, err)
 		return
@@ -202,17 +235,36 @@ func writeText(w http.ResponseWriter, code int, msg string) {
 	http.Error(w, msg, code)
 }
 
+// continueWriter drops the pod's 100 Continue, which the proxy forwards: right
+// after it the transport starts reading the client's body, and that first read makes
+// the server send the client its own 100 Continue (passing the pod's on as well
+// could send two). Other interim responses pass through.
+type continueWriter struct{ http.ResponseWriter }
+
+func (w continueWriter) WriteHeader(code int) {
+	if code != http.StatusContinue {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// Unwrap keeps http.ResponseController (flush, hijack) working.
+func (w continueWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // onceBody wraps a request body so that closing it (the transport does on failure)
 // leaves it readable for the next attempt, and records whether it was read.
 type onceBody struct {
-	rc   io.ReadCloser
-	read atomic.Bool
+	rc     io.ReadCloser
+	read   atomic.Bool
+	failed atomic.Bool // a Read returned an error other than io.EOF: the client's fault
 }
 
 func (b *onceBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
 		b.read.Store(true)
+	}
+	if err != nil && err != io.EOF {
+		b.failed.Store(true)
 	}
 	return n, err
 }

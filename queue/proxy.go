@@ -333,6 +333,10 @@ func newTransport(cc int) *transport {
 		MaxIdleConns:        idle,
 		MaxIdleConnsPerHost: idle,
 		IdleConnTimeout:     90 * time.Second,
+		// "Expect: 100-continue" goes to the app, which decides: the body is read
+		// from the client (who is sent 100 Continue then) only once the app asks for
+		// it, or after a second without an answer.
+		ExpectContinueTimeout: time.Second,
 	}
 	h2 := h1.Clone()
 	h2.Protocols = new(http.Protocols)

@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&lo.Admin, "admin", "127.0.0.1:8081", "admin address: GET /status, /metrics")
 	fs.DurationVar(&lo.PollInterval, "poll", time.Second, "how often the manifests directory is scanned")
 	fs.DurationVar(&lo.DrainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
+	fs.IntVar(&lo.MaxHeaderBytes, "max-header-bytes", platform.DefaultMaxHeaderBytes, "the most bytes of request line and headers the ingress reads per request (431 beyond)")
+	fs.IntVar(&lo.MaxConns, "max-conns", platform.DefaultMaxConns, "the most connections open at once on the ingress (503 beyond); negative: no limit")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "cluster mode: a kubeconfig file (or a list, as in KUBECONFIG; exec credential plugins are run), or \"in-cluster\" for the pod's service account (see docs/kubernetes-cluster.md); --manifests and --image-map are then unused")
 	fs.StringVar(&f.kubecontext, "context", "", "cluster mode: the kubeconfig context to use (default: its current-context)")
 	fs.StringVar(&co.Namespace, "namespace", "", "cluster mode: watch only this namespace (default: all)")
@@ -121,6 +123,7 @@ func (f *flags) run(ctx context.Context) error {
 	if f.kubeconfig != "" {
 		co.Config, co.Ingress, co.AdminListener, co.DrainTimeout = lo.Config, lo.Ingress, lo.AdminListener, lo.DrainTimeout
 		co.Logger, co.Reporter, co.ActivatorHooks, co.Metrics = lo.Logger, lo.Reporter, lo.ActivatorHooks, lo.Metrics
+		co.MaxHeaderBytes, co.MaxConns = lo.MaxHeaderBytes, lo.MaxConns
 		c, err := cluster.New(*co)
 		if err != nil {
 			return err

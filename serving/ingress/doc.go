@@ -15,4 +15,7 @@
 // A direct request that cannot reach its pod (the pod went away between an endpoint
 // update and the request) and has no body to replay goes to the activator, which
 // waits for a pod; any other proxy error is a 502.
+//
+// "Expect: 100-continue" goes through to the pod on both paths, so the app decides
+// whether the client sends its body (see ExpectContinueTimeout).
 package ingress

@@ -122,6 +122,13 @@ func (r *Revision) SetAddresses(addrs []string) {
 	r.addrs.Store(&addrs)
 }
 
+// ExpectContinueTimeout is how long the ingress waits for a pod's 100 Continue to
+// a request with "Expect: 100-continue" before it sends the body anyway. Until the
+// pod asks for the body the client is not asked for it either, so the app decides:
+// one that answers at once without reading the body (413, 401) is never sent it.
+// The queue proxy waits as long for the app; the activator, too.
+const ExpectContinueTimeout = 2 * time.Second
+
 type ctxKey int
 
 const (
@@ -133,6 +140,37 @@ const (
 // requestInfo carries what the ingress learned about a request to its report.
 type requestInfo struct {
 	viaActivator bool
+	body         clientBody // the request's body, when it has one
+}
+
+// clientBody is a request's body as the ingress passes it on. It records whether
+// reading it failed, so that the client's fault (a malformed chunked body, a client
+// gone mid-body) is not taken for the pod's (issue 17).
+type clientBody struct {
+	rc     io.ReadCloser
+	failed atomic.Bool // a Read returned an error other than io.EOF
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		b.failed.Store(true)
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error { return b.rc.Close() }
+
+// withContext returns r with ctx, and with its body wrapped in info.body. Only the
+// copy gets the wrapper: the server must keep its own body (for "Expect:
+// 100-continue" and for draining it after the handler).
+func withContext(ctx context.Context, r *http.Request, info *requestInfo) *http.Request {
+	out := r.WithContext(ctx)
+	if r.Body != nil && r.Body != http.NoBody {
+		info.body.rc = r.Body
+		out.Body = &info.body
+	}
+	return out
 }
 
 // New returns an Ingress configured by o.
@@ -166,6 +204,10 @@ func New(o Options) (*Ingress, error) {
 			MaxIdleConnsPerHost: 100,
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
+			// Pass "Expect: 100-continue" through: send the body only once the pod
+			// (in the end the app) asks for it, so an app that answers without
+			// reading it (413, 401) is not sent a body it will not read (issue 17).
+			ExpectContinueTimeout: ExpectContinueTimeout,
 		},
 		ErrorHandler: in.directError,
 		ErrorLog:     log.New(io.Discard, "", 0),
@@ -206,7 +248,16 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
+	switch {
+	case code == http.StatusContinue:
+		// The pod's 100 Continue, forwarded by the proxy. It is not passed on: the
+		// transport starts reading the client's body right after it, and that first
+		// read makes the server send the client its own 100 Continue (passing it on
+		// as well would send two).
+		return
+	case code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols:
+		// Other interim responses (103 Early Hints) pass through, unrecorded.
+	case w.code == 0:
 		w.code = code
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -261,18 +312,32 @@ func (in *Ingress) serveRevision(w http.ResponseWriter, r *http.Request, key typ
 			addr := addrs[int(dp.next.Add(1)%uint64(len(addrs)))]
 			ctx = context.WithValue(ctx, podKey, addr)
 			ctx = context.WithValue(ctx, revKey, dp.key)
-			in.direct.ServeHTTP(w, r.WithContext(ctx))
+			in.direct.ServeHTTP(w, withContext(ctx, r, info))
 			return
 		}
 	}
 	info.viaActivator = true
-	in.act.ServeHTTP(w, r.WithContext(context.WithValue(ctx, revKey, dp.key)))
+	in.act.ServeHTTP(w, withContext(context.WithValue(ctx, revKey, dp.key), r, info))
 }
 
 // directError handles a failed direct request: when nothing could be sent (the pod
 // went away between the endpoint update and this request) and the request has no
-// body to replay, it is handed to the activator, which waits for a pod; otherwise 502.
+// body to replay, it is handed to the activator, which waits for a pod. When the
+// client's body could not be read, the client is at fault: 400 (413 past a
+// http.MaxBytesReader limit), and nothing when it went away. Otherwise 502.
 func (in *Ingress) directError(w http.ResponseWriter, r *http.Request, err error) {
+	if info, ok := r.Context().Value(infoKey).(*requestInfo); ok && info.body.failed.Load() {
+		var mbe *http.MaxBytesError
+		switch {
+		case r.Context().Err() != nil:
+			// The client went away: nobody to answer.
+		case errors.As(err, &mbe):
+			http.Error(w, "servekit: request body too large", http.StatusRequestEntityTooLarge)
+		default:
+			http.Error(w, "servekit: malformed request body: "+err.Error(), http.StatusBadRequest)
+		}
+		return
+	}
 	var op *net.OpError
 	noBody := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
 	if errors.As(err, &op) && op.Op == "dial" && noBody && r.Context().Err() == nil {

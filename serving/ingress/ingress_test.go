@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -86,6 +87,23 @@ func (r *recorder) take() []ingress.RequestReport {
 	out := r.reports
 	r.reports = nil
 	return out
+}
+
+// wait returns the reports once there are n, failing t after 10 s. (A report is made
+// when the handler returns, which may be after the client got its response.)
+func (r *recorder) wait(t *testing.T, n int) []ingress.RequestReport {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		r.mu.Lock()
+		got := len(r.reports)
+		r.mu.Unlock()
+		if got >= n {
+			return r.take()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d reports after 10s, want %d", got, n)
+		}
+	}
 }
 
 // newIngress returns an Ingress over routes() whose revisions are revs.

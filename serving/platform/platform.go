@@ -39,6 +39,12 @@ const (
 	DefaultAdmin  = "127.0.0.1:8081"
 )
 
+// Default limits of the ingress listener (Options.MaxHeaderBytes, MaxConns).
+const (
+	DefaultMaxHeaderBytes = serve.DefaultMaxHeaderBytes
+	DefaultMaxConns       = serve.DefaultMaxConns
+)
+
 // DefaultDrainTimeout is how long Run waits for the requests in flight at shutdown
 // when Options.DrainTimeout is zero.
 const DefaultDrainTimeout = 30 * time.Second
@@ -84,6 +90,14 @@ type Options struct {
 	// DrainTimeout is how long shutdown waits for requests in flight; zero means
 	// DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// MaxHeaderBytes bounds each request's line and headers at the ingress; a
+	// request over it gets 431. Zero means DefaultMaxHeaderBytes (64 KiB).
+	MaxHeaderBytes int
+	// MaxConns bounds the connections open at once on the ingress listener; one
+	// more is answered 503 and closed at once, so that clients cannot exhaust the
+	// file descriptors pods and the admin listener need. Zero means DefaultMaxConns
+	// (4096), a negative value no limit.
+	MaxConns int
 
 	// Logger receives the platform's logs; nil discards them.
 	Logger *slog.Logger
@@ -250,7 +264,8 @@ func (p *Platform) Run(ctx context.Context) error {
 		return nil
 	})
 	serve.Go(gctx, g, p.opts.DrainTimeout,
-		serve.Listener{Handler: p.ctrl.Handler(), Listener: p.ingress},
+		serve.Listener{Handler: p.ctrl.Handler(), Listener: p.ingress,
+			Limits: serve.Limits{MaxHeaderBytes: p.opts.MaxHeaderBytes, MaxConns: p.opts.MaxConns}},
 		serve.Listener{Handler: p.AdminHandler(), Listener: p.admin})
 	// The manifests present at start-up are applied at once, but beside serving,
 	// not before it: a slow first scan must not keep the ingress and admin

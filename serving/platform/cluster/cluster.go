@@ -52,6 +52,8 @@ const (
 	DefaultListen         = "127.0.0.1:8080"
 	DefaultAdmin          = "127.0.0.1:8081"
 	DefaultDrainTimeout   = 30 * time.Second
+	DefaultMaxHeaderBytes = serve.DefaultMaxHeaderBytes
+	DefaultMaxConns       = serve.DefaultMaxConns
 )
 
 // Options configure a [Cluster]. REST and QueueImage are required.
@@ -95,6 +97,14 @@ type Options struct {
 	// DrainTimeout is how long shutdown waits for requests in flight; zero means
 	// DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// MaxHeaderBytes bounds each request's line and headers at the ingress; a
+	// request over it gets 431. Zero means DefaultMaxHeaderBytes (64 KiB).
+	MaxHeaderBytes int
+	// MaxConns bounds the connections open at once on the ingress listener; one
+	// more is answered 503 and closed at once, so that clients cannot exhaust the
+	// file descriptors pods and the admin listener need. Zero means DefaultMaxConns
+	// (4096), a negative value no limit.
+	MaxConns int
 
 	// Logger receives the platform's logs; nil discards them.
 	Logger *slog.Logger
@@ -284,7 +294,8 @@ func (c *Cluster) Run(ctx context.Context) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	serve.Go(gctx, g, o.DrainTimeout,
-		serve.Listener{Handler: ctrl.Handler(), Listener: c.ingress},
+		serve.Listener{Handler: ctrl.Handler(), Listener: c.ingress,
+			Limits: serve.Limits{MaxHeaderBytes: o.MaxHeaderBytes, MaxConns: o.MaxConns}},
 		serve.Listener{Handler: c.adminHandler(ctrl, pr, &leading, &synced), Listener: c.admin})
 	g.Go(func() error { return ctrl.Run(gctx) })
 	g.Go(func() error { return st.Run(gctx) })

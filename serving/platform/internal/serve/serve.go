@@ -1,13 +1,16 @@
 // Package serve runs the HTTP listeners of serving/platform and
-// serving/platform/cluster the same way: read-header and idle timeouts, and a
-// graceful shutdown when the context is done.
+// serving/platform/cluster the same way: read-header and idle timeouts, a limit on
+// request header bytes and on open connections, and a graceful shutdown when the
+// context is done.
 package serve
 
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -20,10 +23,32 @@ const (
 	IdleTimeout       = 90 * time.Second
 )
 
+// Default limits of a listener (Limits' zero values).
+const (
+	// DefaultMaxHeaderBytes bounds a request's line and headers: 64 KiB, as many
+	// proxies do (Go's default is 1 MiB). A request over it gets 431.
+	DefaultMaxHeaderBytes = 64 << 10
+	// DefaultMaxConns bounds the connections open at once on a listener; one more
+	// gets a 503 and is closed at once, so that clients cannot exhaust the
+	// process's file descriptors.
+	DefaultMaxConns = 4096
+)
+
+// Limits bound what clients may take of a listener.
+type Limits struct {
+	// MaxHeaderBytes bounds a request's line and headers (http.Server's
+	// MaxHeaderBytes: Go allows 4 KiB over it); zero means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// MaxConns bounds the connections open at once; zero means DefaultMaxConns, a
+	// negative value no limit.
+	MaxConns int
+}
+
 // Listener is one handler to serve on one listener.
 type Listener struct {
 	Handler  http.Handler
 	Listener net.Listener
+	Limits   Limits
 }
 
 // Go serves every l in g until ctx is done, then shuts them down one after the other,
@@ -33,10 +58,21 @@ type Listener struct {
 func Go(ctx context.Context, g *errgroup.Group, drain time.Duration, ls ...Listener) {
 	srvs := make([]*http.Server, len(ls))
 	for i, l := range ls {
-		srv := &http.Server{Handler: l.Handler, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout}
+		maxHeader := l.Limits.MaxHeaderBytes
+		if maxHeader <= 0 {
+			maxHeader = DefaultMaxHeaderBytes
+		}
+		srv := &http.Server{Handler: l.Handler, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: maxHeader}
 		srvs[i] = srv
+		lis := l.Listener
+		switch n := l.Limits.MaxConns; {
+		case n == 0:
+			lis = LimitListener(lis, DefaultMaxConns)
+		case n > 0:
+			lis = LimitListener(lis, n)
+		}
 		g.Go(func() error {
-			if err := srv.Serve(l.Listener); !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil
@@ -54,4 +90,61 @@ func Go(ctx context.Context, g *errgroup.Group, drain time.Duration, ls ...Liste
 		}
 		return err
 	})
+}
+
+// LimitListener returns l that keeps at most n of its connections open at once. A
+// connection accepted over the limit is sent a 503 (Connection: close) at once and
+// closed, without waiting for its request: the accept loop never blocks on it, and
+// it holds its file descriptor only for that write. A connection's slot is freed
+// when it is closed (hijacked ones included).
+func LimitListener(l net.Listener, n int) net.Listener {
+	return &limitListener{Listener: l, sem: make(chan struct{}, n)}
+}
+
+// rejectTimeout bounds the write of the 503 to a connection over the limit.
+const rejectTimeout = 100 * time.Millisecond
+
+const overLimit = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 38\r\n\r\nservekit: too many connections, retry\n"
+
+type limitListener struct {
+	net.Listener
+	sem chan struct{} // one token per open connection
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.sem <- struct{}{}:
+			return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+		default:
+			_ = c.SetWriteDeadline(time.Now().Add(rejectTimeout))
+			_, _ = io.WriteString(c, overLimit)
+			_ = c.Close()
+		}
+	}
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+// CloseWrite keeps the server's lingering close (a response, then FIN, then a pause
+// before closing, so that an unread request body does not reset the response).
+func (c *limitConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
