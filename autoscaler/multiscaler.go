@@ -99,17 +99,22 @@ type MultiScaler struct {
 	scratch []*revision
 }
 
-// revision is one revision's autoscaling state.
+// revision is one revision's autoscaling state, in one object: the
+// decider, the bounds and the metric windows are held by value so that a
+// tick touches one revision's memory and no map (only the windows' bucket
+// rings live apart).
 type revision struct {
 	key types.NamespacedName
-	// mu guards the fields below.
-	mu        sync.Mutex
-	spec      Spec
-	decider   *Decider
-	bounds    *Bounds
+	// mu guards the fields below (col has its own lock).
+	mu sync.Mutex
+	// decider holds the revision's spec (decider.spec).
+	decider   Decider
+	bounds    Bounds
 	last      ScaleResult
 	delivered bool
-	decision  Decision
+	// col is the revision's windows; the collector finds it through
+	// MultiScaler.findCollection.
+	col collection
 }
 
 // NewMultiScaler checks o and returns an idle MultiScaler; call Run.
@@ -132,6 +137,7 @@ func NewMultiScaler(o Options) (*MultiScaler, error) {
 		pokes:     make(map[types.NamespacedName]struct{}),
 		pokeCh:    make(chan struct{}, 1),
 	}
+	m.collector.find = m.findCollection
 	if m.clock == nil {
 		m.clock = clock.RealClock{}
 	}
@@ -146,13 +152,12 @@ func NewMultiScaler(o Options) (*MultiScaler, error) {
 // pod starts it in panic, docs/autoscaling.md surprise 8).
 func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
 	now := m.clock.Now()
-	m.collector.CreateOrUpdate(key, spec, now)
 	m.mu.RLock()
 	r := m.revs[key]
 	m.mu.RUnlock()
 	if r != nil {
+		r.col.update(spec, now, false)
 		r.mu.Lock()
-		r.spec = spec
 		r.decider.UpdateSpec(spec)
 		r.bounds.UpdateSpec(spec)
 		r.mu.Unlock()
@@ -166,13 +171,24 @@ func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
 	if err != nil {
 		ready = 0
 	}
-	r = &revision{key: key, spec: spec,
-		decider: NewDecider(spec, int32(ready), now), bounds: NewBounds(spec, now)}
+	r = &revision{key: key, decider: *NewDecider(spec, int32(ready), now), bounds: *NewBounds(spec, now)}
+	r.col.update(spec, now, true)
 	m.mu.Lock()
 	if _, ok := m.revs[key]; !ok { // lost a race with another Set: keep the first
 		m.revs[key] = r
 	}
 	m.mu.Unlock()
+}
+
+// findCollection returns the windows of key's revision, or nil.
+func (m *MultiScaler) findCollection(key types.NamespacedName) *collection {
+	m.mu.RLock()
+	r := m.revs[key]
+	m.mu.RUnlock()
+	if r == nil {
+		return nil
+	}
+	return &r.col
 }
 
 // Remove stops scaling a revision and forgets its metrics.
@@ -318,14 +334,13 @@ func (m *MultiScaler) tickOne(ctx context.Context, r *revision, now time.Time) {
 	ready, err := m.opts.PodCounter.ReadyPods(r.key)
 	r.mu.Lock()
 	obs := Observation{ReadyPods: int32(ready), NoData: err != nil}
+	metric := r.decider.spec.Metric
 	if err == nil {
 		var e error
-		obs.Stable, obs.Panic, e = m.collector.StableAndPanic(r.key, now, r.spec.Metric)
+		obs.Stable, obs.Panic, e = r.col.stableAndPanic(now.Unix(), metric == MetricRPS)
 		obs.NoData = e != nil
 	}
-	metric := r.spec.Metric
 	d := r.decider.Decide(now, obs)
-	r.decision = d
 	var res ScaleResult
 	if err == nil {
 		res = r.bounds.Reconcile(now, r.decider.Status(), int32(ready))
@@ -370,8 +385,8 @@ func (m *MultiScaler) scrape(ctx context.Context, now time.Time) {
 	jobs := make([]job, 0, len(m.revs))
 	for k, r := range m.revs {
 		r.mu.Lock()
-		if r.spec.Scrapes() {
-			jobs = append(jobs, job{k, r.spec})
+		if r.decider.spec.Scrapes() {
+			jobs = append(jobs, job{k, r.decider.spec})
 		}
 		r.mu.Unlock()
 	}
