@@ -83,8 +83,11 @@ func numBuckets(window time.Duration) int {
 func (t *TimedBuckets) Window() time.Duration { return t.window }
 
 func (t *TimedBuckets) slot(i int64) int {
-	n := int64(len(t.buckets))
-	return int(((i % n) + n) % n)
+	s := int(i % int64(len(t.buckets)))
+	if s < 0 {
+		s += len(t.buckets)
+	}
+	return s
 }
 
 // Record adds v to the bucket of the second containing now.
@@ -114,8 +117,13 @@ func (t *TimedBuckets) RecordUnix(sec int64, v float64) {
 				clear(t.buckets)
 				t.total = 0
 			} else {
-				for i := t.last + 1; i <= b; i++ {
-					s := t.slot(i)
+				// Zero the seconds after last up to b, stepping through
+				// the ring instead of one modulo per second.
+				s := t.slot(t.last)
+				for i := t.last; i < b; i++ {
+					if s++; s == len(t.buckets) {
+						s = 0
+					}
 					t.total -= t.buckets[s]
 					t.buckets[s] = 0
 				}
@@ -155,8 +163,12 @@ func (t *TimedBuckets) WindowAverageUnix(sec int64) float64 {
 	case d < t.window:
 		st, en := t.last, sec
 		sum := t.total
-		for i := st + 1; i <= en; i++ {
-			sum -= t.buckets[t.slot(i)]
+		s := t.slot(st)
+		for i := st; i < en; i++ {
+			if s++; s == len(t.buckets) {
+				s = 0
+			}
+			sum -= t.buckets[s]
 		}
 		n := math.Min(span, float64(int64(len(t.buckets))-(en-st)))
 		return roundTo(sum / n)
@@ -250,11 +262,15 @@ func (w *WeightedBuckets) WindowAverageUnix(sec int64) float64 {
 		m *= math.Pow(1-w.alpha, float64(k))
 		n -= k
 	}
-	st := w.last
+	s := w.slot(w.last)
 	ret := 0.0
 	for i := int64(0); i < n; i++ {
-		ret += w.buckets[w.slot(st-i)] * m
+		ret += w.buckets[s] * m
 		m *= 1 - w.alpha
+		if s == 0 {
+			s = len(w.buckets)
+		}
+		s--
 	}
 	return ret
 }
