@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,7 +16,8 @@ import (
 
 // PodCounter tells the MultiScaler how many pods of a revision are ready.
 // Return (0, nil) for a revision whose pods do not exist (yet); any error
-// makes that revision's tick invalid.
+// makes that revision's tick invalid. ReadyPods must be safe for concurrent
+// use: a tick over many revisions asks from several goroutines at once.
 type PodCounter interface {
 	ReadyPods(key types.NamespacedName) (int, error)
 }
@@ -97,6 +100,42 @@ type MultiScaler struct {
 
 	// scratch is reused by the tick goroutine only.
 	scratch []*revision
+	// par is the tick's fan-out state, used by the tick goroutine and the
+	// workers it starts and waits for.
+	par tickPar
+}
+
+// tickChunk is how many revisions a tick worker claims at a time: small
+// enough to balance the work between cores that other processes share,
+// large enough that claiming (one atomic add) costs nothing.
+const tickChunk = 128
+
+// tickPar fans the deciding part of a tick out over GOMAXPROCS goroutines.
+// Workers claim chunks of revs with next and append what must be reported
+// or delivered to their own out list; the tick goroutine then reports and
+// delivers from those lists alone, so Reporter and ScaleSetter are still
+// called from one goroutine. Every slice is reused, so a tick allocates
+// nothing once the lists have grown.
+type tickPar struct {
+	revs []*revision
+	now  time.Time
+	// report: Options.Reporter is set, so every revision's tick is listed.
+	report bool
+	next   atomic.Int64 // next chunk to claim
+	ids    atomic.Int64 // next out list to take
+	outs   [][]tickOut
+	wg     sync.WaitGroup
+	// work is the worker goroutine's function, built once so that
+	// starting a worker allocates no closure.
+	work func()
+}
+
+// tickOut is one revision's decided tick waiting to be reported or
+// delivered.
+type tickOut struct {
+	r    *revision
+	rep  TickReport
+	send bool
 }
 
 // revision is one revision's autoscaling state, in one object: the
@@ -138,6 +177,10 @@ func NewMultiScaler(o Options) (*MultiScaler, error) {
 		pokeCh:    make(chan struct{}, 1),
 	}
 	m.collector.find = m.findCollection
+	m.par.work = func() {
+		defer m.par.wg.Done()
+		m.decideChunks()
+	}
 	if m.clock == nil {
 		m.clock = clock.RealClock{}
 	}
@@ -307,11 +350,64 @@ func (m *MultiScaler) snapshot() []*revision {
 	return s
 }
 
+// tick decides every revision at now, then reports and delivers the
+// results. Deciding (pod count, windows, decider, bounds) runs on up to
+// GOMAXPROCS goroutines; each revision is decided exactly as on one, since
+// revisions share no state.
 func (m *MultiScaler) tick(ctx context.Context, now time.Time) {
-	for _, r := range m.snapshot() {
-		m.tickOne(ctx, r, now)
+	revs := m.snapshot()
+	workers := min(runtime.GOMAXPROCS(0), (len(revs)+tickChunk-1)/tickChunk)
+	if workers <= 1 {
+		for _, r := range revs {
+			m.tickOne(ctx, r, now)
+		}
+		clear(m.scratch) // drop references to removed revisions
+		return
 	}
-	clear(m.scratch) // drop references to removed revisions
+	p := &m.par
+	p.revs, p.now, p.report = revs, now, m.opts.Reporter != nil
+	p.next.Store(0)
+	p.ids.Store(0)
+	for len(p.outs) < workers {
+		p.outs = append(p.outs, nil)
+	}
+	p.wg.Add(workers - 1)
+	for range workers - 1 {
+		go p.work()
+	}
+	m.decideChunks()
+	p.wg.Wait()
+	for i, out := range p.outs {
+		for j := range out {
+			o := &out[j]
+			m.deliver(ctx, o.r, &o.rep, o.send)
+		}
+		clear(out) // drop references to revisions
+		p.outs[i] = out[:0]
+	}
+	p.revs = nil
+	clear(m.scratch)
+}
+
+// decideChunks decides chunks of m.par.revs until none is left, listing
+// the outcomes in an out list of its own.
+func (m *MultiScaler) decideChunks() {
+	p := &m.par
+	id := p.ids.Add(1) - 1
+	out := p.outs[id]
+	for {
+		lo := int(p.next.Add(1)-1) * tickChunk
+		if lo >= len(p.revs) {
+			break
+		}
+		for _, r := range p.revs[lo:min(lo+tickChunk, len(p.revs))] {
+			rep, send := m.decide(r, p.now)
+			if send || p.report {
+				out = append(out, tickOut{r: r, rep: rep, send: send})
+			}
+		}
+	}
+	p.outs[id] = out
 }
 
 func (m *MultiScaler) tickPoked(ctx context.Context, now time.Time) {
@@ -331,6 +427,14 @@ func (m *MultiScaler) tickPoked(ctx context.Context, now time.Time) {
 
 // tickOne decides one revision and delivers a changed result.
 func (m *MultiScaler) tickOne(ctx context.Context, r *revision, now time.Time) {
+	rep, send := m.decide(r, now)
+	m.deliver(ctx, r, &rep, send)
+}
+
+// decide runs r's decider and bounds at now. It reports the tick and
+// whether the result must be delivered (it changed, or the last delivery
+// failed). Safe to run for different revisions at once.
+func (m *MultiScaler) decide(r *revision, now time.Time) (TickReport, bool) {
 	ready, err := m.opts.PodCounter.ReadyPods(r.key)
 	r.mu.Lock()
 	obs := Observation{ReadyPods: int32(ready), NoData: err != nil}
@@ -350,14 +454,19 @@ func (m *MultiScaler) tickOne(ctx context.Context, r *revision, now time.Time) {
 	send := err == nil && (!r.delivered || !sameResult(res, r.last))
 	r.last = res
 	r.mu.Unlock()
+	return TickReport{Key: r.key, Now: now, Metric: metric, Observation: obs, Decision: d, Result: res}, send
+}
 
+// deliver reports a decided tick and, if send, delivers its result. It is
+// called from the tick goroutine only.
+func (m *MultiScaler) deliver(ctx context.Context, r *revision, rep *TickReport, send bool) {
 	if m.opts.Reporter != nil {
-		m.opts.Reporter.ReportTick(TickReport{Key: r.key, Now: now, Metric: metric,
-			Observation: obs, Decision: d, Result: res})
+		m.opts.Reporter.ReportTick(*rep)
 	}
 	if !send {
 		return
 	}
+	res := rep.Result
 	if err := m.opts.ScaleSetter.SetScale(ctx, r.key, res); err != nil {
 		m.log.Error("autoscaler: set scale", "revision", r.key.String(), "replicas", res.Replicas, "err", err)
 		r.mu.Lock()
