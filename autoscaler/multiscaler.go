@@ -123,19 +123,20 @@ type tickPar struct {
 	report bool
 	next   atomic.Int64 // next chunk to claim
 	ids    atomic.Int64 // next out list to take
-	outs   [][]tickOut
-	wg     sync.WaitGroup
+	// sends[i] and reports[i] are worker i's results to deliver (changed
+	// or undelivered) and ticks to report (only with a Reporter).
+	sends   [][]tickSend
+	reports [][]TickReport
+	wg      sync.WaitGroup
 	// work is the worker goroutine's function, built once so that
 	// starting a worker allocates no closure.
 	work func()
 }
 
-// tickOut is one revision's decided tick waiting to be reported or
-// delivered.
-type tickOut struct {
-	r    *revision
-	rep  TickReport
-	send bool
+// tickSend is a decided result waiting to be delivered.
+type tickSend struct {
+	r   *revision
+	res ScaleResult
 }
 
 // revision is one revision's autoscaling state, in one object: the
@@ -245,6 +246,10 @@ func (m *MultiScaler) Remove(key types.NamespacedName) {
 
 // Record records a scraped (or otherwise observed) stat at now.
 func (m *MultiScaler) Record(key types.NamespacedName, now time.Time, st Stat) error {
+	if col := m.findCollection(key); col != nil {
+		col.record(now.Unix(), st)
+		return nil
+	}
 	return m.collector.Record(key, now, st)
 }
 
@@ -368,8 +373,9 @@ func (m *MultiScaler) tick(ctx context.Context, now time.Time) {
 	p.revs, p.now, p.report = revs, now, m.opts.Reporter != nil
 	p.next.Store(0)
 	p.ids.Store(0)
-	for len(p.outs) < workers {
-		p.outs = append(p.outs, nil)
+	for len(p.sends) < workers {
+		p.sends = append(p.sends, nil)
+		p.reports = append(p.reports, nil)
 	}
 	p.wg.Add(workers - 1)
 	for range workers - 1 {
@@ -377,13 +383,16 @@ func (m *MultiScaler) tick(ctx context.Context, now time.Time) {
 	}
 	m.decideChunks()
 	p.wg.Wait()
-	for i, out := range p.outs {
-		for j := range out {
-			o := &out[j]
-			m.deliver(ctx, o.r, &o.rep, o.send)
+	for i := range workers {
+		for j := range p.reports[i] {
+			m.opts.Reporter.ReportTick(p.reports[i][j])
 		}
-		clear(out) // drop references to revisions
-		p.outs[i] = out[:0]
+		for _, sd := range p.sends[i] {
+			m.send(ctx, sd.r, sd.res)
+		}
+		clear(p.sends[i]) // drop references to revisions
+		p.sends[i] = p.sends[i][:0]
+		p.reports[i] = p.reports[i][:0]
 	}
 	p.revs = nil
 	clear(m.scratch)
@@ -394,7 +403,7 @@ func (m *MultiScaler) tick(ctx context.Context, now time.Time) {
 func (m *MultiScaler) decideChunks() {
 	p := &m.par
 	id := p.ids.Add(1) - 1
-	out := p.outs[id]
+	sends, reports := p.sends[id], p.reports[id]
 	for {
 		lo := int(p.next.Add(1)-1) * tickChunk
 		if lo >= len(p.revs) {
@@ -402,12 +411,15 @@ func (m *MultiScaler) decideChunks() {
 		}
 		for _, r := range p.revs[lo:min(lo+tickChunk, len(p.revs))] {
 			rep, send := m.decide(r, p.now)
-			if send || p.report {
-				out = append(out, tickOut{r: r, rep: rep, send: send})
+			if p.report {
+				reports = append(reports, rep)
+			}
+			if send {
+				sends = append(sends, tickSend{r, rep.Result})
 			}
 		}
 	}
-	p.outs[id] = out
+	p.sends[id], p.reports[id] = sends, reports
 }
 
 func (m *MultiScaler) tickPoked(ctx context.Context, now time.Time) {
@@ -425,10 +437,15 @@ func (m *MultiScaler) tickPoked(ctx context.Context, now time.Time) {
 	}
 }
 
-// tickOne decides one revision and delivers a changed result.
+// tickOne decides one revision, reports it and delivers a changed result.
 func (m *MultiScaler) tickOne(ctx context.Context, r *revision, now time.Time) {
 	rep, send := m.decide(r, now)
-	m.deliver(ctx, r, &rep, send)
+	if m.opts.Reporter != nil {
+		m.opts.Reporter.ReportTick(rep)
+	}
+	if send {
+		m.send(ctx, r, rep.Result)
+	}
 }
 
 // decide runs r's decider and bounds at now. It reports the tick and
@@ -457,16 +474,8 @@ func (m *MultiScaler) decide(r *revision, now time.Time) (TickReport, bool) {
 	return TickReport{Key: r.key, Now: now, Metric: metric, Observation: obs, Decision: d, Result: res}, send
 }
 
-// deliver reports a decided tick and, if send, delivers its result. It is
-// called from the tick goroutine only.
-func (m *MultiScaler) deliver(ctx context.Context, r *revision, rep *TickReport, send bool) {
-	if m.opts.Reporter != nil {
-		m.opts.Reporter.ReportTick(*rep)
-	}
-	if !send {
-		return
-	}
-	res := rep.Result
+// send delivers r's result. It is called from the tick goroutine only.
+func (m *MultiScaler) send(ctx context.Context, r *revision, res ScaleResult) {
 	if err := m.opts.ScaleSetter.SetScale(ctx, r.key, res); err != nil {
 		m.log.Error("autoscaler: set scale", "revision", r.key.String(), "replicas", res.Replicas, "err", err)
 		r.mu.Lock()
