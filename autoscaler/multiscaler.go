@@ -83,8 +83,10 @@ type Options struct {
 // MultiScaler runs the autoscaler for many revisions: one 2 s tick loop
 // deciding for every revision (collector → decider → bounds →
 // ScaleSetter), an optional 1 s scrape loop, and immediate ticks on poke.
-// Revisions may be added, updated and removed while it runs. All methods
-// are safe for concurrent use.
+// A tick decides its revisions on up to GOMAXPROCS goroutines and then
+// calls Reporter and ScaleSetter from the tick goroutine alone. Revisions
+// may be added, updated and removed while it runs. All methods are safe
+// for concurrent use.
 type MultiScaler struct {
 	opts      Options
 	clock     clock.WithTicker
@@ -305,7 +307,9 @@ func (m *MultiScaler) Status(key types.NamespacedName) (Status, ScaleResult, boo
 	return r.decider.Status(), r.last, true
 }
 
-// Collector returns the MultiScaler's collector (for reading averages).
+// Collector returns the MultiScaler's collector, for reading averages. Its
+// revisions' windows live in the MultiScaler (the collector finds them
+// there), so Remove, not Collector().Delete, stops collecting for one.
 func (m *MultiScaler) Collector() *Collector { return m.collector }
 
 // Run ticks until ctx is done and returns nil after its goroutines end.
