@@ -113,22 +113,22 @@ type MultiScaler struct {
 const tickChunk = 128
 
 // tickPar fans the deciding part of a tick out over GOMAXPROCS goroutines.
-// Workers claim chunks of revs with next and append what must be reported
-// or delivered to their own out list; the tick goroutine then reports and
-// delivers from those lists alone, so Reporter and ScaleSetter are still
-// called from one goroutine. Every slice is reused, so a tick allocates
-// nothing once the lists have grown.
+// Workers claim chunks of revs with next; a result to deliver goes to the
+// next free entry of sends (claimed with nsend), a report (only with a
+// Reporter) to the revision's own index in reports. The tick goroutine then
+// reports and delivers from those buffers alone, so Reporter and
+// ScaleSetter are still called from one goroutine. Both buffers are as
+// long as revs and reused, so a tick allocates nothing unless the number
+// of revisions grew.
 type tickPar struct {
 	revs []*revision
 	now  time.Time
 	// report: Options.Reporter is set, so every revision's tick is listed.
-	report bool
-	next   atomic.Int64 // next chunk to claim
-	ids    atomic.Int64 // next out list to take
-	// sends[i] and reports[i] are worker i's results to deliver (changed
-	// or undelivered) and ticks to report (only with a Reporter).
-	sends   [][]tickSend
-	reports [][]TickReport
+	report  bool
+	next    atomic.Int64 // next chunk to claim
+	nsend   atomic.Int64 // entries of sends in use
+	sends   []tickSend
+	reports []TickReport
 	wg      sync.WaitGroup
 	// work is the worker goroutine's function, built once so that
 	// starting a worker allocates no closure.
@@ -376,10 +376,12 @@ func (m *MultiScaler) tick(ctx context.Context, now time.Time) {
 	p := &m.par
 	p.revs, p.now, p.report = revs, now, m.opts.Reporter != nil
 	p.next.Store(0)
-	p.ids.Store(0)
-	for len(p.sends) < workers {
-		p.sends = append(p.sends, nil)
-		p.reports = append(p.reports, nil)
+	p.nsend.Store(0)
+	if len(p.sends) < len(revs) {
+		p.sends = make([]tickSend, len(revs))
+	}
+	if p.report && len(p.reports) < len(revs) {
+		p.reports = make([]TickReport, len(revs))
 	}
 	p.wg.Add(workers - 1)
 	for range workers - 1 {
@@ -387,43 +389,39 @@ func (m *MultiScaler) tick(ctx context.Context, now time.Time) {
 	}
 	m.decideChunks()
 	p.wg.Wait()
-	for i := range workers {
-		for j := range p.reports[i] {
-			m.opts.Reporter.ReportTick(p.reports[i][j])
+	if p.report {
+		for i := range revs {
+			m.opts.Reporter.ReportTick(p.reports[i])
 		}
-		for _, sd := range p.sends[i] {
-			m.send(ctx, sd.r, sd.res)
-		}
-		clear(p.sends[i]) // drop references to revisions
-		p.sends[i] = p.sends[i][:0]
-		p.reports[i] = p.reports[i][:0]
 	}
+	sends := p.sends[:p.nsend.Load()]
+	for _, sd := range sends {
+		m.send(ctx, sd.r, sd.res)
+	}
+	clear(sends) // drop references to revisions
 	p.revs = nil
 	clear(m.scratch)
 }
 
-// decideChunks decides chunks of m.par.revs until none is left, listing
-// the outcomes in an out list of its own.
+// decideChunks decides chunks of m.par.revs until none is left.
 func (m *MultiScaler) decideChunks() {
 	p := &m.par
-	id := p.ids.Add(1) - 1
-	sends, reports := p.sends[id], p.reports[id]
 	for {
 		lo := int(p.next.Add(1)-1) * tickChunk
 		if lo >= len(p.revs) {
 			break
 		}
-		for _, r := range p.revs[lo:min(lo+tickChunk, len(p.revs))] {
+		for i := lo; i < min(lo+tickChunk, len(p.revs)); i++ {
+			r := p.revs[i]
 			rep, send := m.decide(r, p.now)
 			if p.report {
-				reports = append(reports, rep)
+				p.reports[i] = rep
 			}
 			if send {
-				sends = append(sends, tickSend{r, rep.Result})
+				p.sends[p.nsend.Add(1)-1] = tickSend{r, rep.Result}
 			}
 		}
 	}
-	p.sends[id], p.reports[id] = sends, reports
 }
 
 func (m *MultiScaler) tickPoked(ctx context.Context, now time.Time) {

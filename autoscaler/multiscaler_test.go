@@ -298,6 +298,11 @@ func benchmarkTick(b *testing.B, n int) {
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
+// tickRecorder is a Reporter keeping every revision's reports in order.
+type tickRecorder map[types.NamespacedName][]TickReport
+
+func (r tickRecorder) ReportTick(t TickReport) { r[t.Key] = append(r[t.Key], t) }
+
 // fixedPods is a read-only PodCounter, as cheap as a platform's can be.
 type fixedPods map[types.NamespacedName]int
 
@@ -314,8 +319,9 @@ func BenchmarkMultiScalerTick100k(b *testing.B) { benchmarkTick(b, 100_000) }
 func TestMultiScalerParallelTickMatchesSequential(t *testing.T) {
 	const n = 5*tickChunk + 17
 	keys := make([]types.NamespacedName, n)
-	run := func(parallel bool) map[types.NamespacedName][]ScaleResult {
-		ms, p, s, _ := newTestScaler(t, Options{})
+	run := func(parallel bool) (map[types.NamespacedName][]ScaleResult, map[types.NamespacedName][]TickReport) {
+		rep := tickRecorder{}
+		ms, p, s, _ := newTestScaler(t, Options{Reporter: rep})
 		got := map[types.NamespacedName][]ScaleResult{}
 		done := make(chan struct{})
 		go func() {
@@ -355,12 +361,16 @@ func TestMultiScalerParallelTickMatchesSequential(t *testing.T) {
 		}
 		close(s.ch)
 		<-done
-		return got
+		return got, rep
 	}
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("needs GOMAXPROCS ≥ 2 to run the tick on several goroutines")
 	}
-	par, seq := run(true), run(false)
+	par, parReports := run(true)
+	seq, seqReports := run(false)
+	if diff := cmp.Diff(seqReports, parReports); diff != "" {
+		t.Errorf("parallel tick reports differ from sequential (-seq +par):\n%s", diff)
+	}
 	calls := 0
 	for _, rs := range seq {
 		calls += len(rs)
