@@ -28,38 +28,68 @@ type Collector struct {
 	// mu guards revs (the map, not the collections).
 	mu   sync.RWMutex
 	revs map[types.NamespacedName]*collection
+	// find, when set, is asked first: a MultiScaler's collector finds the
+	// collections held in its revisions there, so a revision costs one
+	// map entry, not two. It returns nil for a key it does not know.
+	find func(types.NamespacedName) *collection
 }
 
-// collection is one revision's windows.
+// collection is one revision's windows. The four windows are held by
+// value (a WeightedBuckets is a TimedBuckets plus its α, unused for linear
+// averaging), so a revision's window state is one object plus its bucket
+// rings, and a tick reads it without interface calls.
 type collection struct {
 	// mu guards every field.
-	mu           sync.Mutex
-	scrapes      bool
+	mu sync.Mutex
+	// scrapes: the revision's pods are scraped (TBC ≠ -1), so an empty
+	// stable window is ErrNoData.
+	scrapes bool
+	// weighted: the windows average weighted-exponentially.
+	weighted     bool
 	algorithm    string
-	stableConc   window.Averager
-	panicConc    window.Averager
-	stableRPS    window.Averager
-	panicRPS     window.Averager
 	stableWindow time.Duration
 	panicWindow  time.Duration
+	// stable and panic are indexed by metric: conc (0) and rps (1).
+	stable [2]window.WeightedBuckets
+	panic  [2]window.WeightedBuckets
 }
+
+// Window indexes in collection.stable and collection.panic.
+const (
+	conc = 0
+	rps  = 1
+)
 
 // NewCollector returns an empty collector.
 func NewCollector() *Collector {
 	return &Collector{revs: make(map[types.NamespacedName]*collection)}
 }
 
-func newAverager(alg string, w time.Duration) window.Averager {
-	if alg == AlgorithmWeightedExponential {
-		return window.NewWeightedBuckets(w)
+func newWindow(weighted bool, w time.Duration) window.WeightedBuckets {
+	if weighted {
+		return *window.NewWeightedBuckets(w)
 	}
-	return window.NewTimedBuckets(w)
+	return window.WeightedBuckets{TimedBuckets: *window.NewTimedBuckets(w)}
+}
+
+func resizeWindow(b *window.WeightedBuckets, weighted bool, now time.Time, w time.Duration) {
+	if weighted {
+		b.Resize(now, w)
+	} else {
+		b.TimedBuckets.Resize(now, w)
+	}
 }
 
 // CreateOrUpdate starts collecting for key, or applies a changed spec:
 // windows are resized (keeping data last written within the old window
 // before now) and a changed algorithm starts new, empty windows.
 func (c *Collector) CreateOrUpdate(key types.NamespacedName, s Spec, now time.Time) {
+	if c.find != nil {
+		if col := c.find(key); col != nil {
+			col.update(s, now, false)
+			return
+		}
+	}
 	c.mu.Lock()
 	col, ok := c.revs[key]
 	if !ok {
@@ -67,24 +97,29 @@ func (c *Collector) CreateOrUpdate(key types.NamespacedName, s Spec, now time.Ti
 		c.revs[key] = col
 	}
 	c.mu.Unlock()
+	col.update(s, now, !ok)
+}
 
+// update applies s to col; fresh means col was just created.
+func (col *collection) update(s Spec, now time.Time, fresh bool) {
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	col.scrapes = s.Scrapes()
-	if !ok || col.algorithm != s.Algorithm {
+	if fresh || col.algorithm != s.Algorithm {
 		col.algorithm = s.Algorithm
-		col.stableConc = newAverager(s.Algorithm, s.StableWindow)
-		col.stableRPS = newAverager(s.Algorithm, s.StableWindow)
-		col.panicConc = newAverager(s.Algorithm, s.PanicWindow)
-		col.panicRPS = newAverager(s.Algorithm, s.PanicWindow)
-	} else {
-		if s.StableWindow != col.stableWindow {
-			col.stableConc.Resize(now, s.StableWindow)
-			col.stableRPS.Resize(now, s.StableWindow)
+		col.weighted = s.Algorithm == AlgorithmWeightedExponential
+		for i := range col.stable {
+			col.stable[i] = newWindow(col.weighted, s.StableWindow)
+			col.panic[i] = newWindow(col.weighted, s.PanicWindow)
 		}
-		if s.PanicWindow != col.panicWindow {
-			col.panicConc.Resize(now, s.PanicWindow)
-			col.panicRPS.Resize(now, s.PanicWindow)
+	} else {
+		for i := range col.stable {
+			if s.StableWindow != col.stableWindow {
+				resizeWindow(&col.stable[i], col.weighted, now, s.StableWindow)
+			}
+			if s.PanicWindow != col.panicWindow {
+				resizeWindow(&col.panic[i], col.weighted, now, s.PanicWindow)
+			}
 		}
 	}
 	col.stableWindow, col.panicWindow = s.StableWindow, s.PanicWindow
@@ -98,6 +133,11 @@ func (c *Collector) Delete(key types.NamespacedName) {
 }
 
 func (c *Collector) get(key types.NamespacedName) *collection {
+	if c.find != nil {
+		if col := c.find(key); col != nil {
+			return col
+		}
+	}
 	c.mu.RLock()
 	col := c.revs[key]
 	c.mu.RUnlock()
@@ -114,15 +154,20 @@ func (c *Collector) Record(key types.NamespacedName, now time.Time, st Stat) err
 	if col == nil {
 		return ErrNotCollecting
 	}
-	conc := st.AverageConcurrentRequests - st.AverageProxiedConcurrentRequests
-	rps := st.RequestCount - st.ProxiedRequestCount
-	col.mu.Lock()
-	col.stableConc.Record(now, conc)
-	col.panicConc.Record(now, conc)
-	col.stableRPS.Record(now, rps)
-	col.panicRPS.Record(now, rps)
-	col.mu.Unlock()
+	col.record(now.Unix(), st)
 	return nil
+}
+
+// record adds st to the windows at the second sec (Unix seconds).
+func (col *collection) record(sec int64, st Stat) {
+	c := st.AverageConcurrentRequests - st.AverageProxiedConcurrentRequests
+	r := st.RequestCount - st.ProxiedRequestCount
+	col.mu.Lock()
+	col.stable[conc].RecordUnix(sec, c)
+	col.panic[conc].RecordUnix(sec, c)
+	col.stable[rps].RecordUnix(sec, r)
+	col.panic[rps].RecordUnix(sec, r)
+	col.mu.Unlock()
 }
 
 // StableAndPanicConcurrency returns key's stable and panic concurrency
@@ -149,14 +194,23 @@ func (c *Collector) stableAndPanic(key types.NamespacedName, now time.Time, rps 
 	if col == nil {
 		return 0, 0, ErrNotCollecting
 	}
+	return col.stableAndPanic(now.Unix(), rps)
+}
+
+// stableAndPanic is Collector.StableAndPanic at the second sec.
+func (col *collection) stableAndPanic(sec int64, rps bool) (float64, float64, error) {
+	m := conc
+	if rps {
+		m = 1
+	}
 	col.mu.Lock()
 	defer col.mu.Unlock()
-	stable, panic := col.stableConc, col.panicConc
-	if rps {
-		stable, panic = col.stableRPS, col.panicRPS
-	}
-	if col.scrapes && stable.IsEmpty(now) {
+	stable, panic := &col.stable[m], &col.panic[m]
+	if col.scrapes && stable.IsEmptyUnix(sec) {
 		return 0, 0, ErrNoData
 	}
-	return stable.WindowAverage(now), panic.WindowAverage(now), nil
+	if col.weighted {
+		return stable.WindowAverageUnix(sec), panic.WindowAverageUnix(sec), nil
+	}
+	return stable.TimedBuckets.WindowAverageUnix(sec), panic.TimedBuckets.WindowAverageUnix(sec), nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,7 +16,8 @@ import (
 
 // PodCounter tells the MultiScaler how many pods of a revision are ready.
 // Return (0, nil) for a revision whose pods do not exist (yet); any error
-// makes that revision's tick invalid.
+// makes that revision's tick invalid. ReadyPods must be safe for concurrent
+// use: a tick over many revisions asks from several goroutines at once.
 type PodCounter interface {
 	ReadyPods(key types.NamespacedName) (int, error)
 }
@@ -80,8 +83,10 @@ type Options struct {
 // MultiScaler runs the autoscaler for many revisions: one 2 s tick loop
 // deciding for every revision (collector → decider → bounds →
 // ScaleSetter), an optional 1 s scrape loop, and immediate ticks on poke.
-// Revisions may be added, updated and removed while it runs. All methods
-// are safe for concurrent use.
+// A tick decides its revisions on up to GOMAXPROCS goroutines and then
+// calls Reporter and ScaleSetter from the tick goroutine alone. Revisions
+// may be added, updated and removed while it runs. All methods are safe
+// for concurrent use.
 type MultiScaler struct {
 	opts      Options
 	clock     clock.WithTicker
@@ -97,19 +102,61 @@ type MultiScaler struct {
 
 	// scratch is reused by the tick goroutine only.
 	scratch []*revision
+	// par is the tick's fan-out state, used by the tick goroutine and the
+	// workers it starts and waits for.
+	par tickPar
 }
 
-// revision is one revision's autoscaling state.
+// tickChunk is how many revisions a tick worker claims at a time: small
+// enough to balance the work between cores that other processes share,
+// large enough that claiming (one atomic add) costs nothing.
+const tickChunk = 128
+
+// tickPar fans the deciding part of a tick out over GOMAXPROCS goroutines.
+// Workers claim chunks of revs with next; a result to deliver goes to the
+// next free entry of sends (claimed with nsend), a report (only with a
+// Reporter) to the revision's own index in reports. The tick goroutine then
+// reports and delivers from those buffers alone, so Reporter and
+// ScaleSetter are still called from one goroutine. Both buffers are as
+// long as revs and reused, so a tick allocates nothing unless the number
+// of revisions grew.
+type tickPar struct {
+	revs []*revision
+	now  time.Time
+	// report: Options.Reporter is set, so every revision's tick is listed.
+	report  bool
+	next    atomic.Int64 // next chunk to claim
+	nsend   atomic.Int64 // entries of sends in use
+	sends   []tickSend
+	reports []TickReport
+	wg      sync.WaitGroup
+	// work is the worker goroutine's function, built once so that
+	// starting a worker allocates no closure.
+	work func()
+}
+
+// tickSend is a decided result waiting to be delivered.
+type tickSend struct {
+	r   *revision
+	res ScaleResult
+}
+
+// revision is one revision's autoscaling state, in one object: the
+// decider, the bounds and the metric windows are held by value so that a
+// tick touches one revision's memory and no map (only the windows' bucket
+// rings live apart).
 type revision struct {
 	key types.NamespacedName
-	// mu guards the fields below.
-	mu        sync.Mutex
-	spec      Spec
-	decider   *Decider
-	bounds    *Bounds
+	// mu guards the fields below (col has its own lock).
+	mu sync.Mutex
+	// decider holds the revision's spec (decider.spec).
+	decider   Decider
+	bounds    Bounds
 	last      ScaleResult
 	delivered bool
-	decision  Decision
+	// col is the revision's windows; the collector finds it through
+	// MultiScaler.findCollection.
+	col collection
 }
 
 // NewMultiScaler checks o and returns an idle MultiScaler; call Run.
@@ -132,6 +179,11 @@ func NewMultiScaler(o Options) (*MultiScaler, error) {
 		pokes:     make(map[types.NamespacedName]struct{}),
 		pokeCh:    make(chan struct{}, 1),
 	}
+	m.collector.find = m.findCollection
+	m.par.work = func() {
+		defer m.par.wg.Done()
+		m.decideChunks()
+	}
 	if m.clock == nil {
 		m.clock = clock.RealClock{}
 	}
@@ -146,13 +198,12 @@ func NewMultiScaler(o Options) (*MultiScaler, error) {
 // pod starts it in panic, docs/autoscaling.md surprise 8).
 func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
 	now := m.clock.Now()
-	m.collector.CreateOrUpdate(key, spec, now)
 	m.mu.RLock()
 	r := m.revs[key]
 	m.mu.RUnlock()
 	if r != nil {
+		r.col.update(spec, now, false)
 		r.mu.Lock()
-		r.spec = spec
 		r.decider.UpdateSpec(spec)
 		r.bounds.UpdateSpec(spec)
 		r.mu.Unlock()
@@ -166,13 +217,24 @@ func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
 	if err != nil {
 		ready = 0
 	}
-	r = &revision{key: key, spec: spec,
-		decider: NewDecider(spec, int32(ready), now), bounds: NewBounds(spec, now)}
+	r = &revision{key: key, decider: *NewDecider(spec, int32(ready), now), bounds: *NewBounds(spec, now)}
+	r.col.update(spec, now, true)
 	m.mu.Lock()
 	if _, ok := m.revs[key]; !ok { // lost a race with another Set: keep the first
 		m.revs[key] = r
 	}
 	m.mu.Unlock()
+}
+
+// findCollection returns the windows of key's revision, or nil.
+func (m *MultiScaler) findCollection(key types.NamespacedName) *collection {
+	m.mu.RLock()
+	r := m.revs[key]
+	m.mu.RUnlock()
+	if r == nil {
+		return nil
+	}
+	return &r.col
 }
 
 // Remove stops scaling a revision and forgets its metrics.
@@ -186,6 +248,10 @@ func (m *MultiScaler) Remove(key types.NamespacedName) {
 
 // Record records a scraped (or otherwise observed) stat at now.
 func (m *MultiScaler) Record(key types.NamespacedName, now time.Time, st Stat) error {
+	if col := m.findCollection(key); col != nil {
+		col.record(now.Unix(), st)
+		return nil
+	}
 	return m.collector.Record(key, now, st)
 }
 
@@ -241,7 +307,9 @@ func (m *MultiScaler) Status(key types.NamespacedName) (Status, ScaleResult, boo
 	return r.decider.Status(), r.last, true
 }
 
-// Collector returns the MultiScaler's collector (for reading averages).
+// Collector returns the MultiScaler's collector, for reading averages. Its
+// revisions' windows live in the MultiScaler (the collector finds them
+// there), so Remove, not Collector().Delete, stops collecting for one.
 func (m *MultiScaler) Collector() *Collector { return m.collector }
 
 // Run ticks until ctx is done and returns nil after its goroutines end.
@@ -291,11 +359,69 @@ func (m *MultiScaler) snapshot() []*revision {
 	return s
 }
 
+// tick decides every revision at now, then reports and delivers the
+// results. Deciding (pod count, windows, decider, bounds) runs on up to
+// GOMAXPROCS goroutines; each revision is decided exactly as on one, since
+// revisions share no state.
 func (m *MultiScaler) tick(ctx context.Context, now time.Time) {
-	for _, r := range m.snapshot() {
-		m.tickOne(ctx, r, now)
+	revs := m.snapshot()
+	workers := min(runtime.GOMAXPROCS(0), (len(revs)+tickChunk-1)/tickChunk)
+	if workers <= 1 {
+		for _, r := range revs {
+			m.tickOne(ctx, r, now)
+		}
+		clear(m.scratch) // drop references to removed revisions
+		return
 	}
-	clear(m.scratch) // drop references to removed revisions
+	p := &m.par
+	p.revs, p.now, p.report = revs, now, m.opts.Reporter != nil
+	p.next.Store(0)
+	p.nsend.Store(0)
+	if len(p.sends) < len(revs) {
+		p.sends = make([]tickSend, len(revs))
+	}
+	if p.report && len(p.reports) < len(revs) {
+		p.reports = make([]TickReport, len(revs))
+	}
+	p.wg.Add(workers - 1)
+	for range workers - 1 {
+		go p.work()
+	}
+	m.decideChunks()
+	p.wg.Wait()
+	if p.report {
+		for i := range revs {
+			m.opts.Reporter.ReportTick(p.reports[i])
+		}
+	}
+	sends := p.sends[:p.nsend.Load()]
+	for _, sd := range sends {
+		m.send(ctx, sd.r, sd.res)
+	}
+	clear(sends) // drop references to revisions
+	p.revs = nil
+	clear(m.scratch)
+}
+
+// decideChunks decides chunks of m.par.revs until none is left.
+func (m *MultiScaler) decideChunks() {
+	p := &m.par
+	for {
+		lo := int(p.next.Add(1)-1) * tickChunk
+		if lo >= len(p.revs) {
+			break
+		}
+		for i := lo; i < min(lo+tickChunk, len(p.revs)); i++ {
+			r := p.revs[i]
+			rep, send := m.decide(r, p.now)
+			if p.report {
+				p.reports[i] = rep
+			}
+			if send {
+				p.sends[p.nsend.Add(1)-1] = tickSend{r, rep.Result}
+			}
+		}
+	}
 }
 
 func (m *MultiScaler) tickPoked(ctx context.Context, now time.Time) {
@@ -313,19 +439,31 @@ func (m *MultiScaler) tickPoked(ctx context.Context, now time.Time) {
 	}
 }
 
-// tickOne decides one revision and delivers a changed result.
+// tickOne decides one revision, reports it and delivers a changed result.
 func (m *MultiScaler) tickOne(ctx context.Context, r *revision, now time.Time) {
+	rep, send := m.decide(r, now)
+	if m.opts.Reporter != nil {
+		m.opts.Reporter.ReportTick(rep)
+	}
+	if send {
+		m.send(ctx, r, rep.Result)
+	}
+}
+
+// decide runs r's decider and bounds at now. It reports the tick and
+// whether the result must be delivered (it changed, or the last delivery
+// failed). Safe to run for different revisions at once.
+func (m *MultiScaler) decide(r *revision, now time.Time) (TickReport, bool) {
 	ready, err := m.opts.PodCounter.ReadyPods(r.key)
 	r.mu.Lock()
 	obs := Observation{ReadyPods: int32(ready), NoData: err != nil}
+	metric := r.decider.spec.Metric
 	if err == nil {
 		var e error
-		obs.Stable, obs.Panic, e = m.collector.StableAndPanic(r.key, now, r.spec.Metric)
+		obs.Stable, obs.Panic, e = r.col.stableAndPanic(now.Unix(), metric == MetricRPS)
 		obs.NoData = e != nil
 	}
-	metric := r.spec.Metric
 	d := r.decider.Decide(now, obs)
-	r.decision = d
 	var res ScaleResult
 	if err == nil {
 		res = r.bounds.Reconcile(now, r.decider.Status(), int32(ready))
@@ -335,14 +473,11 @@ func (m *MultiScaler) tickOne(ctx context.Context, r *revision, now time.Time) {
 	send := err == nil && (!r.delivered || !sameResult(res, r.last))
 	r.last = res
 	r.mu.Unlock()
+	return TickReport{Key: r.key, Now: now, Metric: metric, Observation: obs, Decision: d, Result: res}, send
+}
 
-	if m.opts.Reporter != nil {
-		m.opts.Reporter.ReportTick(TickReport{Key: r.key, Now: now, Metric: metric,
-			Observation: obs, Decision: d, Result: res})
-	}
-	if !send {
-		return
-	}
+// send delivers r's result. It is called from the tick goroutine only.
+func (m *MultiScaler) send(ctx context.Context, r *revision, res ScaleResult) {
 	if err := m.opts.ScaleSetter.SetScale(ctx, r.key, res); err != nil {
 		m.log.Error("autoscaler: set scale", "revision", r.key.String(), "replicas", res.Replicas, "err", err)
 		r.mu.Lock()
@@ -370,8 +505,8 @@ func (m *MultiScaler) scrape(ctx context.Context, now time.Time) {
 	jobs := make([]job, 0, len(m.revs))
 	for k, r := range m.revs {
 		r.mu.Lock()
-		if r.spec.Scrapes() {
-			jobs = append(jobs, job{k, r.spec})
+		if r.decider.spec.Scrapes() {
+			jobs = append(jobs, job{k, r.decider.spec})
 		}
 		r.mu.Unlock()
 	}

@@ -254,9 +254,13 @@ func TestMultiScalerPokeIgnoredWithoutDecision(t *testing.T) {
 	ms.Poke(types.NamespacedName{Name: "unknown"})
 }
 
-func BenchmarkMultiScalerTick10k(b *testing.B) {
-	const n = 10_000
+// benchmarkTick records one stat for each of n revisions and ticks, as the
+// MultiScaler does every 2 s. One tick runs before the timer starts, so the
+// figures are the steady state (the first tick delivers every revision and
+// grows the reused tick lists once).
+func benchmarkTick(b *testing.B, n int) {
 	ms, p, s, _ := newTestScaler(b, Options{})
+	ms.opts.PodCounter = fixedPods(p.n) // read-only: no lock shared by the tick's workers
 	go func() {
 		for range s.ch {
 		}
@@ -265,22 +269,118 @@ func BenchmarkMultiScalerTick10k(b *testing.B) {
 	spec := mustSpec(b, nil, nil, 0)
 	keys := make([]types.NamespacedName, n)
 	for i := range keys {
-		keys[i] = types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("rev-%05d", i)}
+		keys[i] = types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("rev-%06d", i)}
 		p.n[keys[i]] = 3
 		ms.Set(keys[i], spec)
 	}
 	ctx := context.Background()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
+	tick := func(i int) {
 		now := sec(float64(2 * i))
 		for j, k := range keys {
 			_ = ms.Record(k, now, Stat{AverageConcurrentRequests: float64(j % 500)})
 		}
 		ms.tick(ctx, now)
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/revision")
+	tick(0)
+	b.ReportAllocs()
+	i := 0
+	var cpu0 time.Duration
+	for b.Loop() {
+		if i == 0 {
+			cpu0 = processCPU()
+		}
+		i++
+		tick(i)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/revision")
+	// CPU time of the whole process (every core) per tick: less sensitive
+	// than wall time to other jobs on a shared machine.
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// tickRecorder is a Reporter keeping every revision's reports in order.
+type tickRecorder map[types.NamespacedName][]TickReport
+
+func (r tickRecorder) ReportTick(t TickReport) { r[t.Key] = append(r[t.Key], t) }
+
+// fixedPods is a read-only PodCounter, as cheap as a platform's can be.
+type fixedPods map[types.NamespacedName]int
+
+func (p fixedPods) ReadyPods(k types.NamespacedName) (int, error) { return p[k], nil }
+
+func BenchmarkMultiScalerTick1k(b *testing.B)   { benchmarkTick(b, 1_000) }
+func BenchmarkMultiScalerTick10k(b *testing.B)  { benchmarkTick(b, 10_000) }
+func BenchmarkMultiScalerTick100k(b *testing.B) { benchmarkTick(b, 100_000) }
+
+// TestMultiScalerParallelTickMatchesSequential ticks many revisions (more
+// than one worker's chunk) with varied load on two MultiScalers, one
+// deciding on GOMAXPROCS goroutines and one revision at a time, and wants
+// the same SetScale calls and the same status for every revision.
+func TestMultiScalerParallelTickMatchesSequential(t *testing.T) {
+	const n = 5*tickChunk + 17
+	keys := make([]types.NamespacedName, n)
+	run := func(parallel bool) (map[types.NamespacedName][]ScaleResult, map[types.NamespacedName][]TickReport) {
+		rep := tickRecorder{}
+		ms, p, s, _ := newTestScaler(t, Options{Reporter: rep})
+		got := map[types.NamespacedName][]ScaleResult{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for c := range s.ch {
+				got[c.Key] = append(got[c.Key], c.R)
+			}
+		}()
+		specs := []Spec{mustSpec(t, nil, nil, 0), mustSpec(t, nil, target10, 0),
+			mustSpec(t, nil, map[string]string{AnnotationWindow: "6s", AnnotationMetric: MetricRPS}, 0),
+			mustSpec(t, nil, map[string]string{AnnotationMetricAggregation: AlgorithmWeightedExponential,
+				AnnotationScaleDownDelay: "10s"}, 0)}
+		for i := range keys {
+			keys[i] = types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("r%04d", i)}
+			p.set(keys[i], i%4)
+			ms.Set(keys[i], specs[i%len(specs)])
+		}
+		ctx := context.Background()
+		for tk := range 40 {
+			now := sec(float64(2 * tk))
+			for i, k := range keys {
+				if (i+tk)%7 != 0 { // some seconds silent
+					_ = ms.Record(k, now, Stat{AverageConcurrentRequests: float64((i * tk) % 300),
+						RequestCount: float64((i + tk) % 50)})
+				}
+				if tk%5 == 0 {
+					p.set(k, (i+tk)%6)
+				}
+			}
+			if parallel {
+				ms.tick(ctx, now)
+			} else {
+				for _, r := range ms.snapshot() {
+					ms.tickOne(ctx, r, now)
+				}
+			}
+		}
+		close(s.ch)
+		<-done
+		return got, rep
+	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs GOMAXPROCS ≥ 2 to run the tick on several goroutines")
+	}
+	par, parReports := run(true)
+	seq, seqReports := run(false)
+	if diff := cmp.Diff(seqReports, parReports); diff != "" {
+		t.Errorf("parallel tick reports differ from sequential (-seq +par):\n%s", diff)
+	}
+	calls := 0
+	for _, rs := range seq {
+		calls += len(rs)
+	}
+	if len(seq) != n || calls < 2*n {
+		t.Fatalf("%d revisions got %d SetScale calls; want all %d, several times", len(seq), calls, n)
+	}
+	if diff := cmp.Diff(seq, par); diff != "" {
+		t.Errorf("parallel tick differs from sequential (-seq +par):\n%s", diff)
+	}
 }
 
 func BenchmarkMultiScalerMemoryPerRevision(b *testing.B) {

@@ -19,23 +19,45 @@ const precision = 6
 type TimedBuckets struct {
 	// buckets is a ring indexed by the Unix second modulo len(buckets).
 	buckets []float64
-	// firstWrite is the oldest second of the current run of data (zero until
-	// the first Record). WindowAverage divides by the seconds since it while
-	// the window is warming up.
-	firstWrite time.Time
-	// lastWrite is the newest second written.
-	lastWrite time.Time
+	// first is the oldest second (Unix seconds) of the current run of
+	// data; unset (zeroSec, the zero time.Time) until the first Record.
+	// WindowAverage divides by the seconds since it while the window is
+	// warming up.
+	first int64
+	// last is the newest second written (zeroSec until the first Record).
+	last int64
 	// window is the averaging window (len(buckets) seconds, rounded up).
 	window time.Duration
 	// total is the sum of every ring entry, including stale ones after
-	// lastWrite that WindowAverage subtracts.
+	// last that WindowAverage subtracts.
 	total float64
+}
+
+// The windows keep instants as whole Unix seconds (every instant is
+// truncated to its bucket first), so the hot paths do integer arithmetic
+// instead of time.Time arithmetic. zeroSec stands for the zero time.Time
+// (year 1), and since saturates as time.Time.Sub does, so every comparison
+// gives the result the time.Time version gave.
+var zeroSec = time.Time{}.Unix()
+
+// since returns (a − b) seconds as a Duration, saturating like
+// time.Time.Sub.
+func since(a, b int64) time.Duration {
+	const maxSec = int64(math.MaxInt64 / int64(time.Second))
+	switch d := a - b; {
+	case d > maxSec:
+		return math.MaxInt64
+	case d < -maxSec:
+		return math.MinInt64
+	default:
+		return time.Duration(d) * time.Second
+	}
 }
 
 // NewTimedBuckets returns a linear window of ceil(window / 1s) buckets.
 // A window shorter than one second is treated as one second.
 func NewTimedBuckets(window time.Duration) *TimedBuckets {
-	t := &TimedBuckets{}
+	t := &TimedBuckets{first: zeroSec, last: zeroSec}
 	t.init(window)
 	return t
 }
@@ -60,12 +82,12 @@ func numBuckets(window time.Duration) int {
 // Window returns the window length.
 func (t *TimedBuckets) Window() time.Duration { return t.window }
 
-// index maps a bucket-aligned instant to its ring position (before modulo).
-func index(tm time.Time) int64 { return tm.Unix() }
-
 func (t *TimedBuckets) slot(i int64) int {
-	n := int64(len(t.buckets))
-	return int(((i % n) + n) % n)
+	s := int(i % int64(len(t.buckets)))
+	if s < 0 {
+		s += len(t.buckets)
+	}
+	return s
 }
 
 // Record adds v to the bucket of the second containing now.
@@ -76,38 +98,49 @@ func (t *TimedBuckets) slot(i int64) int {
 // between the previous write and this one become zeros; a gap of a whole
 // window resets the window and restarts its warm-up.
 func (t *TimedBuckets) Record(now time.Time, v float64) {
-	b := now.Truncate(Granularity)
-	if !b.Equal(t.lastWrite) {
-		if !b.Add(t.window).After(t.lastWrite) {
+	t.RecordUnix(now.Unix(), v)
+}
+
+// RecordUnix is Record for the second sec (Unix seconds).
+func (t *TimedBuckets) RecordUnix(sec int64, v float64) {
+	b := sec
+	if b != t.last {
+		if since(t.last, b) >= t.window {
 			return // at least a window older than the newest data
 		}
-		if t.firstWrite.IsZero() || b.Before(t.firstWrite) {
-			t.firstWrite = b
+		if t.first == zeroSec || b < t.first {
+			t.first = b
 		}
-		if b.After(t.lastWrite) {
-			if b.Sub(t.lastWrite) >= t.window {
-				t.firstWrite = b
+		if b > t.last {
+			if since(b, t.last) >= t.window {
+				t.first = b
 				clear(t.buckets)
 				t.total = 0
 			} else {
-				for i := index(t.lastWrite) + 1; i <= index(b); i++ {
-					s := t.slot(i)
+				// Zero the seconds after last up to b, stepping through
+				// the ring instead of one modulo per second.
+				s := t.slot(t.last)
+				for i := t.last; i < b; i++ {
+					if s++; s == len(t.buckets) {
+						s = 0
+					}
 					t.total -= t.buckets[s]
 					t.buckets[s] = 0
 				}
 			}
-			t.lastWrite = b
+			t.last = b
 		}
 	}
-	t.buckets[t.slot(index(b))] += v
+	t.buckets[t.slot(b)] += v
 	t.total += v
 }
 
 // IsEmpty reports whether nothing was recorded within the window before now
 // (strictly more than one window since the last write).
-func (t *TimedBuckets) IsEmpty(now time.Time) bool {
-	return now.Truncate(Granularity).Sub(t.lastWrite) > t.window
-}
+func (t *TimedBuckets) IsEmpty(now time.Time) bool { return t.IsEmptyUnix(now.Unix()) }
+
+// IsEmptyUnix is IsEmpty at the second sec (Unix seconds).
+func (t *TimedBuckets) IsEmptyUnix(sec int64) bool { return since(sec, t.last) > t.window }
 
 // WindowAverage returns the linear average at now, rounded to 6 decimals.
 //
@@ -116,18 +149,26 @@ func (t *TimedBuckets) IsEmpty(now time.Time) bool {
 // window rather than counted as zeros; once a whole window has passed
 // without writes the average is 0.
 func (t *TimedBuckets) WindowAverage(now time.Time) float64 {
-	now = now.Truncate(Granularity)
-	d := now.Sub(t.lastWrite)
-	span := float64(t.lastWrite.Sub(t.firstWrite)/Granularity) + 1
+	return t.WindowAverageUnix(now.Unix())
+}
+
+// WindowAverageUnix is WindowAverage at the second sec (Unix seconds).
+func (t *TimedBuckets) WindowAverageUnix(sec int64) float64 {
+	d := since(sec, t.last)
+	span := float64(since(t.last, t.first)/Granularity) + 1
 	switch {
 	case d <= 0:
 		n := math.Min(span, float64(len(t.buckets)))
 		return roundTo(t.total / n)
 	case d < t.window:
-		st, en := index(t.lastWrite), index(now)
+		st, en := t.last, sec
 		sum := t.total
-		for i := st + 1; i <= en; i++ {
-			sum -= t.buckets[t.slot(i)]
+		s := t.slot(st)
+		for i := st; i < en; i++ {
+			if s++; s == len(t.buckets) {
+				s = 0
+			}
+			sum -= t.buckets[s]
 		}
 		n := math.Min(span, float64(int64(len(t.buckets))-(en-st)))
 		return roundTo(sum / n)
@@ -156,18 +197,18 @@ func (t *TimedBuckets) Resize(now time.Time, window time.Duration) {
 	n := numBuckets(window)
 	nb := make([]float64, n)
 	total := 0.0
-	if now.Truncate(Granularity).Sub(t.lastWrite) <= t.window && !t.lastWrite.IsZero() {
+	if since(now.Unix(), t.last) <= t.window && t.last != zeroSec {
 		old := len(t.buckets)
-		idx := index(t.lastWrite)
+		idx := t.last
 		for i := 0; i < min(n, old); i++ {
 			v := t.buckets[t.slot(idx)]
 			nb[int(((idx%int64(n))+int64(n))%int64(n))] = v
 			total += v
 			idx--
 		}
-		t.firstWrite = t.lastWrite.Add(-time.Duration(old-1) * Granularity)
+		t.first = t.last - int64(old-1)
 	} else {
-		t.firstWrite = time.Time{}
+		t.first = zeroSec
 	}
 	t.window = window
 	t.buckets = nb
@@ -188,7 +229,7 @@ type WeightedBuckets struct {
 // NewWeightedBuckets returns a weighted-exponential window of
 // ceil(window / 1s) buckets.
 func NewWeightedBuckets(window time.Duration) *WeightedBuckets {
-	w := &WeightedBuckets{}
+	w := &WeightedBuckets{TimedBuckets: TimedBuckets{first: zeroSec, last: zeroSec}}
 	w.init(window)
 	w.alpha = SmoothingCoefficient(len(w.buckets))
 	return w
@@ -206,22 +247,30 @@ func (w *WeightedBuckets) Alpha() float64 { return w.alpha }
 // WindowAverage returns the weighted-exponential average at now (0 when the
 // window is empty). It is not rounded.
 func (w *WeightedBuckets) WindowAverage(now time.Time) float64 {
-	now = now.Truncate(Granularity)
-	if w.IsEmpty(now) {
+	return w.WindowAverageUnix(now.Unix())
+}
+
+// WindowAverageUnix is WindowAverage at the second sec (Unix seconds).
+func (w *WeightedBuckets) WindowAverageUnix(sec int64) float64 {
+	if w.IsEmptyUnix(sec) {
 		return 0
 	}
 	n := int64(len(w.buckets))
 	m := w.alpha
-	if now.After(w.lastWrite) {
-		k := int64(now.Sub(w.lastWrite) / Granularity)
+	if sec > w.last {
+		k := int64(since(sec, w.last) / Granularity)
 		m *= math.Pow(1-w.alpha, float64(k))
 		n -= k
 	}
-	st := index(w.lastWrite)
+	s := w.slot(w.last)
 	ret := 0.0
 	for i := int64(0); i < n; i++ {
-		ret += w.buckets[w.slot(st-i)] * m
+		ret += w.buckets[s] * m
 		m *= 1 - w.alpha
+		if s == 0 {
+			s = len(w.buckets)
+		}
+		s--
 	}
 	return ret
 }
