@@ -273,9 +273,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP routes r: 404 when no route serves its host, 503 when the picked
-// revision is not known, else to a pod or the activator.
+// revision is not known, else to a pod or the activator. It first removes the
+// platform's internal probe headers (K-Network-Probe, K-Kubelet-Probe), which no
+// outside request may carry.
 func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// Probe headers are the platform's own, between its components; from outside they
+	// would make the activator or a queue proxy answer in the app's place.
+	delete(r.Header, queue.ProbeHeaderName)
+	delete(r.Header, queue.KubeletProbeHeader)
 	tag := ""
 	if in.tags {
 		tag = r.Header.Get(route.TagHeader)
