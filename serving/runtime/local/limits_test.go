@@ -1,7 +1,9 @@
 package local
 
 import (
+	"context"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +118,49 @@ func TestBoundScale(t *testing.T) {
 				t.Errorf("bounded config invalid: %v", err)
 			}
 		})
+	}
+}
+
+// TestMaxPodsFirstAskedFirstBeforeRun: pods asked for before Run starts are started
+// in the order they were asked for, across revisions, so the ones beyond MaxPods are
+// the last asked (a map's order decided before).
+func TestMaxPodsFirstAskedFirstBeforeRun(t *testing.T) {
+	r, err := New(Options{MaxPods: 3, NewFront: newTestFront, TerminationGrace: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []types.NamespacedName
+	for i := range 5 {
+		key := types.NamespacedName{Namespace: "default", Name: "r" + strconv.Itoa(i) + "-00001"}
+		keys = append(keys, key)
+		if err := r.Apply(testRevision(key.Name, helperContainer("serve"))); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Scale(key, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "3 ready pods", 30*time.Second, func() bool {
+		n := 0
+		for _, key := range keys {
+			n += len(readyPods(r, key))
+		}
+		return n == 3
+	})
+	for i, key := range keys {
+		pods := r.Pods(key)
+		pending := len(pods) == 1 && pods[0].State == PodPending
+		if want := i >= 3; pending != want {
+			t.Errorf("%s: pending %v, want %v (the first 3 asked for run)", key.Name, pending, want)
+		}
 	}
 }

@@ -24,6 +24,8 @@ type pod struct {
 	r    *Runtime
 	rev  *revision // never changes
 	name string
+	// asked orders the pods of all revisions by when they were asked for.
+	asked uint64
 
 	started bool // guarded by Runtime.mu: run's goroutine was started
 

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -159,6 +160,9 @@ type Runtime struct {
 		// or when it is no longer wanted.
 		waiting []*pod
 		waitSet map[*pod]bool
+		// asked numbers the pods in the order they were asked for, across
+		// revisions (pod.asked), so pods recorded before Run start in that order.
+		asked uint64
 	}
 	// maxPods is Options.MaxPods resolved: the limit, or 0 for none.
 	maxPods int
@@ -243,8 +247,15 @@ func (r *Runtime) Run(ctx context.Context, notify func(types.NamespacedName)) er
 	}
 	r.mu.ctx = ctx
 	r.mu.notify = notify
+	// The pods asked for before Run start first asked first, across revisions (a
+	// map's order would let a later revision's pods take the room under MaxPods).
+	var recorded []*pod
 	for _, rev := range r.mu.revs {
-		r.reconcileLocked(rev, len(rev.pods))
+		recorded = append(recorded, rev.pods...)
+	}
+	slices.SortFunc(recorded, func(a, b *pod) int { return cmp.Compare(a.asked, b.asked) })
+	for _, p := range recorded {
+		r.startLocked(p)
 	}
 	r.mu.Unlock()
 
@@ -452,11 +463,13 @@ func leastBusy(pods []*pod) int {
 
 func (r *Runtime) newPodLocked(rev *revision) *pod {
 	rev.nextID++
+	r.mu.asked++
 	p := &pod{
-		r:    r,
-		rev:  rev,
-		name: rev.key.Name + "-" + strconv.Itoa(rev.nextID),
-		stop: make(chan struct{}),
+		asked: r.mu.asked,
+		r:     r,
+		rev:   rev,
+		name:  rev.key.Name + "-" + strconv.Itoa(rev.nextID),
+		stop:  make(chan struct{}),
 	}
 	p.mu.state = PodStarting
 	return p
