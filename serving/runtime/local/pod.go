@@ -139,6 +139,7 @@ func (p *pod) run(ctx context.Context) {
 	p.mu.addr = ln.Addr().String()
 	p.mu.Unlock()
 
+	defer p.r.ports.release(userPort)
 	p.supervise(ctx, userPort)
 
 	// The front was drained before the process was stopped (stopProcess); now it
@@ -149,10 +150,16 @@ func (p *pod) run(ctx context.Context) {
 
 // setup picks the user port and builds and binds the front.
 func (p *pod) setup() (int, Front, net.Listener, error) {
-	userPort, err := freePort()
+	userPort, err := p.r.ports.reserve()
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("no free port: %w", err)
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			p.r.ports.release(userPort)
+		}
+	}()
 	fc := p.rev.spec.front
 	fc.UserAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(userPort))
 	fc.Pod = p.name
@@ -160,10 +167,11 @@ func (p *pod) setup() (int, Front, net.Listener, error) {
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("front: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := p.r.ports.listen()
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("front listener: %w", err)
 	}
+	ok = true
 	return userPort, front, ln, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	goruntime "runtime"
 	"slices"
 	"strconv"
@@ -143,6 +142,7 @@ type Runtime struct {
 	logger  *slog.Logger
 	builder builder
 	out     *prefixWriter
+	ports   portSet // the user ports handed out to pods
 
 	mu struct {
 		sync.Mutex
@@ -621,16 +621,6 @@ func seconds(s *int64) time.Duration {
 		return 0
 	}
 	return time.Duration(*s) * time.Second
-}
-
-// freePort asks the OS for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // notifyRev tells Run's listener that rev's pods changed.
