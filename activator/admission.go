@@ -62,16 +62,9 @@ func (t *Throttler) TrySized(ctx context.Context, key RevisionKey, size int64, f
 		size = 0
 	}
 	waiting := true
-	stopWaiting := func() {
-		waiting = false
-		rev.waiting.Add(-1)
-		if size > 0 {
-			rev.waitingBytes.Add(-size)
-		}
-	}
 	defer func() {
 		if waiting {
-			stopWaiting()
+			rev.leaveQueue(size)
 		}
 	}()
 	if len(*rev.assigned.Load()) == 0 {
@@ -98,7 +91,8 @@ func (t *Throttler) TrySized(ctx context.Context, key RevisionKey, size int64, f
 			}()
 			picked = true
 			if waiting {
-				stopWaiting()
+				waiting = false
+				rev.leaveQueue(size)
 				if h := t.hooks.QueueWait; h != nil {
 					h(key, t.clock.Since(start))
 				}
@@ -131,6 +125,15 @@ func (t *Throttler) TrySized(ctx context.Context, key RevisionKey, size int64, f
 			continue
 		}
 		return ferr
+	}
+}
+
+// leaveQueue takes a request of size bytes (TrySized) out of the revision's waiting
+// counts.
+func (rev *revision) leaveQueue(size int64) {
+	rev.waiting.Add(-1)
+	if size > 0 {
+		rev.waitingBytes.Add(-size)
 	}
 }
 
