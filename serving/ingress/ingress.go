@@ -71,12 +71,17 @@ type Options struct {
 // straight to a pod or through the activator. Create it with New.
 type Ingress struct {
 	routes   Routes
-	tags     bool
+	tags     atomic.Bool // Options.TagHeaderRouting, then SetTagHeaderRouting
 	revision func(types.NamespacedName) *Revision
 	act      http.Handler
 	reporter Reporter
 	direct   *httputil.ReverseProxy // built once; the pod comes from the request context
 }
+
+// SetTagHeaderRouting turns Knative-Serving-Tag header routing on or off for the
+// requests that arrive from now on (Options.TagHeaderRouting at start), e.g. when
+// config-features changes. The Routes must agree: their table resolves the tag.
+func (in *Ingress) SetTagHeaderRouting(on bool) { in.tags.Store(on) }
 
 // Revision is a revision's data-path state, read by the Ingress on every request
 // without locks and written by its composer: whether the activator is in the path,
@@ -183,7 +188,8 @@ func New(o Options) (*Ingress, error) {
 	case o.Activator == nil:
 		return nil, errors.New("ingress: Options.Activator is required")
 	}
-	in := &Ingress{routes: o.Routes, tags: o.TagHeaderRouting, revision: o.Revision, act: o.Activator, reporter: o.Reporter}
+	in := &Ingress{routes: o.Routes, revision: o.Revision, act: o.Activator, reporter: o.Reporter}
+	in.tags.Store(o.TagHeaderRouting)
 	if in.reporter == nil {
 		in.reporter = nopReporter{}
 	}
@@ -283,7 +289,7 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delete(r.Header, queue.ProbeHeaderName)
 	delete(r.Header, queue.KubeletProbeHeader)
 	tag := ""
-	if in.tags {
+	if in.tags.Load() {
 		tag = r.Header.Get(route.TagHeader)
 	}
 	p, ok := in.routes.Lookup(r.Host, tag)
