@@ -252,12 +252,13 @@ func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 		st.spec.InitialScale, spec.InitialScale = 0, 0
 	}
 	st.dp = ingress.NewRevision(key)
+	st.dp.SetH2C(revisionH2C(rev))
 	c.mu.state[key] = st
 	timeout := time.Duration(0)
 	if rev.Spec.TimeoutSeconds != nil {
 		timeout = time.Duration(*rev.Spec.TimeoutSeconds) * time.Second
 	}
-	if err := c.throttler.SetRevision(st.dp.Key(), activator.Revision{ContainerConcurrency: int(cc), Timeout: timeout}); err != nil {
+	if err := c.throttler.SetRevision(st.dp.Key(), activator.Revision{ContainerConcurrency: int(cc), Timeout: timeout, H2C: st.dp.H2C()}); err != nil {
 		c.log.Error("revision: activator", "revision", key.String(), "err", err)
 	}
 	c.publishDataplaneLocked()
