@@ -101,3 +101,31 @@ func (c *Controller) autoscalingSpecLocked(key types.NamespacedName, rev *v1.Rev
 	}
 	return spec
 }
+
+// RetryFailedRevisions asks the backend again to run each revision it refused
+// (e.g. an image the local runtime's image map did not have), as the kubelet keeps
+// retrying an image pull: one it now accepts starts at its initial scale and
+// recovers its conditions. Revisions the backend runs are not touched. Call it
+// after a change that may let the backend run them (serving/platform does after
+// the image map changed).
+func (c *Controller) RetryFailedRevisions() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, st := range c.mu.state {
+		rev := c.mu.revs[key]
+		if rev == nil || st.applyErr == nil {
+			continue
+		}
+		if err := c.backend.Apply(rev); err != nil {
+			st.applyErr = err
+			continue
+		}
+		st.applyErr = nil
+		c.scaler.Set(key, st.spec)
+		if err := c.backend.Scale(key, int(st.spec.InitialScale)); err != nil {
+			c.log.Error("revision: scale", "revision", key.String(), "err", err)
+		}
+		c.log.Info("revision: the backend runs it now", "revision", key.String(), "initialScale", st.spec.InitialScale)
+	}
+	c.kick()
+}

@@ -64,7 +64,8 @@ func (p *Platform) configChanged(c config.Config, changed []string) {
 }
 
 // imageMapWatcher follows the image map file: a changed file that parses replaces
-// the runtime's map (for revisions created from then on); one that does not keeps
+// the runtime's map (for revisions created from then on, and those the runtime
+// refused for want of a mapping: Controller.RetryFailedRevisions); one that does not keeps
 // the last good map and is listed in the controller's source errors until fixed.
 type imageMapWatcher struct {
 	path   string
@@ -134,6 +135,8 @@ func (w *imageMapWatcher) scan() {
 	w.p.rt.SetImageMap(m)
 	w.log.Info("image map changed: revisions created from now on use it; running revisions and their pods keep their command",
 		"file", w.path, "images", changed)
+	// A revision refused for want of a mapping may run now.
+	w.p.ctrl.RetryFailedRevisions()
 }
 
 // fail reports err once per change of it; the last good map stays in effect.

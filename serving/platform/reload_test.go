@@ -51,6 +51,11 @@ func appMain(mode string, args []string) {
 // service is a Service manifest of the test app: mode is its appEnv, version an
 // env var that makes a new revision, traffic its spec.traffic YAML ("" for none).
 func service(name, mode, version, traffic string) string {
+	return serviceOf(name, "example.test/app", mode, version, traffic)
+}
+
+// serviceOf is service with another image.
+func serviceOf(name, image, mode, version, traffic string) string {
 	s := fmt.Sprintf(`apiVersion: serving.knative.dev/v1
 kind: Service
 metadata:
@@ -59,13 +64,13 @@ spec:
   template:
     spec:
       containers:
-      - image: example.test/app
+      - image: %s
         env:
         - name: %s
           value: %s
         - name: VERSION
           value: "%s"
-`, name, appEnv, mode, version)
+`, name, image, appEnv, mode, version)
 	if traffic != "" {
 		s += "  traffic:\n" + traffic
 	}
@@ -202,6 +207,7 @@ func TestReloadWhileRunning(t *testing.T) {
 	helloFile := filepath.Join(manDir, "hello.yaml")
 	c.write(helloFile, service("hello", "serve", "1", ""))
 	c.write(filepath.Join(manDir, "stuck.yaml"), service("stuck", "hang", "1", ""))
+	c.write(filepath.Join(manDir, "later.yaml"), serviceOf("later", "example.test/later", "serve", "1", ""))
 
 	p, err := platform.New(platform.Options{
 		Manifests: manDir, ConfigDir: cfgDir, ImageMapFile: imageMap, PollInterval: 20 * time.Millisecond,
@@ -249,8 +255,17 @@ func TestReloadWhileRunning(t *testing.T) {
 	c.waitFor("the image map's error in /status", func() bool {
 		return strings.Contains(sourceError(c.status(), "imagemap.yaml"), `"example.test/app"`)
 	})
-	c.write(imageMap, fmt.Sprintf("example.test/app: [%q, two]\n", exe))
+	if r := findRevision(c.status(), "later", "later-00001"); r == nil || !strings.Contains(r.Message, "not in the image map") {
+		t.Errorf("later-00001 before its image is mapped: %+v, want its message to say so", r)
+	}
+	c.write(imageMap, fmt.Sprintf("example.test/app: [%q, two]\nexample.test/later: [%q, three]\n", exe, exe))
 	c.waitFor("the image map's error to clear", func() bool { return sourceError(c.status(), "imagemap.yaml") == "" })
+	// The revision refused for want of a mapping runs now, as a pod whose image
+	// pull failed starts once the image is there.
+	c.waitFor("later to answer three", func() bool {
+		code, body := c.get("later.default.example.com", "")
+		return code == http.StatusOK && body == "three\n"
+	})
 	if code, body := c.get("hello.default.example.com", ""); code != http.StatusOK || body != "one\n" {
 		t.Errorf("hello after the image map changed = %d %q, want the running revision's one", code, body)
 	}
