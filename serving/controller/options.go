@@ -70,6 +70,11 @@ type Options struct {
 	// ActivatorHooks observe the activator's cold starts, queue waits and
 	// rejections (e.g. activator/ocmetrics). Nil fields are no-ops.
 	ActivatorHooks activator.Hooks
+	// Store, if not nil, keeps the Controller's objects across restarts (see
+	// Store): New loads them, and every change is committed before anyone can
+	// observe it (Apply, Delete and each reconcile commit before they return). Nil
+	// keeps everything in memory only.
+	Store Store
 	// ResyncInterval is how often time-based state advances without an event: a
 	// gradual rollout's steps, a progress deadline, the metrics of revisions with
 	// requests waiting in the activator. Each tick reconciles only what changed or

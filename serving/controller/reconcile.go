@@ -143,6 +143,9 @@ func (c *Controller) reconcile() {
 	}
 	c.mu.passes++
 	c.mu.reconciled = reconciled
+	if reconciled > 0 || full {
+		c.persistLocked() // before Unlock: what is seen is committed
+	}
 }
 
 // maxRounds bounds the rounds of one reconcile pass: a round's changes mark what
@@ -382,7 +385,7 @@ func (c *Controller) reconcileConfigLocked(key types.NamespacedName, cfg *v1.Con
 		rev.Status.InitializeConditions(now)
 		rkey := nsKey(rev.Namespace, rev.Name)
 		c.putRevisionLocked(rkey, rev)
-		c.addRevisionLocked(rkey, rev)
+		c.addRevisionLocked(rkey, rev, false)
 		c.revisionStatusLocked(rkey, rev, now)
 		c.mu.dirty.revs.add(rkey) // reported, its deadline scheduled, its Routes told
 		cur = rev
@@ -399,7 +402,11 @@ func (c *Controller) reconcileConfigLocked(key types.NamespacedName, cfg *v1.Con
 }
 
 // addRevisionLocked wires a new revision: backend, autoscaler, activator, data plane.
-func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revision) {
+// A revision restored from the Store that was Ready has reached its initial scale
+// before the restart: it stays Ready and starts at zero pods, scaled from there by
+// the autoscaler (min-scale, requests through the activator). Pods are children of
+// the process and do not outlive it.
+func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revision, restored bool) {
 	cc := int64(0)
 	if rev.Spec.ContainerConcurrency != nil {
 		cc = *rev.Spec.ContainerConcurrency
@@ -412,13 +419,18 @@ func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 		spec, _ = autoscaler.SpecFromAnnotations(c.asCfg, nil, cc)
 	}
 	st := &revState{key: key, spec: spec, reachable: true}
+	if restored && rev.IsReady() {
+		st.everReady = true
+		st.spec.InitialScale, spec.InitialScale = 0, 0
+	}
 	st.dp = ingress.NewRevision(key)
+	st.dp.SetH2C(revisionH2C(rev))
 	c.mu.state[key] = st
 	timeout := time.Duration(0)
 	if rev.Spec.TimeoutSeconds != nil {
 		timeout = time.Duration(*rev.Spec.TimeoutSeconds) * time.Second
 	}
-	if err := c.throttler.SetRevision(st.dp.Key(), activator.Revision{ContainerConcurrency: int(cc), Timeout: timeout}); err != nil {
+	if err := c.throttler.SetRevision(st.dp.Key(), activator.Revision{ContainerConcurrency: int(cc), Timeout: timeout, H2C: st.dp.H2C()}); err != nil {
 		c.log.Error("revision: activator", "revision", key.String(), "err", err)
 	}
 	c.publishDataplaneLocked()
@@ -431,6 +443,10 @@ func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 	// Start at the initial scale at once rather than at the next autoscaler tick.
 	if err := c.backend.Scale(key, int(spec.InitialScale)); err != nil {
 		c.log.Error("revision: scale", "revision", key.String(), "err", err)
+	}
+	if restored {
+		c.log.Info("revision restored", "revision", key.String(), "initialScale", spec.InitialScale)
+		return
 	}
 	c.log.Info("revision created", "revision", key.String(), "initialScale", spec.InitialScale)
 }
@@ -611,7 +627,7 @@ func (c *Controller) logRevisionState(st *revState, rev *v1.Revision) {
 // each references, then its traffic, status and table entry (the table itself is
 // rebuilt once per pass, see publishTableLocked).
 func (c *Controller) reconcileRoutesLocked(keys keySet, now time.Time) {
-	sorted := slices.SortedFunc(maps.Keys(keys), compareKeys)
+	sorted := slices.SortedFunc(maps.Keys(keys), compareNames)
 	listing := c.routeListingsLocked(keys)
 	for _, key := range sorted {
 		rt := c.mu.routes[key]
@@ -639,6 +655,9 @@ func (c *Controller) reconcileRoutesLocked(keys keySet, now time.Time) {
 		before := rt.Status.DeepCopy()
 		c.reconcileRouteLocked(key, rt, nsLookup{c: c, ns: key.Namespace}, now)
 		if !equality.Semantic.DeepEqual(before, &rt.Status) {
+			// The routing state reads the status traffic and readiness: sync
+			// again with the new ones (e.g. clean up the Revision it left).
+			c.mu.dirty.routes.add(key)
 			if svc := rt.Labels[serving.ServiceLabelKey]; svc != "" {
 				c.mu.dirty.svcs.add(nsKey(key.Namespace, svc))
 			}
@@ -772,7 +791,7 @@ func (l nsLookup) Revision(name string) (route.Revision, bool) {
 // publishTableLocked builds the route table from every Route's last good entry
 // and stores it.
 func (c *Controller) publishTableLocked() {
-	keys := slices.SortedFunc(maps.Keys(c.mu.entries), compareKeys)
+	keys := slices.SortedFunc(maps.Keys(c.mu.entries), compareNames)
 	entries := make([]route.TableRoute, 0, len(keys))
 	for _, key := range keys {
 		entries = append(entries, c.mu.entries[key])
@@ -785,8 +804,8 @@ func (c *Controller) publishTableLocked() {
 	c.table.Store(table)
 }
 
-// compareKeys orders keys by namespace, then name.
-func compareKeys(a, b types.NamespacedName) int {
+// compareNames orders keys by namespace, then name.
+func compareNames(a, b types.NamespacedName) int {
 	if a.Namespace != b.Namespace {
 		return cmpStr(a.Namespace, b.Namespace)
 	}

@@ -88,7 +88,7 @@ func (c *Controller) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := Status{Services: make([]ServiceStatus, 0, len(c.mu.services))}
-	keys := slices.SortedFunc(maps.Keys(c.mu.services), compareKeys)
+	keys := slices.SortedFunc(maps.Keys(c.mu.services), compareNames)
 	// Each Service's Revisions, found in one walk over them all.
 	bySvc := make(map[types.NamespacedName][]types.NamespacedName, len(c.mu.services))
 	for rk, rev := range c.mu.revs {
