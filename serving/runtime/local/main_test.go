@@ -54,6 +54,20 @@ func helperMain(mode string) {
 		os.Exit(6)
 	}
 	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Health endpoints for the probe tests: /healthz fails while the file
+		// $UNHEALTHY exists, /startz until the file $STARTED exists.
+		switch r.URL.Path {
+		case "/healthz":
+			if _, err := os.Stat(os.Getenv("UNHEALTHY")); err == nil {
+				http.Error(w, "unhealthy", http.StatusInternalServerError)
+				return
+			}
+		case "/startz":
+			if _, err := os.Stat(os.Getenv("STARTED")); err != nil {
+				http.Error(w, "starting", http.StatusServiceUnavailable)
+				return
+			}
+		}
 		if d, err := time.ParseDuration(r.URL.Query().Get("d")); err == nil {
 			time.Sleep(d) // the slow request a drain must wait for
 		}
