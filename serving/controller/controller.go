@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +50,7 @@ type Controller struct {
 	onActStat func(namespace, name string, concurrency, requestCount float64)
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error) // nil: net.Dialer
 	actTr     *http.Transport                                                   // the activator's, when dial is set
+	store     Store                                                             // nil: nothing is kept across restarts
 	scaler    *autoscaler.MultiScaler
 	throttler *activator.Throttler
 	act       *activator.Handler
@@ -71,6 +74,11 @@ type Controller struct {
 		state    map[types.NamespacedName]*revState
 		// sources maps a source (manifest file) to the objects it applied.
 		sources map[string][]objRef
+		// applied maps a source to the JSON of the objects last given to Apply
+		// (namespaced, not defaulted): applying the same objects again is a no-op.
+		applied map[string][]byte
+		// persisted is what the Store holds: each record as last committed.
+		persisted map[RecordKey][]byte
 		// invalid maps a source to why its last version was rejected.
 		invalid map[string]string
 		// entries keeps each Route's last good table entry, so a Route whose
@@ -115,6 +123,7 @@ func New(o Options) (*Controller, error) {
 		srcGens:   o.SourceGenerations,
 		onActStat: o.OnActivatorStat,
 		dial:      o.DialContext,
+		store:     o.Store,
 		kickCh:    make(chan struct{}, 1),
 	}
 	if c.clock == nil {
@@ -217,6 +226,7 @@ func New(o Options) (*Controller, error) {
 	c.mu.revs = make(map[types.NamespacedName]*v1.Revision)
 	c.mu.state = make(map[types.NamespacedName]*revState)
 	c.mu.sources = make(map[string][]objRef)
+	c.mu.applied = make(map[string][]byte)
 	c.mu.invalid = make(map[string]string)
 	c.mu.entries = make(map[types.NamespacedName]route.TableRoute)
 	c.mu.rollouts = make(map[types.NamespacedName]*route.Rollout)
@@ -224,6 +234,14 @@ func New(o Options) (*Controller, error) {
 	c.dp.Store(&empty)
 	table, _ := route.NewTable(nil, c.netCfg.TableOptions())
 	c.table.Store(table)
+	if c.store != nil {
+		if err := c.restore(); err != nil {
+			return nil, fmt.Errorf("controller: Options.Store: %w", err)
+		}
+		// The route table at once: restored hosts answer from the start, not only
+		// from Run's first reconcile.
+		c.reconcile()
+	}
 	return c, nil
 }
 
@@ -308,11 +326,26 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 	var refs []objRef
 	seen := map[objRef]bool{}
 	prepared := make([]v1.Object, 0, len(objs))
+	given := make([]v1.Object, 0, len(objs))
 	for _, o := range objs {
 		o = o.DeepCopyObject().(v1.Object)
 		if o.GetNamespace() == "" {
 			o.SetNamespace(DefaultNamespace)
 		}
+		given = append(given, o.DeepCopyObject().(v1.Object))
+	}
+	// The same objects again (a manifest re-read at start-up, or saved again with
+	// only its comments or layout changed) change nothing, as kubectl apply of an
+	// unchanged manifest: defaulting them as an update would differ from their
+	// defaulting as a create (enableServiceLinks, a BYO-named template), and so
+	// would stamp a Revision or be refused.
+	appliedJSON, encErr := json.Marshal(given)
+	if _, ok := c.mu.sources[source]; ok && encErr == nil && bytes.Equal(appliedJSON, c.mu.applied[source]) {
+		delete(c.mu.invalid, source)
+		return nil
+	}
+	for _, o := range given {
+		o = o.DeepCopyObject().(v1.Object)
 		key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
 		var kind string
 		var errs field.ErrorList
@@ -366,6 +399,11 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 		}
 	}
 	c.mu.sources[source] = refs
+	c.mu.applied[source] = appliedJSON
+	if encErr != nil {
+		delete(c.mu.applied, source)
+	}
+	c.persistLocked()
 	c.kick()
 	return nil
 }
@@ -388,7 +426,9 @@ func (c *Controller) Delete(source string) {
 		c.deleteLocked(ref)
 	}
 	delete(c.mu.sources, source)
+	delete(c.mu.applied, source)
 	delete(c.mu.invalid, source)
+	c.persistLocked()
 	c.kick()
 }
 
@@ -454,6 +494,7 @@ func (c *Controller) ConfirmGeneration(key types.NamespacedName, spec *v1.Config
 		return false
 	}
 	cfg.Generation = gen
+	c.persistLocked()
 	c.kick()
 	return true
 }

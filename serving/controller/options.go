@@ -70,6 +70,11 @@ type Options struct {
 	// ActivatorHooks observe the activator's cold starts, queue waits and
 	// rejections (e.g. activator/ocmetrics). Nil fields are no-ops.
 	ActivatorHooks activator.Hooks
+	// Store, if not nil, keeps the Controller's objects across restarts (see
+	// Store): New loads them, and every change is committed before anyone can
+	// observe it (Apply, Delete and each reconcile commit before they return). Nil
+	// keeps everything in memory only.
+	Store Store
 	// ResyncInterval is how often everything is reconciled even without an event (to
 	// advance time-based state: routing-state changes, GC). Zero means 1s.
 	ResyncInterval time.Duration

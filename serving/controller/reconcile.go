@@ -63,6 +63,7 @@ func (c *Controller) reconcile() {
 	now := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.persistLocked() // before Unlock: what is seen is committed
 
 	// Services → their Configuration and Route.
 	for key, svc := range c.mu.services {
@@ -213,7 +214,7 @@ func (c *Controller) reconcileConfigLocked(key types.NamespacedName, cfg *v1.Con
 		rev.Status.InitializeConditions(now)
 		rkey := nsKey(rev.Namespace, rev.Name)
 		c.mu.revs[rkey] = rev
-		c.addRevisionLocked(rkey, rev)
+		c.addRevisionLocked(rkey, rev, false)
 		c.revisionStatusLocked(rkey, rev, now)
 		cur = rev
 		revs = append(revs, rev)
@@ -229,7 +230,11 @@ func (c *Controller) reconcileConfigLocked(key types.NamespacedName, cfg *v1.Con
 }
 
 // addRevisionLocked wires a new revision: backend, autoscaler, activator, data plane.
-func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revision) {
+// A revision restored from the Store that was Ready has reached its initial scale
+// before the restart: it stays Ready and starts at zero pods, scaled from there by
+// the autoscaler (min-scale, requests through the activator). Pods are children of
+// the process and do not outlive it.
+func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revision, restored bool) {
 	cc := int64(0)
 	if rev.Spec.ContainerConcurrency != nil {
 		cc = *rev.Spec.ContainerConcurrency
@@ -242,13 +247,18 @@ func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 		spec, _ = autoscaler.SpecFromAnnotations(c.asCfg, nil, cc)
 	}
 	st := &revState{key: key, spec: spec, reachable: true}
+	if restored && rev.IsReady() {
+		st.everReady = true
+		st.spec.InitialScale, spec.InitialScale = 0, 0
+	}
 	st.dp = ingress.NewRevision(key)
+	st.dp.SetH2C(revisionH2C(rev))
 	c.mu.state[key] = st
 	timeout := time.Duration(0)
 	if rev.Spec.TimeoutSeconds != nil {
 		timeout = time.Duration(*rev.Spec.TimeoutSeconds) * time.Second
 	}
-	if err := c.throttler.SetRevision(st.dp.Key(), activator.Revision{ContainerConcurrency: int(cc), Timeout: timeout}); err != nil {
+	if err := c.throttler.SetRevision(st.dp.Key(), activator.Revision{ContainerConcurrency: int(cc), Timeout: timeout, H2C: st.dp.H2C()}); err != nil {
 		c.log.Error("revision: activator", "revision", key.String(), "err", err)
 	}
 	c.publishDataplaneLocked()
@@ -261,6 +271,10 @@ func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 	// Start at the initial scale at once rather than at the next autoscaler tick.
 	if err := c.backend.Scale(key, int(spec.InitialScale)); err != nil {
 		c.log.Error("revision: scale", "revision", key.String(), "err", err)
+	}
+	if restored {
+		c.log.Info("revision restored", "revision", key.String(), "initialScale", spec.InitialScale)
+		return
 	}
 	c.log.Info("revision created", "revision", key.String(), "initialScale", spec.InitialScale)
 }

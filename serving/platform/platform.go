@@ -264,7 +264,7 @@ func (p *Platform) Run(ctx context.Context) error {
 		return nil
 	})
 	serve.Go(gctx, g, p.opts.DrainTimeout,
-		serve.Listener{Handler: p.ctrl.Handler(), Listener: p.ingress,
+		serve.Listener{Handler: p.ctrl.Handler(), Listener: p.ingress, H2C: true,
 			Limits: serve.Limits{MaxHeaderBytes: p.opts.MaxHeaderBytes, MaxConns: p.opts.MaxConns}},
 		serve.Listener{Handler: p.AdminHandler(), Listener: p.admin})
 	// The manifests present at start-up are applied at once, but beside serving,
