@@ -2,11 +2,13 @@ package local
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -383,4 +385,97 @@ func TestReadinessInitialDelay(t *testing.T) {
 	if d := time.Since(start); d < 1500*time.Millisecond {
 		t.Errorf("ready %v after the process started, want no sooner than initialDelaySeconds (2s)", d)
 	}
+}
+
+// The gRPC probe speaks grpc.health.v1 over cleartext HTTP/2: SERVING passes;
+// NOT_SERVING, an unknown service and a server that does not answer in time fail,
+// saying why.
+func TestGRPCProbeAttempt(t *testing.T) {
+	var serving, hanging atomic.Bool
+	serving.Store(true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := make(chan struct{})
+	srv := &http.Server{ReadHeaderTimeout: time.Second, Protocols: new(http.Protocols),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Te") != "trailers" || r.ProtoMajor != 2 {
+				http.Error(w, "want HTTP/2 with TE: trailers", http.StatusBadRequest)
+				return
+			}
+			if hanging.Load() {
+				<-hang
+			}
+			grpcHealthHandler(serving.Load).ServeHTTP(w, r)
+		})}
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		close(hang)
+		_ = srv.Close()
+	})
+	port := ln.Addr().(*net.TCPAddr).Port
+	pb := newProber(nil, "")
+	defer pb.close()
+	probe := func(service string) error {
+		c := corev1.Container{}
+		c.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: int32(port), Service: &service}}}
+		ps, err := probesFor(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pb.attempt(t.Context(), ps.liveness, 1) // the user port is not the probe's
+	}
+	for _, service := range []string{"", "svc"} {
+		if err := probe(service); err != nil {
+			t.Errorf("service %q SERVING: %v", service, err)
+		}
+	}
+	serving.Store(false)
+	if err := probe("svc"); err == nil || !strings.Contains(err.Error(), `"NOT_SERVING"`) {
+		t.Errorf("NOT_SERVING: %v, want a failure naming it", err)
+	}
+	if err := probe("other"); err == nil || !strings.Contains(err.Error(), "code = 5") {
+		t.Errorf("unknown service: %v, want NOT_FOUND (code 5)", err)
+	}
+	// A server that does not answer fails at timeoutSeconds (1 s).
+	hanging.Store(true)
+	start := time.Now()
+	err = probe("")
+	if took := time.Since(start); err == nil || took > 5*time.Second {
+		t.Errorf("hanging server: %v after %v, want a failure at the 1s timeout", err, took)
+	}
+}
+
+// A pod whose gRPC health service turns NOT_SERVING leaves the rotation and comes
+// back when it serves again.
+func TestGRPCProbeLeavesAndRejoins(t *testing.T) {
+	t.Parallel()
+	r, _ := startRuntime(t, Options{})
+	key := types.NamespacedName{Namespace: "default", Name: "grpc-00001"}
+	flag := filepath.Join(t.TempDir(), "unhealthy")
+	c := helperContainer("grpc", corev1.EnvVar{Name: "UNHEALTHY", Value: flag})
+	svc := "svc"
+	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Service: &svc}},
+		PeriodSeconds: 1, TimeoutSeconds: 1, FailureThreshold: 1}
+	runPods(t, r, key, c, 1)
+	name := readyPods(r, key)[0].Name
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "out of rotation", 15*time.Second, func() bool {
+		p, _ := podNamed(r, key, name)
+		return p.State == PodNotReady
+	})
+	if p, _ := podNamed(r, key, name); !strings.Contains(p.LastProbeFailure.Message, "NOT_SERVING") {
+		t.Errorf("last probe failure = %+v, want NOT_SERVING", p.LastProbeFailure)
+	}
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "back in rotation", 15*time.Second, func() bool {
+		p, _ := podNamed(r, key, name)
+		return p.State == PodReady
+	})
 }
