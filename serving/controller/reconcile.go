@@ -239,13 +239,7 @@ func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 	if rev.Spec.ContainerConcurrency != nil {
 		cc = *rev.Spec.ContainerConcurrency
 	}
-	spec, err := autoscaler.SpecFromAnnotations(c.asCfg, rev.Annotations, cc)
-	if err != nil {
-		// Validation accepted the annotations; a config/annotation mismatch
-		// (e.g. max-scale above max-scale-limit) falls back to the config.
-		c.log.Error("revision: autoscaling annotations", "revision", key.String(), "err", err)
-		spec, _ = autoscaler.SpecFromAnnotations(c.asCfg, nil, cc)
-	}
+	spec := c.autoscalingSpecLocked(key, rev)
 	st := &revState{key: key, spec: spec, reachable: true}
 	if restored && rev.IsReady() {
 		st.everReady = true

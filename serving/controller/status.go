@@ -19,13 +19,13 @@ type Status struct {
 	// Services lists every Service, sorted by namespace and name.
 	Services []ServiceStatus `json:"services"`
 	// Errors lists the sources whose last version was rejected (nothing of it
-	// applied), sorted by source.
+	// applied; a config file's maps keep their last good values), sorted by source.
 	Errors []SourceError `json:"errors,omitempty"`
 }
 
 // SourceError is a rejected source.
 type SourceError struct {
-	// Source names it (the manifest file).
+	// Source names it (the manifest file, config file or image map file).
 	Source string `json:"source"`
 	// Error lists its problems, each with its field path.
 	Error string `json:"error"`
