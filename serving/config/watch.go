@@ -21,6 +21,11 @@ import (
 // WatcherOptions.Interval is zero.
 const DefaultInterval = time.Second
 
+// ErrNoConfigMaps is a [Watcher]'s error for a file that held config maps and
+// holds none now (empty, or only comments): its maps keep their last good values,
+// as for a file half written, until it holds them again or is removed.
+var ErrNoConfigMaps = errors.New("no ConfigMap in the file (it held some; remove the file to drop them)")
+
 // WatcherOptions configure a [Watcher]. Only Dir is required.
 type WatcherOptions struct {
 	// Dir is the config directory, as LoadDir reads it; required.
@@ -52,7 +57,8 @@ type WatcherOptions struct {
 // keeps its last good values, and the error is reported (OnError, log) with the
 // file and the key until the file is fixed or removed; the other maps still
 // change. A file that cannot be read or decoded as a whole (an editor's half-saved
-// file) keeps every map it last held. A removed map, or a removed file's maps,
+// file), or that held maps and is empty now ([ErrNoConfigMaps]), keeps every map it
+// last held. A removed map, or a removed file's maps,
 // return to Knative's defaults. A config map servekit does not use is logged as
 // ignored once, when it appears.
 //
@@ -172,6 +178,11 @@ func (w *Watcher) Scan() {
 		}
 		changed, f.sum = true, sum
 		cms, err := decode(path, data)
+		if err == nil && len(cms) == 0 && len(f.maps) > 0 {
+			// Emptied, as an editor's non-atomic save (truncate, then write) leaves
+			// it for a moment: only removing the file drops its maps.
+			err = fmt.Errorf("config: %s: %w", path, ErrNoConfigMaps)
+		}
 		if err != nil {
 			f.err = err // f.maps, its last good version, stay
 			continue

@@ -158,6 +158,16 @@ func TestWatcherKeepsLastGood(t *testing.T) {
 		t.Errorf("error of %s = %q, want the file and the document", dom, e)
 	}
 
+	// Emptied (truncated before being written again): the same.
+	write(t, dom, "")
+	w.Scan()
+	if got := w.Config().Network.Domain(nil); got != "example.org" {
+		t.Errorf("domain with an emptied file = %q, want the last good example.org", got)
+	}
+	if e := r.errs[dom]; !strings.Contains(e, "no ConfigMap") {
+		t.Errorf("error of the emptied %s = %q, want it to say it holds no ConfigMap", dom, e)
+	}
+
 	// Fixed: the errors go, the new values apply.
 	write(t, as, cm("config-autoscaler", "stable-window", "20s", "min-scale", "3"))
 	write(t, dom, cm("config-domain", "example.net", ""))

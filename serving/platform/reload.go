@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -111,6 +112,11 @@ func (w *imageMapWatcher) scan() {
 		return
 	}
 	w.sum = sum
+	if len(bytes.TrimSpace(data)) == 0 {
+		// Emptied, as an editor's non-atomic save leaves it for a moment.
+		w.fail(fmt.Errorf("platform: image map %s: empty (write {} for no entries)", w.path))
+		return
+	}
 	m, err := parseImageMapFile(w.path, data)
 	if err != nil {
 		w.fail(err)

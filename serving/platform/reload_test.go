@@ -251,6 +251,10 @@ func TestReloadWhileRunning(t *testing.T) {
 
 	// The image map: a bad version is listed and keeps the last good map; the new
 	// one applies to new revisions only, the running pods are not restarted.
+	c.write(imageMap, "")
+	c.waitFor("the emptied image map's error in /status", func() bool {
+		return strings.Contains(sourceError(c.status(), "imagemap.yaml"), "empty")
+	})
 	c.write(imageMap, "example.test/app: []\n")
 	c.waitFor("the image map's error in /status", func() bool {
 		return strings.Contains(sourceError(c.status(), "imagemap.yaml"), `"example.test/app"`)
