@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -219,5 +220,34 @@ func TestNewWatcherErrors(t *testing.T) {
 	}
 	if _, _, err := config.NewWatcher(config.WatcherOptions{}); err == nil || !strings.Contains(err.Error(), "Dir") {
 		t.Errorf("NewWatcher without a Dir = %v, want an error naming it", err)
+	}
+}
+
+// Run scans every interval until its context is done.
+func TestWatcherRun(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gc.yaml")
+	write(t, file, cm("config-gc", "min-non-active-revisions", "3"))
+	changes := make(chan config.Config, 1)
+	w, _, err := config.NewWatcher(config.WatcherOptions{Dir: dir, Interval: 10 * time.Millisecond,
+		OnChange: func(c config.Config, _ []string) { changes <- c }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	write(t, file, cm("config-gc", "min-non-active-revisions", "4"))
+	select {
+	case c := <-changes:
+		if c.GC.MinNonActiveRevisions != 4 {
+			t.Errorf("min-non-active-revisions = %d, want 4", c.GC.MinNonActiveRevisions)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no change seen within 30s")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil", err)
 	}
 }

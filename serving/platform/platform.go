@@ -57,7 +57,7 @@ type Options struct {
 	// scanned; zero means manifests.DefaultInterval (1 s).
 	PollInterval time.Duration
 	// Config is Knative's configuration (config.LoadDir); nil means Knative's
-	// defaults with routes under example.com. It is not used when ConfigDir is set.
+	// defaults with routes under Domain. It is not used when ConfigDir is set.
 	Config *config.Config
 	// ConfigDir, if not "", is the directory of Knative's config maps: New reads it
 	// (config.NewWatcher, with Domain) and Run follows it, so that a changed config
@@ -65,8 +65,8 @@ type Options struct {
 	// live). A map that does not parse keeps its last good values and its file is
 	// listed in the status's errors until it is fixed.
 	ConfigDir string
-	// Domain is the domain of routes while ConfigDir has no config-domain; "" means
-	// example.com.
+	// Domain is the domain of routes while ConfigDir has no config-domain (or,
+	// without ConfigDir and Config, always); "" means example.com.
 	Domain string
 	// ImageMap maps container images to local commands; nil means
 	// local.DefaultImageMap(). It is not used when ImageMapFile is set.
@@ -172,7 +172,11 @@ func New(o Options) (*Platform, error) {
 		cw, cfg = w, &c
 	}
 	if cfg == nil {
-		c, err := config.LoadDir("", "example.com")
+		domain := o.Domain
+		if domain == "" {
+			domain = "example.com"
+		}
+		c, err := config.LoadDir("", domain)
 		if err != nil {
 			return nil, err
 		}
