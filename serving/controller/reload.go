@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"time"
+
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/servekit/servekit/autoscaler"
@@ -35,9 +37,14 @@ func (c *Controller) SetAutoscalerConfig(cfg autoscaler.Config) {
 			c.scaler.Set(key, spec)
 		}
 	}
+	c.resyncAllLocked()
 	c.mu.Unlock()
 	c.kick()
 }
+
+// resyncAllLocked makes the next reconcile pass a full one: a config change may
+// touch every object (hosts, GC, progress deadlines), not only the dirty ones.
+func (c *Controller) resyncAllLocked() { c.mu.lastFull = time.Time{} }
 
 // SetNetworkConfig replaces config-network, config-domain and config-features:
 // routes' URLs and the hosts the ingress answers follow at the next reconcile, tag
@@ -45,6 +52,7 @@ func (c *Controller) SetAutoscalerConfig(cfg autoscaler.Config) {
 func (c *Controller) SetNetworkConfig(cfg route.Config) {
 	c.mu.Lock()
 	c.netCfg = cfg
+	c.resyncAllLocked()
 	c.mu.Unlock()
 	c.ingress.SetTagHeaderRouting(cfg.TagHeaderRouting)
 	c.kick()
@@ -54,6 +62,7 @@ func (c *Controller) SetNetworkConfig(cfg route.Config) {
 func (c *Controller) SetGCConfig(cfg gc.Config) {
 	c.mu.Lock()
 	c.gcCfg = cfg
+	c.resyncAllLocked()
 	c.mu.Unlock()
 	c.kick()
 }
@@ -121,6 +130,7 @@ func (c *Controller) RetryFailedRevisions() {
 			continue
 		}
 		st.applyErr = nil
+		c.mu.dirty.revs.add(key)
 		c.scaler.Set(key, st.spec)
 		if err := c.backend.Scale(key, int(st.spec.InitialScale)); err != nil {
 			c.log.Error("revision: scale", "revision", key.String(), "err", err)
