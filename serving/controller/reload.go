@@ -1,8 +1,6 @@
 package controller
 
 import (
-	"time"
-
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/servekit/servekit/autoscaler"
@@ -37,14 +35,10 @@ func (c *Controller) SetAutoscalerConfig(cfg autoscaler.Config) {
 			c.scaler.Set(key, spec)
 		}
 	}
-	c.resyncAllLocked()
+	c.resyncAllLocked() // progress deadlines, status
 	c.mu.Unlock()
 	c.kick()
 }
-
-// resyncAllLocked makes the next reconcile pass a full one: a config change may
-// touch every object (hosts, GC, progress deadlines), not only the dirty ones.
-func (c *Controller) resyncAllLocked() { c.mu.lastFull = time.Time{} }
 
 // SetNetworkConfig replaces config-network, config-domain and config-features:
 // routes' URLs and the hosts the ingress answers follow at the next reconcile, tag
@@ -52,7 +46,7 @@ func (c *Controller) resyncAllLocked() { c.mu.lastFull = time.Time{} }
 func (c *Controller) SetNetworkConfig(cfg route.Config) {
 	c.mu.Lock()
 	c.netCfg = cfg
-	c.resyncAllLocked()
+	c.resyncAllLocked() // every Route's hosts and table entry
 	c.mu.Unlock()
 	c.ingress.SetTagHeaderRouting(cfg.TagHeaderRouting)
 	c.kick()
