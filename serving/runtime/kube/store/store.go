@@ -382,8 +382,7 @@ func (s *Store) syncIn(ref Ref) {
 		return
 	}
 	if err := s.ctrl.Apply(ref.Source(), []v1.Object{obj}); err != nil {
-		s.log.Error("store: object rejected", "object", ref.String(), "err", err)
-		// A *controller.ApplyError reads "<source>: <problem>; <problem>…": the
+		// The controller logged it (one line per rejection). A *controller.ApplyError reads "<source>: <problem>; <problem>…": the
 		// status message is the problems.
 		msg := strings.TrimPrefix(err.Error(), ref.Source()+": ")
 		s.reject(ref, u, msg)
