@@ -30,6 +30,10 @@ type HandlerOptions struct {
 	PeerToken string
 	// Transport carries requests to pods; nil means the Throttler's transport.
 	Transport http.RoundTripper
+	// H2CTransport carries requests to the pods of H2C revisions (Revision.H2C); it
+	// must speak cleartext HTTP/2 with prior knowledge. Nil means the Throttler's
+	// (Throttler.H2CTransport).
+	H2CTransport http.RoundTripper
 	// Logger receives proxy errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -57,7 +61,8 @@ type HandlerOptions struct {
 type Handler struct {
 	t        *Throttler
 	resolver Resolver
-	proxy    *httputil.ReverseProxy
+	proxy    *httputil.ReverseProxy // HTTP/1.1 to pods
+	proxyH2C *httputil.ReverseProxy // h2c to the pods of H2C revisions
 	log      *slog.Logger
 	token    string
 }
@@ -85,6 +90,13 @@ func NewHandler(o HandlerOptions) (*Handler, error) {
 		ErrorHandler: h.proxyError,
 		ErrorLog:     log.New(io.Discard, "", 0),
 	}
+	h2c := o.H2CTransport
+	if h2c == nil {
+		h2c = o.Throttler.H2CTransport()
+	}
+	p2 := *h.proxy
+	p2.Transport = h2c
+	h.proxyH2C = &p2
 	return h, nil
 }
 
@@ -140,6 +152,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// right not to send.
 		body = &onceBody{rc: r.Body}
 	}
+	proxy := h.proxy
+	if rev.H2C && !isUpgrade(r) {
+		proxy = h.proxyH2C
+	}
 	err = h.t.TrySized(ctx, key, RequestHeadSize(r), func(dest string) error {
 		a := &attempt{dest: dest, body: body}
 		actx := context.WithValue(ctx, attemptKey{}, a)
@@ -148,7 +164,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if body != nil {
 			ar.Body = body
 		}
-		h.proxy.ServeHTTP(w, ar)
+		proxy.ServeHTTP(w, ar)
 		return a.failed
 	})
 	if err == nil {
@@ -229,6 +245,13 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		h.log.Warn("activator: proxy error", "address", a.dest, "error", err.Error())
 		writeText(w, http.StatusBadGateway, http.StatusText(http.StatusBadGateway))
 	}
+}
+
+// isUpgrade reports whether r asks for a protocol upgrade (a websocket): HTTP/2
+// cannot carry it, so it goes to the pod over HTTP/1.1 even for an H2C revision.
+func isUpgrade(r *http.Request) bool {
+	_, ok := r.Header["Upgrade"]
+	return ok
 }
 
 func writeText(w http.ResponseWriter, code int, msg string) {

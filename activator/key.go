@@ -24,6 +24,12 @@ type Revision struct {
 	// Timeout bounds each request, time spent waiting for capacity included; zero means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// H2C is true when the revision's pods speak cleartext HTTP/2 (Knative: its
+	// container port is named h2c): requests go to them over h2c (prior knowledge),
+	// whatever protocol the client used, so that gRPC passes. False means HTTP/1.1.
+	// Upgrade requests (websockets) go over HTTP/1.1 either way: HTTP/2 cannot carry
+	// them. Like containerConcurrency it cannot change.
+	H2C bool
 }
 
 // Defaults, as in Knative.

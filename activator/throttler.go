@@ -24,6 +24,8 @@ type Throttler struct {
 	clock          clock.WithTicker
 	transport      http.RoundTripper
 	ownTransport   *http.Transport // set when transport was made here; closed by Run
+	h2cTransport   http.RoundTripper
+	ownH2C         *http.Transport // set when h2cTransport was made here; closed by Run
 	peerToken      string
 	sink           StatSink
 	hooks          Hooks
@@ -48,6 +50,7 @@ type Throttler struct {
 type revision struct {
 	key     RevisionKey
 	cc      int
+	h2c     bool         // Revision.H2C
 	timeout atomic.Int64 // time.Duration
 	breaker breaker
 	policy  Policy
@@ -104,6 +107,15 @@ func NewThrottler(o Options) *Throttler {
 		t.ownTransport = NewTransport()
 		t.transport = t.ownTransport
 	}
+	t.h2cTransport = o.H2CTransport
+	if t.h2cTransport == nil {
+		base, ok := t.transport.(*http.Transport)
+		if !ok {
+			base = NewTransport()
+		}
+		t.ownH2C = H2CTransport(base)
+		t.h2cTransport = t.ownH2C
+	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -130,6 +142,10 @@ func NewThrottler(o Options) *Throttler {
 
 // Transport returns the transport used for probes (Options.Transport or the default).
 func (t *Throttler) Transport() http.RoundTripper { return t.transport }
+
+// H2CTransport returns the transport to the pods of H2C revisions
+// (Options.H2CTransport or the default).
+func (t *Throttler) H2CTransport() http.RoundTripper { return t.h2cTransport }
 
 // Run probes pods and reports stats until ctx ends, then stops its goroutines and
 // returns nil. Endpoints pushed before Run are probed when it starts. Run may be
@@ -179,6 +195,9 @@ func (t *Throttler) Run(ctx context.Context) error {
 	t.wg.Wait()
 	if t.ownTransport != nil {
 		t.ownTransport.CloseIdleConnections()
+	}
+	if t.ownH2C != nil {
+		t.ownH2C.CloseIdleConnections()
 	}
 	return nil
 }

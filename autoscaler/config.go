@@ -100,6 +100,14 @@ type Config struct {
 	MaxScale int32
 	// MaxScaleLimit caps max-scale; 0 means no limit.
 	MaxScaleLimit int32
+	// ProgressDeadline is how long a new revision may take to reach its
+	// initial scale before it fails (ProgressDeadlineExceeded), and, plus
+	// ActivationTimeoutBuffer, how long a revision may stay activating
+	// before it is scaled to zero. It is not a config-autoscaler key but
+	// config-deployment's progress-deadline (serving/config reads it there);
+	// a revision's serving.knative.dev/progress-deadline annotation overrides
+	// it. Zero means DefaultProgressDeadline (600 s).
+	ProgressDeadline time.Duration
 }
 
 // ConfigMap keys.
@@ -232,6 +240,8 @@ func (c Config) Map() map[string]string {
 // Validate checks c in Knative's order and returns the first violation.
 func (c Config) Validate() error {
 	switch {
+	case c.ProgressDeadline < 0:
+		return fmt.Errorf("autoscaler: ProgressDeadline = %v: cannot be negative", c.ProgressDeadline)
 	case c.ScaleToZeroGracePeriod <= 0:
 		return keyErr(KeyScaleToZeroGracePeriod, c.ScaleToZeroGracePeriod, "must be positive")
 	case c.ScaleDownDelay < 0:

@@ -254,11 +254,27 @@ func TestMultiScalerPokeIgnoredWithoutDecision(t *testing.T) {
 	ms.Poke(types.NamespacedName{Name: "unknown"})
 }
 
+func BenchmarkMultiScalerRecord100k(b *testing.B) { benchmarkTickPhase(b, 100_000, phaseRecord) }
+
+// BenchmarkMultiScalerTickOnly100k times the tick alone (deciding every
+// revision, reporting and scaling), without the second of stats that the
+// platform records on its own goroutines before it.
+func BenchmarkMultiScalerTickOnly100k(b *testing.B) { benchmarkTickPhase(b, 100_000, phaseTick) }
+
 // benchmarkTick records one stat for each of n revisions and ticks, as the
 // MultiScaler does every 2 s. One tick runs before the timer starts, so the
 // figures are the steady state (the first tick delivers every revision and
 // grows the reused tick lists once).
-func benchmarkTick(b *testing.B, n int) {
+func benchmarkTick(b *testing.B, n int) { benchmarkTickPhase(b, n, phaseRecord|phaseTick) }
+
+const (
+	phaseRecord = 1 << iota
+	phaseTick
+)
+
+// benchmarkTickPhase runs what benchmarkTick runs and times only the phases
+// asked for (the timer and the CPU count are stopped around the others).
+func benchmarkTickPhase(b *testing.B, n int, timed int) {
 	ms, p, s, _ := newTestScaler(b, Options{})
 	ms.opts.PodCounter = fixedPods(p.n) // read-only: no lock shared by the tick's workers
 	go func() {
@@ -274,28 +290,39 @@ func benchmarkTick(b *testing.B, n int) {
 		ms.Set(keys[i], spec)
 	}
 	ctx := context.Background()
+	var cpu time.Duration
+	phase := func(which int, f func()) {
+		if timed&which == 0 {
+			b.StopTimer()
+			f()
+			b.StartTimer()
+			return
+		}
+		c0 := processCPU()
+		f()
+		cpu += processCPU() - c0
+	}
 	tick := func(i int) {
 		now := sec(float64(2 * i))
-		for j, k := range keys {
-			_ = ms.Record(k, now, Stat{AverageConcurrentRequests: float64(j % 500)})
-		}
-		ms.tick(ctx, now)
+		phase(phaseRecord, func() {
+			for j, k := range keys {
+				_ = ms.Record(k, now, Stat{AverageConcurrentRequests: float64(j % 500)})
+			}
+		})
+		phase(phaseTick, func() { ms.tick(ctx, now) })
 	}
 	tick(0)
+	cpu = 0
 	b.ReportAllocs()
 	i := 0
-	var cpu0 time.Duration
 	for b.Loop() {
-		if i == 0 {
-			cpu0 = processCPU()
-		}
 		i++
 		tick(i)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/revision")
 	// CPU time of the whole process (every core) per tick: less sensitive
 	// than wall time to other jobs on a shared machine.
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // tickRecorder is a Reporter keeping every revision's reports in order.

@@ -142,9 +142,17 @@ func baseSpec(cfg Config) Spec {
 		EnableScaleToZero:             cfg.EnableScaleToZero,
 		ScaleToZeroGracePeriod:        cfg.ScaleToZeroGracePeriod,
 		ScaleToZeroPodRetentionPeriod: cfg.ScaleToZeroPodRetentionPeriod,
-		ActivationTimeout:             DefaultProgressDeadline + ActivationTimeoutBuffer,
+		ActivationTimeout:             cfg.progressDeadline() + ActivationTimeoutBuffer,
 		Reachable:                     true,
 	}
+}
+
+// progressDeadline is ProgressDeadline, or its default.
+func (c Config) progressDeadline() time.Duration {
+	if c.ProgressDeadline > 0 {
+		return c.ProgressDeadline
+	}
+	return DefaultProgressDeadline
 }
 
 // Scrapes reports whether the revision's pods are scraped: not when TBC is

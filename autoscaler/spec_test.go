@@ -220,3 +220,37 @@ func FuzzSpecFromAnnotations(f *testing.F) {
 		}
 	})
 }
+
+// TestSpecProgressDeadlineFromConfig: config-deployment's progress-deadline (as
+// Config.ProgressDeadline) sets the activation timeout; the annotation overrides it,
+// and zero keeps Knative's 600 s.
+func TestSpecProgressDeadlineFromConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		pd   time.Duration
+		ann  map[string]string
+		want time.Duration
+	}{
+		{"default", 0, nil, 630 * time.Second},
+		{"from config", 120 * time.Second, nil, 150 * time.Second},
+		{"annotation wins", 120 * time.Second, map[string]string{AnnotationProgressDeadline: "20s"}, 50 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.ProgressDeadline = tc.pd
+			s, err := SpecFromAnnotations(cfg, tc.ann, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.ActivationTimeout != tc.want {
+				t.Errorf("ActivationTimeout = %v, want %v", s.ActivationTimeout, tc.want)
+			}
+		})
+	}
+	cfg := DefaultConfig()
+	cfg.ProgressDeadline = -time.Second
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "ProgressDeadline") {
+		t.Errorf("Validate of a negative ProgressDeadline = %v, want an error naming it", err)
+	}
+}

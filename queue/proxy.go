@@ -341,6 +341,10 @@ func newTransport(cc int) *transport {
 	h2 := h1.Clone()
 	h2.Protocols = new(http.Protocols)
 	h2.Protocols.SetUnencryptedHTTP2(true)
+	// One dial at a time: concurrent requests that find no connection wait for it
+	// instead of each dialling one (HTTP/2 streams share a connection; net/http
+	// still opens another once the app's stream limit is reached).
+	h2.MaxConnsPerHost = 1
 	return &transport{h1: h1, h2: h2}
 }
 

@@ -1,9 +1,13 @@
 // Package config reads Knative Serving's configuration ConfigMaps from files, as a
 // platform without an API server keeps them: config-autoscaler, config-defaults,
-// config-network, config-domain, config-gc and config-features, in Kubernetes
-// ConfigMap YAML, and parses each with the servekit package that owns it
-// (autoscaler, serving/v1, route, serving/gc). Every key is optional; a missing map
-// means Knative's defaults.
+// config-network, config-domain, config-gc, config-features and config-deployment
+// (its progress-deadline), in Kubernetes ConfigMap YAML, and parses each with the
+// servekit package that owns it (autoscaler, serving/v1, route, serving/gc). Every
+// key is optional; a missing map means Knative's defaults.
+//
+// LoadDir reads a directory once; a [Watcher] follows it, so that a changed config
+// map takes effect without a restart, and a map that does not parse keeps its last
+// good values.
 package config
 
 import (
@@ -16,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -24,60 +29,95 @@ import (
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/route"
 	"github.com/servekit/servekit/serving/gc"
+	"github.com/servekit/servekit/serving/internal/safefile"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
 // Config is the parsed configuration, what serving/controller's Options take
 // (Defaults, Autoscaler, Network, GC).
 type Config struct {
-	Defaults   v1.Defaults       // config-defaults
-	Autoscaler autoscaler.Config // config-autoscaler
-	Network    route.Config      // config-network, config-domain, config-features
-	GC         gc.Config         // config-gc
+	Defaults v1.Defaults // config-defaults
+	// Autoscaler is config-autoscaler, and config-deployment's progress-deadline
+	// (as Autoscaler.ProgressDeadline).
+	Autoscaler autoscaler.Config
+	Network    route.Config // config-network, config-domain, config-features
+	GC         gc.Config    // config-gc
 	// Ignored lists, sorted, the ConfigMaps read that servekit does not use (Knative's
-	// config-deployment, config-observability, config-logging, ...): accepted, so that
+	// config-observability, config-logging, ...): accepted, so that
 	// Knative's whole config directory can be copied, and for the caller to warn about.
 	Ignored []string
 }
 
 // names are the ConfigMaps LoadDir parses; any other is listed in Config.Ignored.
-var names = []string{"config-autoscaler", "config-defaults", "config-network", "config-domain", "config-gc", "config-features"}
+var names = []string{"config-autoscaler", "config-defaults", "config-network", "config-domain", "config-gc", "config-features", "config-deployment"}
 
-// LoadDir reads every *.yaml and *.yml file of dir as Kubernetes ConfigMaps (several
-// per file, as YAML documents) and parses them: config-autoscaler, config-defaults,
-// config-network, config-domain, config-gc and config-features; a ConfigMap of any
-// other name is listed in Config.Ignored and otherwise skipped; one given twice is an
-// error. An empty dir reads
-// nothing: Knative's defaults. domain becomes the config-domain (the domain of every
-// route) when no config-domain is given.
+// ProgressDeadlineKey is the config-deployment key of the progress deadline.
+const ProgressDeadlineKey = "progress-deadline"
+
+// LoadDir reads every *.yaml and *.yml file of dir (not hidden ones: a file written
+// as ".x.yaml" and renamed is read whole) as Kubernetes ConfigMaps (several per
+// file, as YAML documents) and parses them: config-autoscaler, config-defaults,
+// config-network, config-domain, config-gc, config-features and config-deployment;
+// a ConfigMap of any other name is listed in Config.Ignored and otherwise skipped;
+// one given twice is an error. An empty dir reads nothing: Knative's defaults.
+// domain becomes the config-domain (the domain of every route) when no
+// config-domain is given.
 //
 // Errors name the file, the document's index and the field, or the ConfigMap and
 // its key.
 func LoadDir(dir, domain string) (Config, error) {
 	maps := map[string]map[string]string{}
-	if dir != "" {
-		entries, err := os.ReadDir(dir)
+	files, err := listDir(dir)
+	if err != nil {
+		return Config{}, err
+	}
+	for _, path := range files {
+		fm, err := readFile(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("config: %w", err)
+			return Config{}, err
 		}
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
-				continue
+		for _, cm := range fm {
+			if _, dup := maps[cm.name]; dup {
+				return Config{}, fmt.Errorf("config: %s: document %d: metadata.name: %s given twice", path, cm.doc, cm.name)
 			}
-			if err := readConfigMaps(filepath.Join(dir, name), maps); err != nil {
-				return Config{}, err
-			}
+			maps[cm.name] = cm.data
 		}
 	}
 	c, err := parse(maps, domain)
+	c.Ignored = ignored(maps)
+	return c, err
+}
+
+// ignored lists, sorted, the names of maps that servekit does not use.
+func ignored(maps map[string]map[string]string) []string {
+	var out []string
 	for name := range maps {
 		if !slices.Contains(names, name) {
-			c.Ignored = append(c.Ignored, name)
+			out = append(out, name)
 		}
 	}
-	slices.Sort(c.Ignored)
-	return c, err
+	slices.Sort(out)
+	return out
+}
+
+// listDir returns the paths of the config files of dir, sorted; "" has none.
+func listDir(dir string) ([]string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+			continue
+		}
+		out = append(out, filepath.Join(dir, name))
+	}
+	return out, nil
 }
 
 // parse parses the ConfigMaps' data, by name.
@@ -102,44 +142,84 @@ func parse(maps map[string]map[string]string, domain string) (Config, error) {
 	if c.GC, err = gc.ConfigFromMap(maps["config-gc"]); err != nil {
 		return c, fmt.Errorf("config-gc: %w", err)
 	}
+	if c.Autoscaler.ProgressDeadline, err = progressDeadline(maps["config-deployment"]); err != nil {
+		return c, fmt.Errorf("config-deployment: %w", err)
+	}
 	return c, nil
 }
 
-// readConfigMaps decodes the ConfigMaps of one file into maps, by name.
-func readConfigMaps(path string, maps map[string]map[string]string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
+// progressDeadline parses config-deployment's progress-deadline with Knative's
+// rules: a Go duration, positive, whole seconds; absent means 600 s.
+func progressDeadline(data map[string]string) (time.Duration, error) {
+	v, ok := data[ProgressDeadlineKey]
+	if !ok {
+		return autoscaler.DefaultProgressDeadline, nil
 	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%s: invalid duration %q: %w", ProgressDeadlineKey, v, err)
+	case d <= 0:
+		return 0, fmt.Errorf("%s: %q cannot be a non-positive duration", ProgressDeadlineKey, v)
+	case d.Truncate(time.Second) != d:
+		return 0, fmt.Errorf("%s: %q must be rounded to a whole second", ProgressDeadlineKey, v)
+	}
+	return d, nil
+}
+
+// MaxFileBytes bounds one config file: 1 MiB, a ConfigMap's size limit in
+// Kubernetes.
+const MaxFileBytes = 1 << 20
+
+// configMap is one ConfigMap of a file.
+type configMap struct {
+	name string
+	doc  int // the YAML document's index in its file, from 1
+	data map[string]string
+}
+
+// readFile reads and decodes the ConfigMaps of one file. A name given twice in
+// the file is an error.
+func readFile(path string) ([]configMap, error) {
+	data, err := safefile.Read(path, MaxFileBytes)
+	if err != nil {
+		return nil, readErr(path, err)
+	}
+	return decode(path, data)
+}
+
+// decode decodes the ConfigMaps of one file's content.
+func decode(path string, data []byte) ([]configMap, error) {
+	var out []configMap
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for i := 1; ; i++ {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			return nil
+			return out, nil
 		}
 		if err != nil {
-			return fmt.Errorf("config: %s: document %d: %w", path, i, err)
+			return nil, fmt.Errorf("config: %s: document %d: %w", path, i, err)
 		}
 		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
 		}
 		var cm corev1.ConfigMap
 		if err := yaml.Unmarshal(doc, &cm); err != nil {
-			return fmt.Errorf("config: %s: document %d: %w", path, i, err)
+			return nil, fmt.Errorf("config: %s: document %d: %w", path, i, err)
 		}
 		if cm.Kind != "ConfigMap" {
-			return fmt.Errorf("config: %s: document %d: kind: %q, want ConfigMap", path, i, cm.Kind)
+			return nil, fmt.Errorf("config: %s: document %d: kind: %q, want ConfigMap", path, i, cm.Kind)
 		}
 		if cm.Name == "" {
-			return fmt.Errorf("config: %s: document %d: metadata.name: required", path, i)
+			return nil, fmt.Errorf("config: %s: document %d: metadata.name: required", path, i)
 		}
-		if _, dup := maps[cm.Name]; dup {
-			return fmt.Errorf("config: %s: document %d: metadata.name: %s given twice", path, i, cm.Name)
+		if slices.ContainsFunc(out, func(o configMap) bool { return o.name == cm.Name }) {
+			return nil, fmt.Errorf("config: %s: document %d: metadata.name: %s given twice", path, i, cm.Name)
 		}
-		data := cm.Data
-		if data == nil {
-			data = map[string]string{}
+		d := cm.Data
+		if d == nil {
+			d = map[string]string{}
 		}
-		maps[cm.Name] = data
+		out = append(out, configMap{name: cm.Name, doc: i, data: d})
 	}
 }

@@ -72,6 +72,8 @@ func TestLoadDirErrorsNameTheKey(t *testing.T) {
 		{"bad gc", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-gc\ndata:\n  min-non-active-revisions: \"-5\"\n", "min-non-active-revisions"},
 		{"twice", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-gc\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-gc\n", "document 2: metadata.name: config-gc given twice"},
 		{"not YAML", "kind: [ConfigMap\n", "document 1"},
+		{"bad progress deadline", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\ndata:\n  progress-deadline: \"1.5s\"\n", "config-deployment: progress-deadline: \"1.5s\" must be rounded to a whole second"},
+		{"negative progress deadline", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\ndata:\n  progress-deadline: \"-1s\"\n", "config-deployment: progress-deadline: \"-1s\" cannot be a non-positive duration"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,8 +107,11 @@ func TestLoadDirIgnoresOtherKnativeMaps(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadDir: %v", err)
 	}
-	if diff := cmp.Diff([]string{"config-deployment", "config-observability"}, c.Ignored); diff != "" {
+	if diff := cmp.Diff([]string{"config-observability"}, c.Ignored); diff != "" {
 		t.Errorf("Ignored (-want +got):\n%s", diff)
+	}
+	if c.Autoscaler.ProgressDeadline != 120*time.Second {
+		t.Errorf("config-deployment progress-deadline = %v, want 120s", c.Autoscaler.ProgressDeadline)
 	}
 	if c.Autoscaler.StableWindow != 6*time.Second {
 		t.Errorf("stable-window = %v, want 6s", c.Autoscaler.StableWindow)

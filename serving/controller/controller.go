@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,23 +37,26 @@ const DefaultNamespace = "default"
 // it with New, feed it objects with Apply, serve Handler on the ingress listener, and
 // call Run.
 type Controller struct {
-	backend   runtime.Backend
-	clock     clock.WithTicker
-	log       *slog.Logger
-	defaults  v1.Defaults
-	asCfg     autoscaler.Config
-	netCfg    route.Config
-	gcCfg     gc.Config
-	reporter  Reporter
-	resync    time.Duration
-	srcGens   bool // Options.SourceGenerations
-	onActStat func(namespace, name string, concurrency, requestCount float64)
-	dial      func(ctx context.Context, network, addr string) (net.Conn, error) // nil: net.Dialer
-	actTr     *http.Transport                                                   // the activator's, when dial is set
-	scaler    *autoscaler.MultiScaler
-	throttler *activator.Throttler
-	act       *activator.Handler
-	ingress   *ingress.Ingress
+	backend  runtime.Backend
+	clock    clock.WithTicker
+	log      *slog.Logger
+	defaults v1.Defaults
+	asCfg    autoscaler.Config
+	netCfg   route.Config
+	gcCfg    gc.Config
+	reporter Reporter
+	resync   time.Duration
+	// fullResync is how often every object is reconciled (Options.FullResyncInterval).
+	fullResync time.Duration
+	srcGens    bool // Options.SourceGenerations
+	onActStat  func(namespace, name string, concurrency, requestCount float64)
+	dial       func(ctx context.Context, network, addr string) (net.Conn, error) // nil: net.Dialer
+	actTr      *http.Transport                                                   // the activator's, when dial is set
+	store      Store                                                             // nil: nothing is kept across restarts
+	scaler     *autoscaler.MultiScaler
+	throttler  *activator.Throttler
+	act        *activator.Handler
+	ingress    *ingress.Ingress
 
 	table route.TableHolder
 	// dp maps each revision to its data-plane state; replaced as a whole (under mu)
@@ -59,6 +64,7 @@ type Controller struct {
 	dp atomic.Pointer[map[types.NamespacedName]*ingress.Revision]
 
 	kickCh chan struct{} // buffer 1: a reconcile is wanted
+	pend   pendingRevs   // revisions changed by callers that must not take mu
 	epMu   sync.Mutex    // serialises endpoint refreshes (refreshEndpoints)
 	panics sync.Map      // types.NamespacedName → bool: the decider's panic mode at its last tick
 
@@ -71,6 +77,11 @@ type Controller struct {
 		state    map[types.NamespacedName]*revState
 		// sources maps a source (manifest file) to the objects it applied.
 		sources map[string][]objRef
+		// applied maps a source to the JSON of the objects last given to Apply
+		// (namespaced, not defaulted): applying the same objects again is a no-op.
+		applied map[string][]byte
+		// persisted is what the Store holds: each record as last committed.
+		persisted map[RecordKey][]byte
 		// invalid maps a source to why its last version was rejected.
 		invalid map[string]string
 		// entries keeps each Route's last good table entry, so a Route whose
@@ -79,6 +90,26 @@ type Controller struct {
 		// rollouts keeps each Route's effective gradual rollout.
 		rollouts map[types.NamespacedName]*route.Rollout
 		running  bool
+
+		// dirty holds what the next reconcile pass reconciles.
+		dirty dirtySet
+		// refs indexes Routes by what their spec traffic names.
+		refs routeRefs
+		// revsByCfg indexes revisions by their Configuration's key.
+		revsByCfg map[types.NamespacedName]keySet
+		// deadlines holds when each revision that has never been ready reaches
+		// its progress deadline; rolling the Routes in a gradual rollout; queued
+		// the revisions last reported with requests waiting in the activator.
+		// Each pass reconciles those due.
+		deadlines map[types.NamespacedName]time.Time
+		rolling   keySet
+		queued    keySet
+		// lastFull is when every object was last reconciled.
+		lastFull time.Time
+		// passes counts reconcile passes; reconciled is the number of objects
+		// the last one reconciled (what an idle pass must keep at 0).
+		passes     uint64
+		reconciled int
 	}
 }
 
@@ -107,15 +138,17 @@ func New(o Options) (*Controller, error) {
 		return nil, errors.New("controller: Options.Backend is required")
 	}
 	c := &Controller{
-		backend:   o.Backend,
-		clock:     o.Clock,
-		log:       o.Logger,
-		reporter:  o.Reporter,
-		resync:    o.ResyncInterval,
-		srcGens:   o.SourceGenerations,
-		onActStat: o.OnActivatorStat,
-		dial:      o.DialContext,
-		kickCh:    make(chan struct{}, 1),
+		backend:    o.Backend,
+		clock:      o.Clock,
+		log:        o.Logger,
+		reporter:   o.Reporter,
+		resync:     o.ResyncInterval,
+		fullResync: o.FullResyncInterval,
+		srcGens:    o.SourceGenerations,
+		onActStat:  o.OnActivatorStat,
+		dial:       o.DialContext,
+		store:      o.Store,
+		kickCh:     make(chan struct{}, 1),
 	}
 	if c.clock == nil {
 		c.clock = clock.RealClock{}
@@ -128,6 +161,9 @@ func New(o Options) (*Controller, error) {
 	}
 	if c.resync <= 0 {
 		c.resync = time.Second
+	}
+	if c.fullResync <= 0 {
+		c.fullResync = DefaultFullResyncInterval
 	}
 	c.defaults = v1.StockDefaults()
 	if o.Defaults != nil {
@@ -217,13 +253,28 @@ func New(o Options) (*Controller, error) {
 	c.mu.revs = make(map[types.NamespacedName]*v1.Revision)
 	c.mu.state = make(map[types.NamespacedName]*revState)
 	c.mu.sources = make(map[string][]objRef)
+	c.mu.applied = make(map[string][]byte)
 	c.mu.invalid = make(map[string]string)
 	c.mu.entries = make(map[types.NamespacedName]route.TableRoute)
 	c.mu.rollouts = make(map[types.NamespacedName]*route.Rollout)
+	c.mu.dirty = newDirtySet()
+	c.mu.refs = newRouteRefs()
+	c.mu.revsByCfg = make(map[types.NamespacedName]keySet)
+	c.mu.deadlines = make(map[types.NamespacedName]time.Time)
+	c.mu.rolling = keySet{}
+	c.mu.queued = keySet{}
 	empty := map[types.NamespacedName]*ingress.Revision{}
 	c.dp.Store(&empty)
 	table, _ := route.NewTable(nil, c.netCfg.TableOptions())
 	c.table.Store(table)
+	if c.store != nil {
+		if err := c.restore(); err != nil {
+			return nil, fmt.Errorf("controller: Options.Store: %w", err)
+		}
+		// The route table at once: restored hosts answer from the start, not only
+		// from Run's first reconcile.
+		c.reconcile()
+	}
 	return c, nil
 }
 
@@ -308,11 +359,26 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 	var refs []objRef
 	seen := map[objRef]bool{}
 	prepared := make([]v1.Object, 0, len(objs))
+	given := make([]v1.Object, 0, len(objs))
 	for _, o := range objs {
 		o = o.DeepCopyObject().(v1.Object)
 		if o.GetNamespace() == "" {
 			o.SetNamespace(DefaultNamespace)
 		}
+		given = append(given, o.DeepCopyObject().(v1.Object))
+	}
+	// The same objects again (a manifest re-read at start-up, or saved again with
+	// only its comments or layout changed) change nothing, as kubectl apply of an
+	// unchanged manifest: defaulting them as an update would differ from their
+	// defaulting as a create (enableServiceLinks, a BYO-named template), and so
+	// would stamp a Revision or be refused.
+	appliedJSON, encErr := json.Marshal(given)
+	if _, ok := c.mu.sources[source]; ok && encErr == nil && bytes.Equal(appliedJSON, c.mu.applied[source]) {
+		delete(c.mu.invalid, source)
+		return nil
+	}
+	for _, o := range given {
+		o = o.DeepCopyObject().(v1.Object)
 		key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
 		var kind string
 		var errs field.ErrorList
@@ -366,6 +432,11 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 		}
 	}
 	c.mu.sources[source] = refs
+	c.mu.applied[source] = appliedJSON
+	if encErr != nil {
+		delete(c.mu.applied, source)
+	}
+	c.persistLocked()
 	c.kick()
 	return nil
 }
@@ -388,7 +459,9 @@ func (c *Controller) Delete(source string) {
 		c.deleteLocked(ref)
 	}
 	delete(c.mu.sources, source)
+	delete(c.mu.applied, source)
 	delete(c.mu.invalid, source)
+	c.persistLocked()
 	c.kick()
 }
 
@@ -414,6 +487,7 @@ func (c *Controller) storeLocked(o v1.Object, now time.Time) {
 			obj.Status.InitializeConditions(now)
 		}
 		c.mu.services[key] = obj
+		c.mu.dirty.svcs.add(key)
 	case *v1.Configuration:
 		srcGen := obj.Generation
 		if old := c.mu.configs[key]; old != nil {
@@ -427,6 +501,7 @@ func (c *Controller) storeLocked(o v1.Object, now time.Time) {
 			obj.Generation = srcGen // the API server's, so Revision names survive restarts
 		}
 		c.mu.configs[key] = obj
+		c.mu.dirty.cfgs.add(key)
 	case *v1.Route:
 		if old := c.mu.routes[key]; old != nil {
 			obj.ObjectMeta = mergeMeta(old.ObjectMeta, obj.ObjectMeta, !specEqual(old.Spec, obj.Spec))
@@ -435,7 +510,7 @@ func (c *Controller) storeLocked(o v1.Object, now time.Time) {
 			initMeta(&obj.ObjectMeta, now)
 			obj.Status.InitializeConditions(now)
 		}
-		c.mu.routes[key] = obj
+		c.setRouteLocked(key, obj)
 	}
 }
 
@@ -454,6 +529,8 @@ func (c *Controller) ConfirmGeneration(key types.NamespacedName, spec *v1.Config
 		return false
 	}
 	cfg.Generation = gen
+	c.mu.dirty.cfgs.add(key)
+	c.persistLocked()
 	c.kick()
 	return true
 }
@@ -467,24 +544,21 @@ func (c *Controller) deleteLocked(ref objRef) {
 		if cfg := c.mu.configs[ref.Key]; cfg != nil && cfg.Labels[serving.ServiceLabelKey] == ref.Key.Name {
 			c.deleteConfigLocked(ref.Key)
 		}
-		delete(c.mu.routes, ref.Key)
-		delete(c.mu.entries, ref.Key)
-		delete(c.mu.rollouts, ref.Key)
+		c.deleteRouteLocked(ref.Key)
 	case v1.KindConfiguration:
 		c.deleteConfigLocked(ref.Key)
 	case v1.KindRoute:
-		delete(c.mu.routes, ref.Key)
-		delete(c.mu.entries, ref.Key)
-		delete(c.mu.rollouts, ref.Key)
+		c.deleteRouteLocked(ref.Key)
 	}
 }
 
 func (c *Controller) deleteConfigLocked(key types.NamespacedName) {
+	if cfg := c.mu.configs[key]; cfg != nil {
+		c.configurationChangedLocked(cfg) // the Routes that reference it see it gone
+	}
 	delete(c.mu.configs, key)
-	for rk, rev := range c.mu.revs {
-		if rk.Namespace == key.Namespace && rev.Labels[serving.ConfigurationLabelKey] == key.Name {
-			c.deleteRevisionLocked(rk)
-		}
+	for rk := range c.mu.revsByCfg[key] {
+		c.deleteRevisionLocked(rk)
 	}
 }
 

@@ -13,6 +13,7 @@
 // in its own).
 //
 // Objects come in through Apply (grouped by source, e.g. a manifest file, so that
-// removing a source deletes its objects) and go out as Status. Run(ctx) runs
+// removing a source deletes its objects) and go out as Status. With Options.Store they
+// survive a restart of the process (serving/store keeps them in one file). Run(ctx) runs
 // everything and returns only after every goroutine it started has ended.
 package controller

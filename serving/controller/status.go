@@ -18,13 +18,13 @@ type Status struct {
 	// Services lists every Service, sorted by namespace and name.
 	Services []ServiceStatus `json:"services"`
 	// Errors lists the sources whose last version was rejected (nothing of it
-	// applied), sorted by source.
+	// applied; a config file's maps keep their last good values), sorted by source.
 	Errors []SourceError `json:"errors,omitempty"`
 }
 
 // SourceError is a rejected source.
 type SourceError struct {
-	// Source names it (the manifest file).
+	// Source names it (the manifest file, config file or image map file).
 	Source string `json:"source"`
 	// Error lists its problems, each with its field path.
 	Error string `json:"error"`
@@ -87,10 +87,16 @@ type RevisionStatus struct {
 func (c *Controller) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := Status{Services: []ServiceStatus{}}
-	keys := slices.SortedFunc(maps.Keys(c.mu.services), func(a, b types.NamespacedName) int {
-		return strings.Compare(a.String(), b.String())
-	})
+	out := Status{Services: make([]ServiceStatus, 0, len(c.mu.services))}
+	keys := slices.SortedFunc(maps.Keys(c.mu.services), compareNames)
+	// Each Service's Revisions, found in one walk over them all.
+	bySvc := make(map[types.NamespacedName][]types.NamespacedName, len(c.mu.services))
+	for rk, rev := range c.mu.revs {
+		if svc := rev.Labels[serving.ServiceLabelKey]; svc != "" {
+			sk := nsKey(rk.Namespace, svc)
+			bySvc[sk] = append(bySvc[sk], rk)
+		}
+	}
 	for _, key := range keys {
 		svc := c.mu.services[key]
 		ss := ServiceStatus{
@@ -114,12 +120,7 @@ func (c *Controller) Status() Status {
 			}
 			ss.Traffic = append(ss.Traffic, ts)
 		}
-		var revKeys []types.NamespacedName
-		for rk, rev := range c.mu.revs {
-			if rk.Namespace == key.Namespace && rev.Labels[serving.ServiceLabelKey] == key.Name {
-				revKeys = append(revKeys, rk)
-			}
-		}
+		revKeys := bySvc[key]
 		slices.SortFunc(revKeys, func(a, b types.NamespacedName) int { return strings.Compare(a.Name, b.Name) })
 		for _, rk := range revKeys {
 			ss.Revisions = append(ss.Revisions, c.revisionStatusViewLocked(rk))

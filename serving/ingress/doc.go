@@ -18,4 +18,14 @@
 //
 // "Expect: 100-continue" goes through to the pod on both paths, so the app decides
 // whether the client sends its body (see ExpectContinueTimeout).
+//
+// # Protocols
+//
+// The Ingress handles HTTP/1.1 and HTTP/2 requests alike (its server should offer
+// both: net/http's Protocols with SetUnencryptedHTTP2, as serving/platform does). A
+// revision whose pods speak cleartext HTTP/2 (Revision.SetH2C; Knative: its port is
+// named h2c) is sent its requests over h2c, whatever the client spoke, so that gRPC
+// passes; others over HTTP/1.1. Upgrade requests (websockets) always go over
+// HTTP/1.1. An "Upgrade: h2c" offer is declined: the request is served over HTTP/1.1
+// (see docs/protocols.md for why).
 package ingress

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -71,12 +72,20 @@ type Options struct {
 // straight to a pod or through the activator. Create it with New.
 type Ingress struct {
 	routes   Routes
-	tags     bool
+	tags     atomic.Bool // Options.TagHeaderRouting, then SetTagHeaderRouting
 	revision func(types.NamespacedName) *Revision
 	act      http.Handler
 	reporter Reporter
 	direct   *httputil.ReverseProxy // built once; the pod comes from the request context
+	// directH2C is direct over cleartext HTTP/2, for the pods of H2C revisions.
+	directH2C *httputil.ReverseProxy
+	h1, h2c   *http.Transport
 }
+
+// SetTagHeaderRouting turns Knative-Serving-Tag header routing on or off for the
+// requests that arrive from now on (Options.TagHeaderRouting at start), e.g. when
+// config-features changes. The Routes must agree: their table resolves the tag.
+func (in *Ingress) SetTagHeaderRouting(on bool) { in.tags.Store(on) }
 
 // Revision is a revision's data-path state, read by the Ingress on every request
 // without locks and written by its composer: whether the activator is in the path,
@@ -85,6 +94,7 @@ type Ingress struct {
 type Revision struct {
 	key   activator.RevisionKey
 	serve atomic.Bool              // SKS Serve mode: the activator is out of the path
+	h2c   atomic.Bool              // the pods speak cleartext HTTP/2
 	addrs atomic.Pointer[[]string] // ready pod addresses
 	next  atomic.Uint64            // round-robin position
 }
@@ -109,6 +119,17 @@ func (r *Revision) ActivatorInPath() bool { return !r.serve.Load() }
 func (r *Revision) SetActivatorInPath(inPath bool) (changed bool) {
 	return r.serve.Swap(!inPath) != !inPath
 }
+
+// H2C reports whether direct requests go to the pods over cleartext HTTP/2.
+func (r *Revision) H2C() bool { return r.h2c.Load() }
+
+// SetH2C says whether the revision's pods speak cleartext HTTP/2 (Knative: the
+// container port is named h2c): direct requests then go to them over h2c (prior
+// knowledge) whatever protocol the client used, so that gRPC passes; upgrade
+// requests (websockets) still go over HTTP/1.1, which alone can carry them. The
+// default is HTTP/1.1. Set it before the revision takes traffic: revisions are
+// immutable.
+func (r *Revision) SetH2C(h2c bool) { r.h2c.Store(h2c) }
 
 // Addresses returns the ready pods' addresses. The slice must not be modified.
 func (r *Revision) Addresses() []string { return *r.addrs.Load() }
@@ -183,7 +204,8 @@ func New(o Options) (*Ingress, error) {
 	case o.Activator == nil:
 		return nil, errors.New("ingress: Options.Activator is required")
 	}
-	in := &Ingress{routes: o.Routes, tags: o.TagHeaderRouting, revision: o.Revision, act: o.Activator, reporter: o.Reporter}
+	in := &Ingress{routes: o.Routes, revision: o.Revision, act: o.Activator, reporter: o.Reporter}
+	in.tags.Store(o.TagHeaderRouting)
 	if in.reporter == nil {
 		in.reporter = nopReporter{}
 	}
@@ -191,29 +213,38 @@ func New(o Options) (*Ingress, error) {
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
-	in.direct = &httputil.ReverseProxy{
+	in.h1 = &http.Transport{
+		DialContext:         dial,
+		MaxIdleConns:        1000,
+		MaxIdleConnsPerHost: 100,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		// Pass "Expect: 100-continue" through: send the body only once the pod
+		// (in the end the app) asks for it, so an app that answers without
+		// reading it (413, 401) is not sent a body it will not read (issue 17).
+		ExpectContinueTimeout: ExpectContinueTimeout,
+	}
+	// One connection per pod carries all its streams, up to the pod's limit of
+	// concurrent streams; a new one is opened only past it.
+	in.h2c = activator.H2CTransport(in.h1)
+	in.direct = in.newProxy(in.h1)
+	in.directH2C = in.newProxy(in.h2c)
+	return in, nil
+}
+
+func (in *Ingress) newProxy(tr http.RoundTripper) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = pr.In.Context().Value(podKey).(string)
 			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
 		},
-		Transport: &http.Transport{
-			DialContext:         dial,
-			MaxIdleConns:        1000,
-			MaxIdleConnsPerHost: 100,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-			// Pass "Expect: 100-continue" through: send the body only once the pod
-			// (in the end the app) asks for it, so an app that answers without
-			// reading it (413, 401) is not sent a body it will not read (issue 17).
-			ExpectContinueTimeout: ExpectContinueTimeout,
-		},
+		Transport:    tr,
 		ErrorHandler: in.directError,
 		ErrorLog:     log.New(io.Discard, "", 0),
 		BufferPool:   queue.BufferPool{},
 	}
-	return in, nil
 }
 
 type nopReporter struct{}
@@ -223,9 +254,8 @@ func (nopReporter) ReportRequest(RequestReport) {}
 // CloseIdleConnections closes the idle connections to pods (e.g. when the platform
 // stops).
 func (in *Ingress) CloseIdleConnections() {
-	if tr, ok := in.direct.Transport.(*http.Transport); ok {
-		tr.CloseIdleConnections()
-	}
+	in.h1.CloseIdleConnections()
+	in.h2c.CloseIdleConnections()
 }
 
 // ResolveRevision is the activator's resolver (activator.ResolverFunc) behind an
@@ -282,8 +312,17 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// would make the activator or a queue proxy answer in the app's place.
 	delete(r.Header, queue.ProbeHeaderName)
 	delete(r.Header, queue.KubeletProbeHeader)
+	if v, ok := r.Header["Upgrade"]; ok && len(v) == 1 && strings.EqualFold(v[0], "h2c") {
+		// An HTTP/1.1 offer to switch to cleartext HTTP/2 (RFC 7540 3.2) is declined,
+		// as RFC 9110 7.8 allows: the request is served over HTTP/1.1. Passed on, it
+		// would reach the app, and an app that accepts it would get a tunnel past
+		// the platform. h2c with prior knowledge is served (see the package doc).
+		// The proxies drop what Connection lists (Upgrade, HTTP2-Settings).
+		delete(r.Header, "Upgrade")
+		delete(r.Header, "Http2-Settings")
+	}
 	tag := ""
-	if in.tags {
+	if in.tags.Load() {
 		tag = r.Header.Get(route.TagHeader)
 	}
 	p, ok := in.routes.Lookup(r.Host, tag)
@@ -303,6 +342,13 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// isUpgrade reports whether r asks for a protocol upgrade (a websocket), which only
+// HTTP/1.1 can carry.
+func isUpgrade(r *http.Request) bool {
+	_, ok := r.Header["Upgrade"]
+	return ok
+}
+
 func quote(s string) string { return "\"" + s + "\"" }
 
 // serveRevision sends the request to one of the revision's pods, or to the activator.
@@ -318,7 +364,11 @@ func (in *Ingress) serveRevision(w http.ResponseWriter, r *http.Request, key typ
 			addr := addrs[int(dp.next.Add(1)%uint64(len(addrs)))]
 			ctx = context.WithValue(ctx, podKey, addr)
 			ctx = context.WithValue(ctx, revKey, dp.key)
-			in.direct.ServeHTTP(w, withContext(ctx, r, info))
+			proxy := in.direct
+			if dp.h2c.Load() && !isUpgrade(r) {
+				proxy = in.directH2C
+			}
+			proxy.ServeHTTP(w, withContext(ctx, r, info))
 			return
 		}
 	}

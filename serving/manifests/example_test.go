@@ -54,8 +54,8 @@ func ExampleWatcher() {
 	// Output:
 	// apply hello.yaml: 1 object(s)
 	// apply hello.yaml: 1 object(s)
-	// reject broken.yaml
 	// delete hello.yaml
+	// reject broken.yaml
 }
 
 // ValidateFile reports every problem of a file with its field path, after

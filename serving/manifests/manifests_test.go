@@ -215,3 +215,45 @@ func TestWatcherKeepsObjectsOfEmptyOrHalfWrittenFile(t *testing.T) {
 	}, "delete a.yaml", "", 0)
 	step("new and empty", writes(""), empty, "", 0)
 }
+
+// TestWatcherAdopt: sources a restarted controller restored are decided at the first
+// scan: a file still present is applied again, one gone is deleted (before any
+// apply), and nothing is done twice.
+func TestWatcherAdopt(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.yaml")
+	if err := os.WriteFile(a, []byte(route), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeApplier{}
+	w := NewWatcher(dir, f, nil, 0)
+	w.Adopt([]string{a, filepath.Join(dir, "gone.yaml"), filepath.Join(t.TempDir(), "elsewhere.yaml")})
+	w.Scan()
+	w.Scan()
+	want := []string{"delete gone.yaml", "delete elsewhere.yaml", "apply a.yaml r"} // deletes sorted by path: elsewhere is in a later temp dir
+	if diff := cmp.Diff(want, f.takeCalls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+// TestWatcherRename: a file renamed between two scans deletes its objects before
+// applying them from the new name, so that an Applier that refuses objects owned by
+// another source (the controller) does not refuse them.
+func TestWatcherRename(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	if err := os.WriteFile(a, []byte(route), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeApplier{}
+	w := NewWatcher(dir, f, nil, 0)
+	w.Scan()
+	if err := os.Rename(a, b); err != nil {
+		t.Fatal(err)
+	}
+	w.Scan()
+	want := []string{"apply a.yaml r", "delete a.yaml", "apply b.yaml r"}
+	if diff := cmp.Diff(want, f.takeCalls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}

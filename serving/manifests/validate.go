@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/servekit/servekit/serving/internal/safefile"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -69,13 +67,13 @@ func formatFieldError(file string, f *field.Error) string {
 }
 
 // errTooLarge is readFile's error for a file of more than MaxFileBytes.
-var errTooLarge = fmt.Errorf("larger than %d bytes", MaxFileBytes)
+var errTooLarge = safefile.ErrTooLarge
 
 // ErrNotRegular is the error (wrapped, with the file's type) for a manifest that
 // is not a regular file, nor a symbolic link to one: a FIFO, a socket, a device or
 // a directory. Such a file is never read: opening a FIFO waits for a writer, and
 // reading a device may never end or have side effects.
-var ErrNotRegular = errors.New("not a regular file")
+var ErrNotRegular = safefile.ErrNotRegular
 
 // ErrNoObjects is the error of a manifest without any object: empty, or only
 // whitespace, comments and empty documents. A [Watcher] rejects such a file, so
@@ -87,60 +85,7 @@ var ErrNoObjects = errors.New("no serving.knative.dev/v1 objects found")
 // symbolic link to one): anything else is ErrNotRegular, a larger file is
 // errTooLarge. It never blocks on a FIFO. It is the one reader of manifest files,
 // for ValidateFile and the Watcher.
-func readFile(name string) ([]byte, error) {
-	// Refuse what is not a regular file before opening it: the open of a FIFO
-	// blocks until a writer comes, and opening a device can have side effects.
-	st, err := os.Stat(name)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			pe.Op = "open" // what it stands for: "open x.yaml: no such file or directory"
-		}
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, notRegular(st.Mode())
-	}
-	// The file may be replaced between the Stat and the open: open without
-	// blocking, and check again what was opened.
-	f, err := openFile(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err = f.Stat(); err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, notRegular(st.Mode())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileBytes {
-		return nil, errTooLarge
-	}
-	return data, nil
-}
-
-// notRegular is ErrNotRegular with the type of a file of mode m.
-func notRegular(m fs.FileMode) error {
-	kind := "irregular file"
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		kind = "named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		kind = "socket"
-	case m&fs.ModeCharDevice != 0:
-		kind = "character device"
-	case m&fs.ModeDevice != 0:
-		kind = "block device"
-	case m.IsDir():
-		kind = "directory"
-	}
-	return fmt.Errorf("%w: a %s", ErrNotRegular, kind)
-}
+func readFile(name string) ([]byte, error) { return safefile.Read(name, MaxFileBytes) }
 
 // unjoin splits an errors.Join result into its parts.
 func unjoin(err error) []error {

@@ -79,6 +79,20 @@ func NewWatcher(dir string, a Applier, logger *slog.Logger, interval time.Durati
 	return &Watcher{dir: dir, applier: a, log: logger, interval: interval, files: map[string]*fileState{}}
 }
 
+// Adopt tells the Watcher that its Applier already holds the objects of sources (a
+// controller restored from its store after a restart), as if an earlier scan had
+// applied them. The next Scan then decides for each: a file still present is applied
+// again (an Applier changes nothing for the objects it already holds; a file changed
+// meanwhile updates them), a source that is no longer a manifest file of the
+// directory is deleted. Call it before the first Scan.
+func (w *Watcher) Adopt(sources []string) {
+	for _, src := range sources {
+		if _, ok := w.files[src]; !ok {
+			w.files[src] = &fileState{applied: true} // its zero sum matches no content
+		}
+	}
+}
+
 // Run scans the directory every interval until ctx is done; it returns nil then.
 // It does not scan at once: call Scan first to apply the files present at start-up.
 func (w *Watcher) Run(ctx context.Context) error {
@@ -94,8 +108,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
-// Scan looks at the directory once, and applies, rejects and deletes what changed
-// since the last scan. A directory that cannot be read is logged and changes
+// Scan looks at the directory once, and deletes, applies and rejects what changed
+// since the last scan (the objects of removed files first). A directory that cannot be read is logged and changes
 // nothing. Scan does not block on a file: it reads only regular files.
 func (w *Watcher) Scan() {
 	entries, err := os.ReadDir(w.dir)
@@ -104,6 +118,7 @@ func (w *Watcher) Scan() {
 		return
 	}
 	present := map[string]bool{}
+	var paths []string
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || strings.HasPrefix(name, ".") || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".json")) {
@@ -111,6 +126,19 @@ func (w *Watcher) Scan() {
 		}
 		path := filepath.Join(w.dir, name)
 		present[path] = true
+		paths = append(paths, path)
+	}
+	// Removed files first: objects that moved to another file (a rename) are
+	// deleted, then applied from their new file, rather than refused there as
+	// still owned by the old one.
+	for _, path := range slices.Sorted(maps.Keys(w.files)) {
+		if !present[path] {
+			delete(w.files, path)
+			w.log.Info("manifest removed; deleting its objects", "file", path)
+			w.applier.Delete(path)
+		}
+	}
+	for _, path := range paths {
 		st, known := w.files[path]
 		if !known {
 			st = &fileState{}
@@ -131,13 +159,6 @@ func (w *Watcher) Scan() {
 		}
 		st.sum, st.readErr = sum, ""
 		w.apply(path, st, data)
-	}
-	for _, path := range slices.Sorted(maps.Keys(w.files)) {
-		if !present[path] {
-			delete(w.files, path)
-			w.log.Info("manifest removed; deleting its objects", "file", path)
-			w.applier.Delete(path)
-		}
 	}
 }
 

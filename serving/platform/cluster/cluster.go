@@ -366,7 +366,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	serve.Go(gctx, g, o.DrainTimeout,
-		serve.Listener{Handler: ctrl.Handler(), Listener: c.ingress,
+		serve.Listener{Handler: ctrl.Handler(), Listener: c.ingress, H2C: true,
 			Limits: serve.Limits{MaxHeaderBytes: o.MaxHeaderBytes, MaxConns: o.MaxConns}},
 		serve.Listener{Handler: c.adminHandler(ctrl, pr, &leading, &synced), Listener: c.admin})
 	g.Go(func() error { return ctrl.Run(gctx) })

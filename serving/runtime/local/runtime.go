@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -143,6 +144,8 @@ type Runtime struct {
 	builder builder
 	out     *prefixWriter
 	ports   portSet // the user ports handed out to pods
+	// imageMap is Options.ImageMap, then SetImageMap's: read by Apply.
+	imageMap atomic.Pointer[ImageMap]
 
 	mu struct {
 		sync.Mutex
@@ -210,6 +213,7 @@ func New(opts Options) (*Runtime, error) {
 		opts.DrainTimeout = 30 * time.Second
 	}
 	r := &Runtime{opts: opts, clock: opts.Clock, logger: opts.Logger}
+	r.imageMap.Store(&opts.ImageMap)
 	switch {
 	case opts.MaxPods == 0:
 		r.maxPods = DefaultMaxPods()
@@ -284,6 +288,17 @@ func (r *Runtime) Apply(rev *v1.Revision) error {
 	}
 	r.mu.revs[key] = &revision{key: key, spec: spec}
 	return nil
+}
+
+// SetImageMap replaces the image map (Options.ImageMap; nil means
+// DefaultImageMap()) for the revisions applied from now on: a revision applied
+// before keeps the command it was given, and its pods, running or started later,
+// run that command. It is safe to call while the Runtime runs.
+func (r *Runtime) SetImageMap(m ImageMap) {
+	if m == nil {
+		m = DefaultImageMap()
+	}
+	r.imageMap.Store(&m)
 }
 
 // Scale sets the number of pods of a revision. Scaling down drains the least busy
@@ -585,7 +600,7 @@ func (r *Runtime) argvFor(c corev1.Container) ([]string, error) {
 	if len(c.Command) > 0 {
 		return append(slices.Clone(c.Command), c.Args...), nil
 	}
-	mapped, ok := r.opts.ImageMap[c.Image]
+	mapped, ok := (*r.imageMap.Load())[c.Image]
 	if !ok {
 		return nil, fmt.Errorf("spec.containers[0].image %q: not in the image map and the container sets no command (add `%s: [command, args...]` to the --image-map file)", c.Image, c.Image)
 	}

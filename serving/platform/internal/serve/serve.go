@@ -49,6 +49,9 @@ type Listener struct {
 	Handler  http.Handler
 	Listener net.Listener
 	Limits   Limits
+	// H2C serves cleartext HTTP/2 with prior knowledge beside HTTP/1.1 (net/http's
+	// Protocols). False serves HTTP/1.1 only.
+	H2C bool
 }
 
 // Go serves every l in g until ctx is done, then shuts them down one after the other,
@@ -63,6 +66,11 @@ func Go(ctx context.Context, g *errgroup.Group, drain time.Duration, ls ...Liste
 			maxHeader = DefaultMaxHeaderBytes
 		}
 		srv := &http.Server{Handler: l.Handler, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: maxHeader}
+		if l.H2C {
+			srv.Protocols = new(http.Protocols)
+			srv.Protocols.SetHTTP1(true)
+			srv.Protocols.SetUnencryptedHTTP2(true)
+		}
 		srvs[i] = srv
 		lis := l.Listener
 		switch n := l.Limits.MaxConns; {

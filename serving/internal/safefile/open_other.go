@@ -1,9 +1,9 @@
 //go:build !unix
 
-package manifests
+package safefile
 
 import "os"
 
 // openFile opens name for reading; without Unix FIFOs there is nothing that
-// blocks in open, and readFile checks the file's type before and after.
+// blocks in open, and Read checks the file's type before and after.
 func openFile(name string) (*os.File, error) { return os.Open(name) }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package manifests
+package safefile
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 )
 
 // openFile opens name for reading without blocking: O_NONBLOCK, so that a FIFO
-// put in the file's place after readFile's Stat opens at once instead of waiting
+// put in the file's place after Read's Stat opens at once instead of waiting
 // for a writer, and O_NOCTTY, so that a terminal never becomes the controlling
 // one. Reading a regular file is not affected by O_NONBLOCK.
 func openFile(name string) (*os.File, error) {

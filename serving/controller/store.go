@@ -1,0 +1,226 @@
+package controller
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/servekit/servekit/route"
+	v1 "github.com/servekit/servekit/serving/v1"
+)
+
+// Store keeps what a Controller holds across restarts of its process: every
+// Service, Configuration, Revision and Route with its metadata (generations,
+// creation times, UIDs), spec and status, each Route's gradual rollout, and which
+// source applied which objects. serving/store implements it on an embedded
+// transactional database (bbolt); a platform team can implement it on its own.
+//
+// A Controller calls Load once, in New, and Commit from then on with the records
+// that changed since its last successful Commit. Values are the Controller's own
+// encoding (JSON); a Store keeps them as opaque bytes. A Store need not be safe
+// for concurrent use: the Controller never calls it from two goroutines at once.
+type Store interface {
+	// Load calls fn for every record committed, in any order, and returns fn's
+	// first error. An empty store calls fn never.
+	Load(fn func(Record) error) error
+	// Commit writes puts and removes deletes atomically and durably: when it
+	// returns nil, all of them survive a crash of the process (kill -9) or of the
+	// machine; when it returns an error, none of them was made and the Controller
+	// tries again at its next change.
+	Commit(puts []Record, deletes []RecordKey) error
+}
+
+// Record kinds besides v1's Service, Configuration, Revision and Route.
+const (
+	// RecordRollout is a Route's gradual rollout (a route.Rollout), keyed by the
+	// Route.
+	RecordRollout = "Rollout"
+	// RecordSource is a source's applied objects: the references of what it holds
+	// and the objects as they were given to Apply. Its Namespace is "" and its
+	// Name the source (e.g. a manifest file's path).
+	RecordSource = "Source"
+)
+
+// RecordKey names a record of a Store.
+type RecordKey struct {
+	// Kind is v1.KindService, v1.KindConfiguration, v1.KindRevision, v1.KindRoute,
+	// RecordRollout or RecordSource.
+	Kind string
+	// Namespace and Name name the object (Namespace is "" for a RecordSource).
+	Namespace, Name string
+}
+
+// Record is one stored object.
+type Record struct {
+	RecordKey
+	// Value is the object's encoding; a Store must not change it.
+	Value []byte
+}
+
+// sourceRecord is the value of a RecordSource.
+type sourceRecord struct {
+	// Refs are the objects the source holds.
+	Refs []objRef `json:"refs"`
+	// Applied is the list of objects as given to Apply (namespaced, not
+	// defaulted): the same list again changes nothing.
+	Applied json.RawMessage `json:"applied"`
+}
+
+// recordsLocked encodes everything the Store keeps.
+func (c *Controller) recordsLocked() (map[RecordKey][]byte, error) {
+	out := make(map[RecordKey][]byte, len(c.mu.services)+len(c.mu.configs)+len(c.mu.revs)+2*len(c.mu.routes)+len(c.mu.sources))
+	var firstErr error
+	put := func(kind string, key types.NamespacedName, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("%s %s: %w", kind, key, err))
+			return
+		}
+		out[RecordKey{Kind: kind, Namespace: key.Namespace, Name: key.Name}] = b
+	}
+	for k, o := range c.mu.services {
+		put(v1.KindService, k, o)
+	}
+	for k, o := range c.mu.configs {
+		put(v1.KindConfiguration, k, o)
+	}
+	for k, o := range c.mu.revs {
+		put(v1.KindRevision, k, o)
+	}
+	for k, o := range c.mu.routes {
+		put(v1.KindRoute, k, o)
+	}
+	for k, ro := range c.mu.rollouts {
+		if ro != nil {
+			put(RecordRollout, k, ro)
+		}
+	}
+	for src, refs := range c.mu.sources {
+		put(RecordSource, types.NamespacedName{Name: src}, sourceRecord{Refs: refs, Applied: c.mu.applied[src]})
+	}
+	return out, firstErr
+}
+
+// persistLocked commits to the Store what changed since the last commit. The
+// caller holds mu, so what another caller reads under mu afterwards (Status,
+// Objects) has been committed: nothing observed is lost to a crash. A failed
+// commit is logged and the changes are tried again at the next call.
+func (c *Controller) persistLocked() {
+	if c.store == nil {
+		return
+	}
+	cur, err := c.recordsLocked()
+	if err != nil {
+		c.log.Error("store: cannot encode; nothing committed", "err", err)
+		return
+	}
+	var puts []Record
+	var dels []RecordKey
+	for k, v := range cur {
+		if old, ok := c.mu.persisted[k]; !ok || !bytes.Equal(old, v) {
+			puts = append(puts, Record{RecordKey: k, Value: v})
+		}
+	}
+	for k := range c.mu.persisted {
+		if _, ok := cur[k]; !ok {
+			dels = append(dels, k)
+		}
+	}
+	if len(puts)+len(dels) == 0 {
+		return
+	}
+	slices.SortFunc(puts, func(a, b Record) int { return compareKeys(a.RecordKey, b.RecordKey) })
+	slices.SortFunc(dels, compareKeys)
+	if err := c.store.Commit(puts, dels); err != nil {
+		c.log.Error("store: commit failed; retrying at the next change", "puts", len(puts), "deletes", len(dels), "err", err)
+		return
+	}
+	c.mu.persisted = cur
+}
+
+func compareKeys(a, b RecordKey) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+// restore loads what the Store holds. Revisions are wired to the backend, the
+// autoscaler and the data plane as at their creation, except that one that was
+// Ready starts at zero pods and stays Ready (see addRevisionLocked). A record
+// that does not decode fails New: a store is never partly or silently misread.
+func (c *Controller) restore() error {
+	loaded := map[RecordKey][]byte{}
+	revs := map[types.NamespacedName]*v1.Revision{}
+	err := c.store.Load(func(r Record) error {
+		key := types.NamespacedName{Namespace: r.Namespace, Name: r.Name}
+		var err error
+		switch r.Kind {
+		case v1.KindService:
+			o := &v1.Service{}
+			if err = json.Unmarshal(r.Value, o); err == nil {
+				c.mu.services[key] = o
+			}
+		case v1.KindConfiguration:
+			o := &v1.Configuration{}
+			if err = json.Unmarshal(r.Value, o); err == nil {
+				c.mu.configs[key] = o
+			}
+		case v1.KindRevision:
+			o := &v1.Revision{}
+			if err = json.Unmarshal(r.Value, o); err == nil {
+				revs[key] = o
+			}
+		case v1.KindRoute:
+			o := &v1.Route{}
+			if err = json.Unmarshal(r.Value, o); err == nil {
+				c.setRouteLocked(key, o)
+			}
+		case RecordRollout:
+			o := &route.Rollout{}
+			if err = json.Unmarshal(r.Value, o); err == nil {
+				c.mu.rollouts[key] = o
+			}
+		case RecordSource:
+			var o sourceRecord
+			if err = json.Unmarshal(r.Value, &o); err == nil {
+				c.mu.sources[r.Name] = o.Refs
+				c.mu.applied[r.Name] = o.Applied
+			}
+		default:
+			return fmt.Errorf("record %s %s: unknown kind", r.Kind, key)
+		}
+		if err != nil {
+			return fmt.Errorf("record %s %s: %w", r.Kind, key, err)
+		}
+		loaded[r.RecordKey] = bytes.Clone(r.Value)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, key := range slices.SortedFunc(maps.Keys(revs), func(a, b types.NamespacedName) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	}) {
+		c.putRevisionLocked(key, revs[key])
+		c.addRevisionLocked(key, revs[key], true)
+	}
+	c.mu.persisted = loaded
+	if n := len(loaded); n > 0 {
+		c.log.Info("store: state restored", "services", len(c.mu.services), "configurations", len(c.mu.configs),
+			"revisions", len(c.mu.revs), "routes", len(c.mu.routes), "sources", len(c.mu.sources))
+	}
+	return nil
+}
+
+// Sources returns, sorted, the sources whose objects the Controller holds: those
+// applied since New and those restored from Options.Store. Whoever feeds the
+// Controller decides, after a restart, which of them still exist (Apply) and which
+// are gone (Delete): serving/manifests' Watcher.Adopt does it at its first scan.
+func (c *Controller) Sources() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.mu.sources))
+}
