@@ -3,6 +3,7 @@ package controller
 import (
 	"maps"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -112,6 +113,12 @@ func (c *Controller) deleteRouteLocked(key types.NamespacedName) {
 	delete(c.mu.rollouts, key)
 	delete(c.mu.rolling, key)
 	c.mu.dirty.table = true
+}
+
+// resyncAllLocked makes the next reconcile pass a full resync: a config that every
+// object reads changed.
+func (c *Controller) resyncAllLocked() {
+	c.mu.lastFull = time.Time{}
 }
 
 // pendingRevs collects the revisions whose pods, scale or panic mode changed, from

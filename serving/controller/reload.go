@@ -35,6 +35,7 @@ func (c *Controller) SetAutoscalerConfig(cfg autoscaler.Config) {
 			c.scaler.Set(key, spec)
 		}
 	}
+	c.resyncAllLocked() // progress deadlines, status
 	c.mu.Unlock()
 	c.kick()
 }
@@ -45,6 +46,7 @@ func (c *Controller) SetAutoscalerConfig(cfg autoscaler.Config) {
 func (c *Controller) SetNetworkConfig(cfg route.Config) {
 	c.mu.Lock()
 	c.netCfg = cfg
+	c.resyncAllLocked() // every Route's hosts and table entry
 	c.mu.Unlock()
 	c.ingress.SetTagHeaderRouting(cfg.TagHeaderRouting)
 	c.kick()
@@ -54,6 +56,7 @@ func (c *Controller) SetNetworkConfig(cfg route.Config) {
 func (c *Controller) SetGCConfig(cfg gc.Config) {
 	c.mu.Lock()
 	c.gcCfg = cfg
+	c.resyncAllLocked()
 	c.mu.Unlock()
 	c.kick()
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -81,6 +82,39 @@ type RevisionStatus struct {
 	// last unexpected exit.
 	Restarts int    `json:"restarts,omitempty"`
 	LastExit string `json:"lastExit,omitempty"`
+	// Pods lists the Revision's pods, terminating ones included, as the runtime
+	// reports them.
+	Pods []PodStatus `json:"pods,omitempty"`
+}
+
+// PodStatus is one pod of a Revision.
+type PodStatus struct {
+	// Name names the pod.
+	Name string `json:"name"`
+	// Ready is true when the pod is in rotation (it receives new requests).
+	Ready bool `json:"ready"`
+	// Pending is true for a pod not started yet; Terminating for one draining
+	// before it stops.
+	Pending     bool `json:"pending,omitempty"`
+	Terminating bool `json:"terminating,omitempty"`
+	// Reason says why the pod is not ready, when the runtime knows (a Pending
+	// pod's wait, a failing readiness probe).
+	Reason string `json:"reason,omitempty"`
+	// Restarts counts its container's restarts; LastExit is the last unexpected exit.
+	Restarts int    `json:"restarts,omitempty"`
+	LastExit string `json:"lastExit,omitempty"`
+	// LastProbeFailure is the last failed probe of its container; nil if none.
+	LastProbeFailure *ProbeFailure `json:"lastProbeFailure,omitempty"`
+}
+
+// ProbeFailure is a failed probe of a pod's container.
+type ProbeFailure struct {
+	// Probe is "startup", "liveness" or "readiness".
+	Probe string `json:"probe"`
+	// Message says how it failed.
+	Message string `json:"message"`
+	// Time is when it failed.
+	Time time.Time `json:"time"`
 }
 
 // Status returns the current state.
@@ -147,6 +181,12 @@ func (c *Controller) revisionStatusViewLocked(key types.NamespacedName) Revision
 		rs.ActivatorInPath = st.dp.ActivatorInPath()
 	}
 	for _, p := range c.backend.Pods(key) {
+		ps := PodStatus{Name: p.Name, Ready: p.Ready && !p.Terminating, Pending: p.Pending, Terminating: p.Terminating,
+			Reason: p.Reason, Restarts: p.Restarts, LastExit: p.LastExit}
+		if f := p.LastProbeFailure; !f.IsZero() {
+			ps.LastProbeFailure = &ProbeFailure{Probe: f.Probe, Message: f.Message, Time: f.Time}
+		}
+		rs.Pods = append(rs.Pods, ps)
 		if p.Terminating {
 			continue
 		}
