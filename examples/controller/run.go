@@ -40,8 +40,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lo, co := &f.local, &f.cluster
 	fs.StringVar(&lo.Manifests, "manifests", "examples/manifests", "directory of Knative manifests (serving.knative.dev/v1), watched for changes")
 	fs.StringVar(&lo.StateDir, "state-dir", defaultStateDir(), "local mode: directory where Services, Revisions, Routes and their traffic are kept across restarts (one file, locked while running); empty: memory only")
-	fs.StringVar(&f.imageMap, "image-map", "", "YAML file mapping container images to local commands (`image: [command, args...]`)")
-	fs.StringVar(&f.configDir, "config", "", "directory of Knative config maps (config-autoscaler, config-defaults, config-network, config-domain, config-gc) as YAML")
+	fs.StringVar(&f.imageMap, "image-map", "", "YAML file mapping container images to local commands (`image: [command, args...]`), watched: revisions created after a change use the new mapping")
+	fs.StringVar(&f.configDir, "config", "", "directory of Knative config maps (config-autoscaler, config-defaults, config-network, config-domain, config-gc, config-features, config-deployment) as YAML, watched for changes in local mode (read once with --kubeconfig)")
 	fs.StringVar(&f.domain, "domain", "example.com", "the domain of routes, when --config has no config-domain")
 	fs.StringVar(&lo.Listen, "listen", "127.0.0.1:8080", "ingress address (routes by Host)")
 	fs.StringVar(&lo.Admin, "admin", "127.0.0.1:8081", "admin address: GET /status, /metrics")
@@ -114,9 +114,8 @@ func (f *flags) run(ctx context.Context) error {
 			return errors.New("--peer-token-secret: required with --peers-service (the replicas accept each other's reports only with the peer token)")
 		}
 	} else {
-		if lo.ImageMap, err = platform.LoadImageMap(f.imageMap); err != nil {
-			return err
-		}
+		// Both are watched: a change takes effect without a restart.
+		lo.ConfigDir, lo.Domain, lo.ImageMapFile = f.configDir, f.domain, f.imageMap
 		if st, err := os.Stat(lo.Manifests); err != nil || !st.IsDir() {
 			return fmt.Errorf("--manifests %q: not a directory", lo.Manifests)
 		}

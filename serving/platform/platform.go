@@ -63,15 +63,30 @@ type Options struct {
 	// traffic, tags and rollouts. New opens it, creating it if need be, and fails if
 	// another process holds it; Run closes it. "" keeps everything in memory only.
 	StateDir string
-	// PollInterval is how often Manifests is scanned; zero means
-	// manifests.DefaultInterval (1 s).
+	// PollInterval is how often Manifests, ConfigDir and ImageMapFile are
+	// scanned; zero means manifests.DefaultInterval (1 s).
 	PollInterval time.Duration
 	// Config is Knative's configuration (config.LoadDir); nil means Knative's
-	// defaults with routes under example.com.
+	// defaults with routes under Domain. It is not used when ConfigDir is set.
 	Config *config.Config
+	// ConfigDir, if not "", is the directory of Knative's config maps: New reads it
+	// (config.NewWatcher, with Domain) and Run follows it, so that a changed config
+	// map takes effect without a restart (docs/user-guide.md lists what changes
+	// live). A map that does not parse keeps its last good values and its file is
+	// listed in the status's errors until it is fixed.
+	ConfigDir string
+	// Domain is the domain of routes while ConfigDir has no config-domain (or,
+	// without ConfigDir and Config, always); "" means example.com.
+	Domain string
 	// ImageMap maps container images to local commands; nil means
-	// local.DefaultImageMap().
+	// local.DefaultImageMap(). It is not used when ImageMapFile is set.
 	ImageMap local.ImageMap
+	// ImageMapFile, if not "", is the image map file: New reads it (LoadImageMap)
+	// and Run follows it. Revisions created after a change use the new mapping;
+	// running revisions and their pods keep the command they were created with. A
+	// file that does not parse keeps the last good map and is listed in the
+	// status's errors until it is fixed.
+	ImageMapFile string
 	// CacheDir is where builtin programs are built (local.Options.CacheDir).
 	CacheDir string
 	// Builtins are the commands that run builtin programs without building them
@@ -130,6 +145,8 @@ type Platform struct {
 	store   *store.Store // nil without Options.StateDir
 	rt      *local.Runtime
 	watcher *manifests.Watcher
+	config  *config.Watcher  // nil without Options.ConfigDir
+	images  *imageMapWatcher // nil without Options.ImageMapFile
 	// firstScan is the watcher's first Scan, in Run; a test stands in a slow one.
 	firstScan func()
 	ingress   net.Listener
@@ -152,9 +169,25 @@ func New(o Options) (*Platform, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// The watchers' handlers reach the controller through p, complete before Run
+	// starts them.
+	p := &Platform{opts: o, log: log, ingress: o.Ingress, admin: o.AdminListener}
 	cfg := o.Config
+	var cw *config.Watcher
+	if o.ConfigDir != "" {
+		w, c, err := config.NewWatcher(config.WatcherOptions{Dir: o.ConfigDir, Domain: o.Domain, Interval: o.PollInterval, Logger: log,
+			OnChange: p.configChanged, OnError: func(file string, err error) { p.ctrl.SetSourceError(file, err) }})
+		if err != nil {
+			return nil, err
+		}
+		cw, cfg = w, &c
+	}
 	if cfg == nil {
-		c, err := config.LoadDir("", "example.com")
+		domain := o.Domain
+		if domain == "" {
+			domain = "example.com"
+		}
+		c, err := config.LoadDir("", domain)
 		if err != nil {
 			return nil, err
 		}
@@ -169,9 +202,16 @@ func New(o Options) (*Platform, error) {
 	// Sources are the files' absolute paths, so that a restart from another
 	// working directory finds the objects of the same files in the state.
 	if abs, err := filepath.Abs(o.Manifests); err == nil {
-		o.Manifests = abs
+		o.Manifests, p.opts.Manifests = abs, abs
 	}
 	imageMap := o.ImageMap
+	var iw *imageMapWatcher
+	if o.ImageMapFile != "" {
+		var err error
+		if iw, imageMap, err = newImageMapWatcher(o.ImageMapFile, log, p); err != nil {
+			return nil, err
+		}
+	}
 	if imageMap == nil {
 		imageMap = local.DefaultImageMap()
 	}
@@ -223,7 +263,7 @@ func New(o Options) (*Platform, error) {
 		}
 		return nil, err
 	}
-	p := &Platform{opts: o, log: log, ctrl: ctrl, store: st, rt: rt, ingress: o.Ingress, admin: o.AdminListener}
+	p.ctrl, p.rt, p.config, p.images, p.store = ctrl, rt, cw, iw, st
 	p.watcher = manifests.NewWatcher(o.Manifests, ctrl, log, o.PollInterval)
 	// The sources restored from the state: the first scan applies those still
 	// present (unchanged: nothing happens) and deletes the others.
@@ -320,6 +360,9 @@ func (p *Platform) Run(ctx context.Context) error {
 		p.firstScan()
 		return p.watcher.Run(gctx)
 	})
+	if p.config != nil || p.images != nil {
+		g.Go(func() error { return p.watchConfig(gctx) })
+	}
 	err := g.Wait()
 	p.log.Info("servekit: stopping pods")
 	stopCtrl()
@@ -350,17 +393,12 @@ func BaseEnv(environ []string) []string {
 // `image: [command, args...]`, relative commands relative to the file); "" means
 // the default map alone.
 func LoadImageMap(path string) (local.ImageMap, error) {
-	m := local.DefaultImageMap()
 	if path == "" {
-		return m, nil
+		return local.DefaultImageMap(), nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("platform: image map: %w", err)
 	}
-	over, err := local.ParseImageMap(data, filepath.Dir(path))
-	if err != nil {
-		return nil, fmt.Errorf("platform: image map %s: %w", path, err)
-	}
-	return m.Merge(over), nil
+	return parseImageMapFile(path, data)
 }
