@@ -58,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&co.Identity, "identity", "", "cluster mode: this replica's name in the Lease (default: the hostname, i.e. the pod name)")
 	fs.StringVar(&co.PodIP, "pod-ip", "", "cluster mode: this replica's IP, as its peers see it in --peers-service's endpoints (e.g. $(POD_IP))")
 	fs.StringVar(&co.PeersService, "peers-service", "", "cluster mode: headless Service (in --lease-namespace) whose ready endpoints are the replicas; they share activator demand and split capacity (default: alone)")
+	fs.StringVar(&co.WebhookListen, "webhook-listen", "", "cluster mode: serve the admission webhooks (Knative's defaults and validation when objects are written) over TLS on this address; without --webhook-service they are registered by URL https://ADDR, so ADDR's host must be reachable by the API server (outside a cluster: 127.0.0.1:8443); empty: no webhooks (see docs/kubernetes-cluster.md)")
+	fs.StringVar(&co.WebhookService, "webhook-service", "", "cluster mode: register the webhooks by this Service (in --lease-namespace, port 443, reaching --webhook-listen), as in a pod (config/deploy: servekit-webhook)")
 	fs.StringVar(&co.PeerTokenSecret, "peer-token-secret", "servekit-peer-token", "cluster mode: Secret (in --lease-namespace, key \"token\", created if missing) shared by the activators, the queue proxies and the peers; empty disables the token")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: controller [flags]            run the platform")
@@ -112,6 +114,10 @@ func (f *flags) run(ctx context.Context) error {
 			return errors.New("--pod-ip: required with --peers-service (this replica's address among its peers, e.g. $(POD_IP))")
 		case co.PeersService != "" && co.PeerTokenSecret == "":
 			return errors.New("--peer-token-secret: required with --peers-service (the replicas accept each other's reports only with the peer token)")
+		case co.WebhookService != "" && co.WebhookListen == "":
+			return errors.New("--webhook-listen: required with --webhook-service (the address the Service reaches, e.g. :8443)")
+		case co.WebhookService == "" && co.WebhookListen != "" && !reachableHost(co.WebhookListen):
+			return fmt.Errorf("--webhook-listen %q: the webhooks are registered by URL https://%s, so a host the API server can reach is required (e.g. 127.0.0.1:8443), or give --webhook-service", co.WebhookListen, co.WebhookListen)
 		}
 	} else {
 		// Both are watched: a change takes effect without a restart.
@@ -154,4 +160,15 @@ func (f *flags) run(ctx context.Context) error {
 		return err
 	}
 	return p.Run(ctx)
+}
+
+// reachableHost reports whether addr ("host:port") names a host, not "" or an
+// unspecified address such as 0.0.0.0.
+func reachableHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsUnspecified()
 }

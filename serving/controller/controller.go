@@ -418,7 +418,7 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 	if len(problems) > 0 {
 		err := &ApplyError{Source: source, Problems: problems}
 		c.mu.invalid[source] = err.Error()
-		c.log.Error("manifest rejected; nothing changed", "source", source, "problems", problems)
+		c.logRejectedLocked(source, "problems", problems)
 		return err
 	}
 	delete(c.mu.invalid, source)
@@ -443,11 +443,25 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 
 // Reject records that a source could not be read or decoded (err says why, with
 // field paths where there are any). Its previously applied objects stay as they were.
+//
+// It logs one line, as a rejected Apply does: callers (serving/manifests' Watcher,
+// the Kubernetes store) log nothing more for it.
 func (c *Controller) Reject(source string, err error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.mu.invalid[source] = err.Error()
-	c.mu.Unlock()
-	c.log.Error("manifest rejected; nothing changed", "source", source, "err", err)
+	c.logRejectedLocked(source, "err", err)
+}
+
+// logRejectedLocked writes the one line of a rejected source, saying whether it
+// keeps objects an earlier version applied (an editor's half-written save).
+func (c *Controller) logRejectedLocked(source string, args ...any) {
+	if n := len(c.mu.sources[source]); n > 0 {
+		c.log.Error("manifest rejected; keeping the objects it last applied until it is valid again or removed",
+			append([]any{"source", source, "kept", n}, args...)...)
+		return
+	}
+	c.log.Error("manifest rejected; nothing changed", append([]any{"source", source}, args...)...)
 }
 
 // Delete removes the objects a source applied (and what they own: a Service's
