@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f flags
 	lo, co := &f.local, &f.cluster
 	fs.StringVar(&lo.Manifests, "manifests", "examples/manifests", "directory of Knative manifests (serving.knative.dev/v1), watched for changes")
+	fs.StringVar(&lo.StateDir, "state-dir", defaultStateDir(), "local mode: directory where Services, Revisions, Routes and their traffic are kept across restarts (one file, locked while running); empty: memory only")
 	fs.StringVar(&f.imageMap, "image-map", "", "YAML file mapping container images to local commands (`image: [command, args...]`), watched: revisions created after a change use the new mapping")
 	fs.StringVar(&f.configDir, "config", "", "directory of Knative config maps (config-autoscaler, config-defaults, config-network, config-domain, config-gc, config-features, config-deployment) as YAML, watched for changes in local mode (read once with --kubeconfig)")
 	fs.StringVar(&f.domain, "domain", "example.com", "the domain of routes, when --config has no config-domain")
@@ -81,6 +82,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// defaultStateDir is $XDG_STATE_HOME/servekit, else ~/.local/state/servekit (the
+// XDG base directory default), else "" (no home: memory only).
+func defaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "servekit")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "servekit")
+	}
+	return ""
 }
 
 // run runs the platform the flags describe until ctx is done.
