@@ -160,7 +160,8 @@ func startPlatform(t *testing.T, files map[string]string, configYAML string) *te
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, err := metricsHandler()
+	reporter := &ocmetrics.Reporter{}
+	metrics, err := metricsHandler(reporter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func startPlatform(t *testing.T, files map[string]string, configYAML string) *te
 		CacheDir:       cacheDir(t),
 		Logger:         logger,
 		DrainTimeout:   10 * time.Second,
-		Reporter:       ocmetrics.Reporter{},
+		Reporter:       reporter,
 		ActivatorHooks: activatorMetrics.Hooks(),
 		Metrics:        metrics,
 	})

@@ -126,7 +126,8 @@ func (f *flags) run(ctx context.Context) error {
 			return fmt.Errorf("--manifests %q: not a directory", lo.Manifests)
 		}
 	}
-	if lo.Metrics, err = metricsHandler(); err != nil {
+	reporter := &ocmetrics.Reporter{}
+	if lo.Metrics, err = metricsHandler(reporter); err != nil {
 		return err
 	}
 	if lo.Ingress, err = net.Listen("tcp", lo.Listen); err != nil {
@@ -137,7 +138,7 @@ func (f *flags) run(ctx context.Context) error {
 		return fmt.Errorf("--admin: %w", err)
 	}
 	defer lo.AdminListener.Close()
-	lo.Config, lo.Reporter, lo.ActivatorHooks = &cfg, ocmetrics.Reporter{}, activatorMetrics.Hooks()
+	lo.Config, lo.Reporter, lo.ActivatorHooks = &cfg, reporter, activatorMetrics.Hooks()
 	if f.kubeconfig != "" {
 		co.Config, co.Ingress, co.AdminListener, co.DrainTimeout = lo.Config, lo.Ingress, lo.AdminListener, lo.DrainTimeout
 		co.Logger, co.Reporter, co.ActivatorHooks, co.Metrics = lo.Logger, lo.Reporter, lo.ActivatorHooks, lo.Metrics

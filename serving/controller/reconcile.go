@@ -457,7 +457,9 @@ func (c *Controller) putRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 
 // deleteRevisionLocked removes a revision everywhere.
 func (c *Controller) deleteRevisionLocked(key types.NamespacedName) {
+	svc := ""
 	if rev := c.mu.revs[key]; rev != nil {
+		svc = rev.Labels[serving.ServiceLabelKey]
 		cfg := nsKey(key.Namespace, rev.Labels[serving.ConfigurationLabelKey])
 		if set := c.mu.revsByCfg[cfg]; set != nil {
 			delete(set, key)
@@ -476,6 +478,7 @@ func (c *Controller) deleteRevisionLocked(key types.NamespacedName) {
 	c.panics.Delete(key)
 	if st != nil {
 		c.throttler.RemoveRevision(st.dp.Key())
+		c.reporter.ReportRevision(RevisionReport{Key: key, Service: svc, Deleted: true})
 	}
 	if err := c.backend.Delete(key); err != nil {
 		c.log.Error("revision: delete", "revision", key.String(), "err", err)
