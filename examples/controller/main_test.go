@@ -31,7 +31,12 @@ const appEnv = "SERVEKIT_E2E_APP"
 const testImage = "servekit.test/app:1"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(appEnv) != "" {
+	switch os.Getenv(appEnv) {
+	case "":
+	case "grpc":
+		grpcAppMain()
+		return
+	default:
 		appMain()
 		return
 	}
@@ -55,6 +60,10 @@ func appMain() {
 		}
 		fmt.Fprintf(w, "Hello %s!\n", os.Getenv("TARGET"))
 	})}
+	// HTTP/1.1 and h2c, as an app behind a revision whose port is named h2c must.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	go func() {
 		c := make(chan os.Signal, 1)
 		signal.Notify(c, syscall.SIGTERM)
@@ -104,7 +113,7 @@ func cacheDir(t testing.TB) string {
 
 // startPlatform runs a platform on a temp manifests dir holding files, with the
 // given config maps (YAML, "" for none).
-func startPlatform(t *testing.T, files map[string]string, configYAML string) *testPlatform {
+func startPlatform(t testing.TB, files map[string]string, configYAML string) *testPlatform {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
@@ -128,6 +137,9 @@ func startPlatform(t *testing.T, files map[string]string, configYAML string) *te
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if _, ok := t.(*testing.B); ok {
+		logger = slog.New(slog.DiscardHandler) // a benchmark's log is always printed
+	}
 	cfg, err := config.LoadDir(cfgDir, "example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +195,7 @@ func (tp *testPlatform) shutdown() {
 }
 
 // testWriter sends log lines to the test log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
