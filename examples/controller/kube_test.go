@@ -50,6 +50,12 @@ func TestRunKubeUsageErrors(t *testing.T) {
 			"--peers-service", "servekit-peers"}, "--pod-ip: required with --peers-service"},
 		{"peers without token", []string{"--kubeconfig", kc, "--queue-image", "q", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
 			"--peers-service", "servekit-peers", "--pod-ip", "10.0.0.1", "--peer-token-secret", ""}, "--peer-token-secret: required with --peers-service"},
+		{"webhook service without listen", []string{"--kubeconfig", kc, "--queue-image", "q", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+			"--webhook-service", "servekit-webhook"}, "--webhook-listen: required with --webhook-service"},
+		{"webhook URL without host", []string{"--kubeconfig", kc, "--queue-image", "q", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+			"--webhook-listen", ":8443"}, `--webhook-listen ":8443": the webhooks are registered by URL https://:8443, so a host the API server can reach is required`},
+		{"webhook URL on 0.0.0.0", []string{"--kubeconfig", kc, "--queue-image", "q", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+			"--webhook-listen", "0.0.0.0:8443"}, `--webhook-listen "0.0.0.0:8443": the webhooks are registered by URL`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

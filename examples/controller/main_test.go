@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,6 +31,10 @@ const appEnv = "SERVEKIT_E2E_APP"
 // testImage is the image the tests' image map runs as this test binary.
 const testImage = "servekit.test/app:1"
 
+// controllerEnv makes the test binary act as the controller binary (dispatch with
+// its arguments), for tests that run, kill and restart it as a process.
+const controllerEnv = "SERVEKIT_E2E_CONTROLLER"
+
 func TestMain(m *testing.M) {
 	switch os.Getenv(appEnv) {
 	case "":
@@ -40,11 +45,26 @@ func TestMain(m *testing.M) {
 		appMain()
 		return
 	}
-	goleak.VerifyTestMain(m,
+	if os.Getenv(controllerEnv) != "" {
+		os.Exit(dispatch(os.Args[1:]))
+	}
+	// run's default --state-dir is under XDG_STATE_HOME: never the user's own.
+	stateHome, err := os.MkdirTemp("", "servekit-state-home")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_STATE_HOME", stateHome)
+	code := m.Run()
+	os.RemoveAll(stateHome)
+	if code == 0 {
 		// OpenCensus starts its worker when the binary's views are registered;
 		// it lives as long as the process, as in the real binary.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-	)
+		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // appMain is a pod program for the tests: it answers "Hello <TARGET>!" like
@@ -53,6 +73,10 @@ func appMain() {
 	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
 	if err != nil {
 		os.Exit(3)
+	}
+	if dir := os.Getenv("PIDDIR"); dir != "" {
+		// Tells a test which processes are the apps (probes_test.go stops one).
+		_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), nil, 0o644)
 	}
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
@@ -148,7 +172,8 @@ func startPlatform(t testing.TB, files map[string]string, configYAML string) *te
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, err := metricsHandler()
+	reporter := &ocmetrics.Reporter{}
+	metrics, err := metricsHandler(reporter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +187,7 @@ func startPlatform(t testing.TB, files map[string]string, configYAML string) *te
 		CacheDir:       cacheDir(t),
 		Logger:         logger,
 		DrainTimeout:   10 * time.Second,
-		Reporter:       ocmetrics.Reporter{},
+		Reporter:       reporter,
 		ActivatorHooks: activatorMetrics.Hooks(),
 		Metrics:        metrics,
 	})

@@ -39,8 +39,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f flags
 	lo, co := &f.local, &f.cluster
 	fs.StringVar(&lo.Manifests, "manifests", "examples/manifests", "directory of Knative manifests (serving.knative.dev/v1), watched for changes")
-	fs.StringVar(&f.imageMap, "image-map", "", "YAML file mapping container images to local commands (`image: [command, args...]`)")
-	fs.StringVar(&f.configDir, "config", "", "directory of Knative config maps (config-autoscaler, config-defaults, config-network, config-domain, config-gc) as YAML")
+	fs.StringVar(&lo.StateDir, "state-dir", defaultStateDir(), "local mode: directory where Services, Revisions, Routes and their traffic are kept across restarts (one file, locked while running); empty: memory only")
+	fs.StringVar(&f.imageMap, "image-map", "", "YAML file mapping container images to local commands (`image: [command, args...]`), watched: revisions created after a change use the new mapping")
+	fs.StringVar(&f.configDir, "config", "", "directory of Knative config maps (config-autoscaler, config-defaults, config-network, config-domain, config-gc, config-features, config-deployment) as YAML, watched for changes in local mode (read once with --kubeconfig)")
 	fs.StringVar(&f.domain, "domain", "example.com", "the domain of routes, when --config has no config-domain")
 	fs.StringVar(&lo.Listen, "listen", "127.0.0.1:8080", "ingress address (routes by Host)")
 	fs.StringVar(&lo.Admin, "admin", "127.0.0.1:8081", "admin address: GET /status, /metrics")
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&co.Identity, "identity", "", "cluster mode: this replica's name in the Lease (default: the hostname, i.e. the pod name)")
 	fs.StringVar(&co.PodIP, "pod-ip", "", "cluster mode: this replica's IP, as its peers see it in --peers-service's endpoints (e.g. $(POD_IP))")
 	fs.StringVar(&co.PeersService, "peers-service", "", "cluster mode: headless Service (in --lease-namespace) whose ready endpoints are the replicas; they share activator demand and split capacity (default: alone)")
+	fs.StringVar(&co.WebhookListen, "webhook-listen", "", "cluster mode: serve the admission webhooks (Knative's defaults and validation when objects are written) over TLS on this address; without --webhook-service they are registered by URL https://ADDR, so ADDR's host must be reachable by the API server (outside a cluster: 127.0.0.1:8443); empty: no webhooks (see docs/kubernetes-cluster.md)")
+	fs.StringVar(&co.WebhookService, "webhook-service", "", "cluster mode: register the webhooks by this Service (in --lease-namespace, port 443, reaching --webhook-listen), as in a pod (config/deploy: servekit-webhook)")
 	fs.StringVar(&co.PeerTokenSecret, "peer-token-secret", "servekit-peer-token", "cluster mode: Secret (in --lease-namespace, key \"token\", created if missing) shared by the activators, the queue proxies and the peers; empty disables the token")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: controller [flags]            run the platform")
@@ -81,6 +84,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// defaultStateDir is $XDG_STATE_HOME/servekit, else ~/.local/state/servekit (the
+// XDG base directory default), else "" (no home: memory only).
+func defaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "servekit")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "servekit")
+	}
+	return ""
+}
+
 // run runs the platform the flags describe until ctx is done.
 func (f *flags) run(ctx context.Context) error {
 	lo, co := &f.local, &f.cluster
@@ -99,16 +114,20 @@ func (f *flags) run(ctx context.Context) error {
 			return errors.New("--pod-ip: required with --peers-service (this replica's address among its peers, e.g. $(POD_IP))")
 		case co.PeersService != "" && co.PeerTokenSecret == "":
 			return errors.New("--peer-token-secret: required with --peers-service (the replicas accept each other's reports only with the peer token)")
+		case co.WebhookService != "" && co.WebhookListen == "":
+			return errors.New("--webhook-listen: required with --webhook-service (the address the Service reaches, e.g. :8443)")
+		case co.WebhookService == "" && co.WebhookListen != "" && !reachableHost(co.WebhookListen):
+			return fmt.Errorf("--webhook-listen %q: the webhooks are registered by URL https://%s, so a host the API server can reach is required (e.g. 127.0.0.1:8443), or give --webhook-service", co.WebhookListen, co.WebhookListen)
 		}
 	} else {
-		if lo.ImageMap, err = platform.LoadImageMap(f.imageMap); err != nil {
-			return err
-		}
+		// Both are watched: a change takes effect without a restart.
+		lo.ConfigDir, lo.Domain, lo.ImageMapFile = f.configDir, f.domain, f.imageMap
 		if st, err := os.Stat(lo.Manifests); err != nil || !st.IsDir() {
 			return fmt.Errorf("--manifests %q: not a directory", lo.Manifests)
 		}
 	}
-	if lo.Metrics, err = metricsHandler(); err != nil {
+	reporter := &ocmetrics.Reporter{}
+	if lo.Metrics, err = metricsHandler(reporter); err != nil {
 		return err
 	}
 	if lo.Ingress, err = net.Listen("tcp", lo.Listen); err != nil {
@@ -119,7 +138,7 @@ func (f *flags) run(ctx context.Context) error {
 		return fmt.Errorf("--admin: %w", err)
 	}
 	defer lo.AdminListener.Close()
-	lo.Config, lo.Reporter, lo.ActivatorHooks = &cfg, ocmetrics.Reporter{}, activatorMetrics.Hooks()
+	lo.Config, lo.Reporter, lo.ActivatorHooks = &cfg, reporter, activatorMetrics.Hooks()
 	if f.kubeconfig != "" {
 		co.Config, co.Ingress, co.AdminListener, co.DrainTimeout = lo.Config, lo.Ingress, lo.AdminListener, lo.DrainTimeout
 		co.Logger, co.Reporter, co.ActivatorHooks, co.Metrics = lo.Logger, lo.Reporter, lo.ActivatorHooks, lo.Metrics
@@ -142,4 +161,15 @@ func (f *flags) run(ctx context.Context) error {
 		return err
 	}
 	return p.Run(ctx)
+}
+
+// reachableHost reports whether addr ("host:port") names a host, not "" or an
+// unspecified address such as 0.0.0.0.
+func reachableHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsUnspecified()
 }

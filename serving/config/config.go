@@ -183,10 +183,7 @@ type configMap struct {
 func readFile(path string) ([]configMap, error) {
 	data, err := safefile.Read(path, MaxFileBytes)
 	if err != nil {
-		if errors.Is(err, safefile.ErrTooLarge) || errors.Is(err, safefile.ErrNotRegular) {
-			err = fmt.Errorf("%s: %w", path, err)
-		}
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, readErr(path, err)
 	}
 	return decode(path, data)
 }

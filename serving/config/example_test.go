@@ -34,3 +34,43 @@ data:
 	// target: 100
 	// domain: example.com
 }
+
+// A Watcher follows a config directory: Scan (Run calls it every interval) applies a
+// changed config map and hands the new Config to OnChange; a map that does not parse
+// keeps its last good values and is reported to OnError with its file and key.
+func ExampleWatcher() {
+	dir, _ := os.MkdirTemp("", "config")
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "autoscaler.yaml")
+	autoscaler := func(window string) {
+		_ = os.WriteFile(file, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-autoscaler\ndata:\n  stable-window: \""+window+"\"\n"), 0o644)
+	}
+	autoscaler("30s")
+
+	w, c, err := config.NewWatcher(config.WatcherOptions{
+		Dir: dir,
+		OnChange: func(c config.Config, changed []string) {
+			fmt.Println("changed:", changed, "stable window:", c.Autoscaler.StableWindow)
+		},
+		OnError: func(file string, err error) { fmt.Println("error in", filepath.Base(file)+":", err != nil) },
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("stable window:", c.Autoscaler.StableWindow)
+	autoscaler("45s")
+	w.Scan()
+	autoscaler("2s") // below the 6s minimum: kept at 45s
+	w.Scan()
+	fmt.Println("in effect:", w.Config().Autoscaler.StableWindow)
+	autoscaler("50s")
+	w.Scan()
+	// Output:
+	// stable window: 30s
+	// changed: [config-autoscaler] stable window: 45s
+	// error in autoscaler.yaml: true
+	// in effect: 45s
+	// changed: [config-autoscaler] stable window: 50s
+	// error in autoscaler.yaml: false
+}

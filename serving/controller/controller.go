@@ -37,24 +37,26 @@ const DefaultNamespace = "default"
 // it with New, feed it objects with Apply, serve Handler on the ingress listener, and
 // call Run.
 type Controller struct {
-	backend   runtime.Backend
-	clock     clock.WithTicker
-	log       *slog.Logger
-	defaults  v1.Defaults
-	asCfg     autoscaler.Config
-	netCfg    route.Config
-	gcCfg     gc.Config
-	reporter  Reporter
-	resync    time.Duration
-	srcGens   bool // Options.SourceGenerations
-	onActStat func(namespace, name string, concurrency, requestCount float64)
-	dial      func(ctx context.Context, network, addr string) (net.Conn, error) // nil: net.Dialer
-	actTr     *http.Transport                                                   // the activator's, when dial is set
-	store     Store                                                             // nil: nothing is kept across restarts
-	scaler    *autoscaler.MultiScaler
-	throttler *activator.Throttler
-	act       *activator.Handler
-	ingress   *ingress.Ingress
+	backend  runtime.Backend
+	clock    clock.WithTicker
+	log      *slog.Logger
+	defaults v1.Defaults
+	asCfg    autoscaler.Config
+	netCfg   route.Config
+	gcCfg    gc.Config
+	reporter Reporter
+	resync   time.Duration
+	// fullResync is how often every object is reconciled (Options.FullResyncInterval).
+	fullResync time.Duration
+	srcGens    bool // Options.SourceGenerations
+	onActStat  func(namespace, name string, concurrency, requestCount float64)
+	dial       func(ctx context.Context, network, addr string) (net.Conn, error) // nil: net.Dialer
+	actTr      *http.Transport                                                   // the activator's, when dial is set
+	store      Store                                                             // nil: nothing is kept across restarts
+	scaler     *autoscaler.MultiScaler
+	throttler  *activator.Throttler
+	act        *activator.Handler
+	ingress    *ingress.Ingress
 
 	table route.TableHolder
 	// dp maps each revision to its data-plane state; replaced as a whole (under mu)
@@ -62,6 +64,7 @@ type Controller struct {
 	dp atomic.Pointer[map[types.NamespacedName]*ingress.Revision]
 
 	kickCh chan struct{} // buffer 1: a reconcile is wanted
+	pend   pendingRevs   // revisions changed by callers that must not take mu
 	epMu   sync.Mutex    // serialises endpoint refreshes (refreshEndpoints)
 	panics sync.Map      // types.NamespacedName → bool: the decider's panic mode at its last tick
 
@@ -87,6 +90,26 @@ type Controller struct {
 		// rollouts keeps each Route's effective gradual rollout.
 		rollouts map[types.NamespacedName]*route.Rollout
 		running  bool
+
+		// dirty holds what the next reconcile pass reconciles.
+		dirty dirtySet
+		// refs indexes Routes by what their spec traffic names.
+		refs routeRefs
+		// revsByCfg indexes revisions by their Configuration's key.
+		revsByCfg map[types.NamespacedName]keySet
+		// deadlines holds when each revision that has never been ready reaches
+		// its progress deadline; rolling the Routes in a gradual rollout; queued
+		// the revisions last reported with requests waiting in the activator.
+		// Each pass reconciles those due.
+		deadlines map[types.NamespacedName]time.Time
+		rolling   keySet
+		queued    keySet
+		// lastFull is when every object was last reconciled.
+		lastFull time.Time
+		// passes counts reconcile passes; reconciled is the number of objects
+		// the last one reconciled (what an idle pass must keep at 0).
+		passes     uint64
+		reconciled int
 	}
 }
 
@@ -115,16 +138,17 @@ func New(o Options) (*Controller, error) {
 		return nil, errors.New("controller: Options.Backend is required")
 	}
 	c := &Controller{
-		backend:   o.Backend,
-		clock:     o.Clock,
-		log:       o.Logger,
-		reporter:  o.Reporter,
-		resync:    o.ResyncInterval,
-		srcGens:   o.SourceGenerations,
-		onActStat: o.OnActivatorStat,
-		dial:      o.DialContext,
-		store:     o.Store,
-		kickCh:    make(chan struct{}, 1),
+		backend:    o.Backend,
+		clock:      o.Clock,
+		log:        o.Logger,
+		reporter:   o.Reporter,
+		resync:     o.ResyncInterval,
+		fullResync: o.FullResyncInterval,
+		srcGens:    o.SourceGenerations,
+		onActStat:  o.OnActivatorStat,
+		dial:       o.DialContext,
+		store:      o.Store,
+		kickCh:     make(chan struct{}, 1),
 	}
 	if c.clock == nil {
 		c.clock = clock.RealClock{}
@@ -137,6 +161,9 @@ func New(o Options) (*Controller, error) {
 	}
 	if c.resync <= 0 {
 		c.resync = time.Second
+	}
+	if c.fullResync <= 0 {
+		c.fullResync = DefaultFullResyncInterval
 	}
 	c.defaults = v1.StockDefaults()
 	if o.Defaults != nil {
@@ -230,6 +257,12 @@ func New(o Options) (*Controller, error) {
 	c.mu.invalid = make(map[string]string)
 	c.mu.entries = make(map[types.NamespacedName]route.TableRoute)
 	c.mu.rollouts = make(map[types.NamespacedName]*route.Rollout)
+	c.mu.dirty = newDirtySet()
+	c.mu.refs = newRouteRefs()
+	c.mu.revsByCfg = make(map[types.NamespacedName]keySet)
+	c.mu.deadlines = make(map[types.NamespacedName]time.Time)
+	c.mu.rolling = keySet{}
+	c.mu.queued = keySet{}
 	empty := map[types.NamespacedName]*ingress.Revision{}
 	c.dp.Store(&empty)
 	table, _ := route.NewTable(nil, c.netCfg.TableOptions())
@@ -385,7 +418,7 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 	if len(problems) > 0 {
 		err := &ApplyError{Source: source, Problems: problems}
 		c.mu.invalid[source] = err.Error()
-		c.log.Error("manifest rejected; nothing changed", "source", source, "problems", problems)
+		c.logRejectedLocked(source, "problems", problems)
 		return err
 	}
 	delete(c.mu.invalid, source)
@@ -410,11 +443,25 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 
 // Reject records that a source could not be read or decoded (err says why, with
 // field paths where there are any). Its previously applied objects stay as they were.
+//
+// It logs one line, as a rejected Apply does: callers (serving/manifests' Watcher,
+// the Kubernetes store) log nothing more for it.
 func (c *Controller) Reject(source string, err error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.mu.invalid[source] = err.Error()
-	c.mu.Unlock()
-	c.log.Error("manifest rejected; nothing changed", "source", source, "err", err)
+	c.logRejectedLocked(source, "err", err)
+}
+
+// logRejectedLocked writes the one line of a rejected source, saying whether it
+// keeps objects an earlier version applied (an editor's half-written save).
+func (c *Controller) logRejectedLocked(source string, args ...any) {
+	if n := len(c.mu.sources[source]); n > 0 {
+		c.log.Error("manifest rejected; keeping the objects it last applied until it is valid again or removed",
+			append([]any{"source", source, "kept", n}, args...)...)
+		return
+	}
+	c.log.Error("manifest rejected; nothing changed", append([]any{"source", source}, args...)...)
 }
 
 // Delete removes the objects a source applied (and what they own: a Service's
@@ -454,6 +501,7 @@ func (c *Controller) storeLocked(o v1.Object, now time.Time) {
 			obj.Status.InitializeConditions(now)
 		}
 		c.mu.services[key] = obj
+		c.mu.dirty.svcs.add(key)
 	case *v1.Configuration:
 		srcGen := obj.Generation
 		if old := c.mu.configs[key]; old != nil {
@@ -467,6 +515,7 @@ func (c *Controller) storeLocked(o v1.Object, now time.Time) {
 			obj.Generation = srcGen // the API server's, so Revision names survive restarts
 		}
 		c.mu.configs[key] = obj
+		c.mu.dirty.cfgs.add(key)
 	case *v1.Route:
 		if old := c.mu.routes[key]; old != nil {
 			obj.ObjectMeta = mergeMeta(old.ObjectMeta, obj.ObjectMeta, !specEqual(old.Spec, obj.Spec))
@@ -475,7 +524,7 @@ func (c *Controller) storeLocked(o v1.Object, now time.Time) {
 			initMeta(&obj.ObjectMeta, now)
 			obj.Status.InitializeConditions(now)
 		}
-		c.mu.routes[key] = obj
+		c.setRouteLocked(key, obj)
 	}
 }
 
@@ -494,6 +543,7 @@ func (c *Controller) ConfirmGeneration(key types.NamespacedName, spec *v1.Config
 		return false
 	}
 	cfg.Generation = gen
+	c.mu.dirty.cfgs.add(key)
 	c.persistLocked()
 	c.kick()
 	return true
@@ -508,24 +558,21 @@ func (c *Controller) deleteLocked(ref objRef) {
 		if cfg := c.mu.configs[ref.Key]; cfg != nil && cfg.Labels[serving.ServiceLabelKey] == ref.Key.Name {
 			c.deleteConfigLocked(ref.Key)
 		}
-		delete(c.mu.routes, ref.Key)
-		delete(c.mu.entries, ref.Key)
-		delete(c.mu.rollouts, ref.Key)
+		c.deleteRouteLocked(ref.Key)
 	case v1.KindConfiguration:
 		c.deleteConfigLocked(ref.Key)
 	case v1.KindRoute:
-		delete(c.mu.routes, ref.Key)
-		delete(c.mu.entries, ref.Key)
-		delete(c.mu.rollouts, ref.Key)
+		c.deleteRouteLocked(ref.Key)
 	}
 }
 
 func (c *Controller) deleteConfigLocked(key types.NamespacedName) {
+	if cfg := c.mu.configs[key]; cfg != nil {
+		c.configurationChangedLocked(cfg) // the Routes that reference it see it gone
+	}
 	delete(c.mu.configs, key)
-	for rk, rev := range c.mu.revs {
-		if rk.Namespace == key.Namespace && rev.Labels[serving.ConfigurationLabelKey] == key.Name {
-			c.deleteRevisionLocked(rk)
-		}
+	for rk := range c.mu.revsByCfg[key] {
+		c.deleteRevisionLocked(rk)
 	}
 }
 

@@ -115,10 +115,18 @@ func (b *fakeBackend) Pods(key types.NamespacedName) []runtime.Pod {
 	defer b.mu.Unlock()
 	var out []runtime.Pod
 	for _, s := range b.revs[key] {
-		out = append(out, runtime.Pod{Name: s.URL, Address: strings.TrimPrefix(s.URL, "http://"), Ready: !b.neverReady[key]})
+		p := runtime.Pod{Name: s.URL, Address: strings.TrimPrefix(s.URL, "http://"), Ready: true}
+		if b.neverReady[key] {
+			p.Ready, p.Reason = false, "readiness probe failed: HTTP probe failed with statuscode: 503"
+			p.LastProbeFailure = runtime.ProbeFailure{Probe: "readiness", Message: "HTTP probe failed with statuscode: 503", Time: neverReadySince}
+		}
+		out = append(out, p)
 	}
 	return out
 }
+
+// neverReadySince is when the never-ready pods' probe last failed.
+var neverReadySince = time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 
 func (b *fakeBackend) Stats(types.NamespacedName, time.Time) []metrics.Stat { return nil }
 
@@ -374,5 +382,32 @@ func TestProgressDeadline(t *testing.T) {
 	})
 	if st := c.Status().Services[0]; st.Ready {
 		t.Errorf("service Ready with a failed revision: %+v", st)
+	}
+}
+
+// Status shows each pod of a revision: in rotation or not, why, and its last
+// failed probe, as the backend reports them.
+func TestStatusShowsPods(t *testing.T) {
+	b := newFakeBackend()
+	c, err := controller.New(controller.Options{Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply("slow.yaml", []v1.Object{testService("slow", "never-ready")}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	waitFor(t, "a pod of the revision", func() bool {
+		st := c.Status()
+		return len(st.Services) == 1 && len(st.Services[0].Revisions) == 1 && len(st.Services[0].Revisions[0].Pods) == 1
+	})
+	got := c.Status().Services[0].Revisions[0].Pods[0]
+	got.Name = ""
+	want := controller.PodStatus{
+		Reason:           "readiness probe failed: HTTP probe failed with statuscode: 503",
+		LastProbeFailure: &controller.ProbeFailure{Probe: "readiness", Message: "HTTP probe failed with statuscode: 503", Time: neverReadySince},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pod status (-want +got):\n%s", diff)
 	}
 }

@@ -75,17 +75,31 @@ type Options struct {
 	// observe it (Apply, Delete and each reconcile commit before they return). Nil
 	// keeps everything in memory only.
 	Store Store
-	// ResyncInterval is how often everything is reconciled even without an event (to
-	// advance time-based state: routing-state changes, GC). Zero means 1s.
+	// ResyncInterval is how often time-based state advances without an event: a
+	// gradual rollout's steps, a progress deadline, the metrics of revisions with
+	// requests waiting in the activator. Each tick reconciles only what changed or
+	// is due, never every object. Zero means 1s.
 	ResyncInterval time.Duration
+	// FullResyncInterval is how often every object is reconciled anyway, as an
+	// informer's periodic resync: it applies revision GC's retain times and heals
+	// a missed notification. Its cost grows with the number of objects. Zero means
+	// DefaultFullResyncInterval.
+	FullResyncInterval time.Duration
 }
+
+// DefaultFullResyncInterval is the FullResyncInterval of Options that set none.
+const DefaultFullResyncInterval = 30 * time.Second
 
 // Reporter receives what the platform measures. Implementations must be safe for
 // concurrent use and must not block: ReportRequest runs on the request path.
 type Reporter interface {
 	// ReportRequest is called once per request the ingress served.
 	ReportRequest(RequestReport)
-	// ReportRevision is called for every revision after each reconcile.
+	// ReportRevision is called for a revision whenever the controller reconciles
+	// it (it is new, its pods, scale or panic mode changed), every resync tick
+	// while requests wait for it in the activator, and for every revision at each
+	// full resync (Options.FullResyncInterval); once more, with Deleted set,
+	// when the revision is deleted.
 	ReportRevision(RevisionReport)
 	// ReportColdStart receives the time from a revision's first request waiting with
 	// no ready pod to its first ready pod.
@@ -109,6 +123,9 @@ type RevisionReport struct {
 	ActivatorInPath bool
 	// QueueDepth is the number of requests waiting in the activator.
 	QueueDepth int
+	// Deleted reports that the revision is gone: a Reporter removes its series.
+	// Only Key and Service are set then.
+	Deleted bool
 }
 
 type nopReporter struct{}

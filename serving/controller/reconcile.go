@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -57,80 +58,159 @@ func nsKey(ns, name string) types.NamespacedName {
 	return types.NamespacedName{Namespace: ns, Name: name}
 }
 
-// reconcile brings everything to the desired state once. It is cheap enough to run
-// for all objects on every event: one machine holds tens of services, not thousands.
+// reconcile brings what changed to the desired state: the objects marked dirty
+// since the last pass (by Apply, Delete, ConfirmGeneration, the backend's pod
+// notifications, the autoscaler's results), those whose time-based state is due
+// (a progress deadline, a gradual rollout's next step), and what their changes
+// touch (a Revision's status → its Configuration → the Routes that reference
+// them → their Service), as Knative's controllers do through their work queues.
+// An idle tick reconciles nothing, whatever the number of objects. Every
+// FullResyncInterval everything is reconciled (revision GC's retain times, a
+// missed notification), as an informer's periodic resync does.
 func (c *Controller) reconcile() {
 	now := c.clock.Now()
+	pending := c.takePending()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	defer c.persistLocked() // before Unlock: what is seen is committed
-
-	// Services → their Configuration and Route.
-	for key, svc := range c.mu.services {
-		want := service.MakeConfigurationFromExisting(svc, c.mu.configs[key])
-		// With source generations, a new or changed spec waits at generation 0
-		// for ConfirmGeneration (the API server's generation of that spec).
-		if old := c.mu.configs[key]; old == nil {
-			initMeta(&want.ObjectMeta, now)
-			if c.srcGens {
-				want.Generation = 0
-			}
-			want.Status.InitializeConditions(now)
-			c.mu.configs[key] = want
-		} else if upd, changed := service.ApplyConfiguration(old, want); changed {
-			if !specEqual(old.Spec, upd.Spec) {
-				if c.srcGens {
-					upd.Generation = 0
-				} else {
-					upd.Generation++
-				}
-			}
-			c.mu.configs[key] = upd
-		}
-		wantRoute := service.MakeRoute(svc)
-		if old := c.mu.routes[key]; old == nil {
-			initMeta(&wantRoute.ObjectMeta, now)
-			wantRoute.Status.InitializeConditions(now)
-			c.mu.routes[key] = wantRoute
-		} else if upd, changed := service.ApplyRoute(old, wantRoute); changed {
-			if !specEqual(old.Spec, upd.Spec) {
-				upd.Generation++
-			}
-			c.mu.routes[key] = upd
+	d := &c.mu.dirty
+	for key := range pending {
+		if _, ok := c.mu.revs[key]; ok {
+			d.revs.add(key)
 		}
 	}
+	full := c.mu.lastFull.IsZero() || now.Sub(c.mu.lastFull) >= c.fullResync
+	if full {
+		c.mu.lastFull = now
+		for key := range c.mu.services {
+			d.svcs.add(key)
+		}
+		for key := range c.mu.configs {
+			d.cfgs.add(key)
+		}
+		for key := range c.mu.routes {
+			d.routes.add(key)
+		}
+		for key := range c.mu.revs {
+			d.revs.add(key)
+		}
+		d.table = true
+		// Revisions whose Configuration is gone (deleteConfigLocked deletes them
+		// at once; this heals anything else).
+		for key, rev := range c.mu.revs {
+			if _, ok := c.mu.configs[nsKey(key.Namespace, rev.Labels[serving.ConfigurationLabelKey])]; !ok {
+				c.deleteRevisionLocked(key)
+			}
+		}
+	}
+	for key, at := range c.mu.deadlines {
+		if !now.Before(at) {
+			d.revs.add(key)
+			delete(c.mu.deadlines, key)
+		}
+	}
+	for key := range c.mu.rolling {
+		d.routes.add(key)
+	}
 
+	reconciled := 0
+	revs := keySet{} // the revisions reconciled, to report
+	for range maxRounds {
+		if !d.any() {
+			break
+		}
+		reconciled += c.reconcileRoundLocked(now, revs)
+	}
+	if d.any() {
+		c.kick() // a chain of changes longer than maxRounds: go on at once
+	}
+	if d.table {
+		d.table = false
+		c.publishTableLocked()
+	}
+
+	for key := range c.mu.queued {
+		revs.add(key) // requests wait in the activator: report the depth each tick
+	}
+	for key := range revs {
+		st := c.mu.state[key]
+		if st == nil {
+			continue
+		}
+		if full {
+			c.refreshEndpoints(key, st.dp)
+		}
+		c.reportRevisionLocked(key, st)
+	}
+	c.mu.passes++
+	c.mu.reconciled = reconciled
+	if reconciled > 0 || full {
+		c.persistLocked() // before Unlock: what is seen is committed
+	}
+}
+
+// maxRounds bounds the rounds of one reconcile pass: a round's changes mark what
+// they touch for the next (a routing-state change marks its Revisions, a
+// Revision's status its Configuration and Routes), which settles within a few.
+const maxRounds = 8
+
+// reconcileRoundLocked reconciles the dirty objects once, kind by kind in the
+// order their state flows, and returns how many it reconciled. What they change
+// is marked dirty for the next round.
+func (c *Controller) reconcileRoundLocked(now time.Time, reported keySet) int {
+	d := &c.mu.dirty
+	n := 0
+	// Services → their Configuration and Route (their status comes last).
+	for key := range d.svcs {
+		if svc := c.mu.services[key]; svc != nil {
+			c.reconcileServiceChildrenLocked(key, svc, now)
+		}
+	}
 	// Revisions: status from their pods first, so Configurations see it.
-	for key, rev := range c.mu.revs {
+	for key := range d.revs.take() {
+		rev := c.mu.revs[key]
+		if rev == nil {
+			continue
+		}
+		n++
+		reported.add(key)
+		before := rev.Status.DeepCopy()
 		c.revisionStatusLocked(key, rev, now)
+		c.updateReachabilityLocked(key, rev)
+		c.scheduleDeadlineLocked(key, rev)
+		if !equality.Semantic.DeepEqual(before, &rev.Status) {
+			c.revisionChangedLocked(rev)
+		}
 	}
-
-	// Configurations → Revisions, latest created / ready.
-	for key, cfg := range c.mu.configs {
+	// Configurations → Revisions, latest created / ready; then their GC.
+	for key := range d.cfgs.take() {
+		cfg := c.mu.configs[key]
+		if cfg == nil {
+			continue
+		}
+		n++
+		before := cfg.Status.DeepCopy()
 		c.reconcileConfigLocked(key, cfg, now)
-	}
-
-	// Routing state (active / reserve) of Configurations and Revisions.
-	cfgs, revs := c.listLocked()
-	for _, rt := range c.mu.routes {
-		ch := revision.SyncRoutingState(rt, cfgs, revs, now)
-		for _, cf := range ch.Configurations {
-			c.mu.configs[nsKey(cf.Namespace, cf.Name)] = cf
+		for _, name := range gc.Collect(c.gcCfg, cfg, c.configRevisionsLocked(cfg), now) {
+			c.log.Info("revision garbage-collected", "revision", cfg.Namespace+"/"+name)
+			c.deleteRevisionLocked(nsKey(cfg.Namespace, name))
 		}
-		for _, rv := range ch.Revisions {
-			c.mu.revs[nsKey(rv.Namespace, rv.Name)] = rv
-		}
-		if len(ch.Configurations)+len(ch.Revisions) > 0 {
-			cfgs, revs = c.listLocked()
+		if !equality.Semantic.DeepEqual(before, &cfg.Status) {
+			c.configurationChangedLocked(cfg)
 		}
 	}
-	c.updateReachabilityLocked()
-
-	// Routes → the table.
-	c.reconcileRoutesLocked(now)
-
+	// Routes: routing state (active / reserve) of what they reference, then
+	// their table entries and status.
+	if routes := d.routes.take(); len(routes) > 0 {
+		n += len(routes)
+		c.reconcileRoutesLocked(routes, now)
+	}
 	// Services' status from their Configuration and Route.
-	for key, svc := range c.mu.services {
+	for key := range d.svcs.take() {
+		svc := c.mu.services[key]
+		if svc == nil {
+			continue
+		}
+		n++
 		cfg, rt := c.mu.configs[key], c.mu.routes[key]
 		if cfg == nil || rt == nil {
 			continue
@@ -140,39 +220,118 @@ func (c *Controller) reconcile() {
 		}
 		svc.Status.ObservedGeneration = svc.Generation
 	}
+	return n
+}
 
-	// Revision GC.
-	for _, cfg := range c.mu.configs {
-		for _, name := range gc.Collect(c.gcCfg, cfg, revs, now) {
-			c.log.Info("revision garbage-collected", "revision", cfg.Namespace+"/"+name)
-			c.deleteRevisionLocked(nsKey(cfg.Namespace, name))
+// reconcileServiceChildrenLocked makes a Service's Configuration and Route what
+// the Service says, marking them dirty when they change.
+func (c *Controller) reconcileServiceChildrenLocked(key types.NamespacedName, svc *v1.Service, now time.Time) {
+	want := service.MakeConfigurationFromExisting(svc, c.mu.configs[key])
+	// With source generations, a new or changed spec waits at generation 0
+	// for ConfirmGeneration (the API server's generation of that spec).
+	if old := c.mu.configs[key]; old == nil {
+		initMeta(&want.ObjectMeta, now)
+		if c.srcGens {
+			want.Generation = 0
 		}
-	}
-	// Revisions whose Configuration is gone.
-	for key, rev := range c.mu.revs {
-		if _, ok := c.mu.configs[nsKey(key.Namespace, rev.Labels[serving.ConfigurationLabelKey])]; !ok {
-			c.deleteRevisionLocked(key)
-		}
-	}
-
-	for key, st := range c.mu.state {
-		c.refreshEndpoints(key, st.dp)
-		ready := 0
-		for _, p := range c.backend.Pods(key) {
-			if p.Ready && !p.Terminating {
-				ready++
+		want.Status.InitializeConditions(now)
+		c.mu.configs[key] = want
+		c.mu.dirty.cfgs.add(key)
+	} else if upd, changed := service.ApplyConfiguration(old, want); changed {
+		if !specEqual(old.Spec, upd.Spec) {
+			if c.srcGens {
+				upd.Generation = 0
+			} else {
+				upd.Generation++
 			}
 		}
-		c.reporter.ReportRevision(RevisionReport{
-			Key:             key,
-			Service:         c.mu.revs[key].Labels[serving.ServiceLabelKey],
-			DesiredPods:     int(st.result.Replicas),
-			ReadyPods:       ready,
-			Panic:           c.panicking(key),
-			ActivatorInPath: st.dp.ActivatorInPath(),
-			QueueDepth:      c.throttler.Waiting(st.dp.Key()),
-		})
+		c.mu.configs[key] = upd
+		c.mu.dirty.cfgs.add(key)
 	}
+	wantRoute := service.MakeRoute(svc)
+	if old := c.mu.routes[key]; old == nil {
+		initMeta(&wantRoute.ObjectMeta, now)
+		wantRoute.Status.InitializeConditions(now)
+		c.setRouteLocked(key, wantRoute)
+	} else if upd, changed := service.ApplyRoute(old, wantRoute); changed {
+		if !specEqual(old.Spec, upd.Spec) {
+			upd.Generation++
+		}
+		c.setRouteLocked(key, upd)
+	}
+}
+
+// revisionChangedLocked marks what reads a Revision's status or routing state:
+// its Configuration (latest ready, GC) and the Routes that reference it, by name,
+// through its Configuration, or in its routes annotation.
+func (c *Controller) revisionChangedLocked(rev *v1.Revision) {
+	cfg := rev.Labels[serving.ConfigurationLabelKey]
+	if cfg != "" {
+		c.mu.dirty.cfgs.add(nsKey(rev.Namespace, cfg))
+		c.mu.refs.markRoutes(&c.mu.dirty, nsKey(rev.Namespace, cfg), false)
+	}
+	c.mu.refs.markRoutes(&c.mu.dirty, nsKey(rev.Namespace, rev.Name), true)
+	markListedRoutes(&c.mu.dirty, rev.Namespace, rev.Annotations)
+}
+
+// configurationChangedLocked marks what reads a Configuration's status: the
+// Routes that reference it and its Service.
+func (c *Controller) configurationChangedLocked(cfg *v1.Configuration) {
+	c.mu.refs.markRoutes(&c.mu.dirty, nsKey(cfg.Namespace, cfg.Name), false)
+	markListedRoutes(&c.mu.dirty, cfg.Namespace, cfg.Annotations)
+	if svc := cfg.Labels[serving.ServiceLabelKey]; svc != "" {
+		c.mu.dirty.svcs.add(nsKey(cfg.Namespace, svc))
+	}
+}
+
+// markListedRoutes marks the Routes an object's serving.knative.dev/routes
+// annotation lists.
+func markListedRoutes(d *dirtySet, ns string, annotations map[string]string) {
+	for name := range strings.SplitSeq(annotations[serving.RoutesAnnotationKey], ",") {
+		if name != "" {
+			d.routes.add(nsKey(ns, name))
+		}
+	}
+}
+
+// scheduleDeadlineLocked remembers when a revision that has never been ready
+// reaches its progress deadline, so that the pass at that time reconciles it.
+func (c *Controller) scheduleDeadlineLocked(key types.NamespacedName, rev *v1.Revision) {
+	st := c.mu.state[key]
+	deadline := time.Duration(0)
+	if st != nil {
+		deadline = st.spec.ActivationTimeout - autoscaler.ActivationTimeoutBuffer
+	}
+	if st == nil || st.everReady || deadline <= 0 || rev.Status.GetCondition(v1.RevisionConditionResourcesAvailable).IsFalse() {
+		delete(c.mu.deadlines, key)
+		return
+	}
+	c.mu.deadlines[key] = rev.CreationTimestamp.Add(deadline)
+}
+
+// reportRevisionLocked hands a revision's state to the Reporter.
+func (c *Controller) reportRevisionLocked(key types.NamespacedName, st *revState) {
+	ready := 0
+	for _, p := range c.backend.Pods(key) {
+		if p.Ready && !p.Terminating {
+			ready++
+		}
+	}
+	depth := c.throttler.Waiting(st.dp.Key())
+	if depth > 0 {
+		c.mu.queued.add(key)
+	} else {
+		delete(c.mu.queued, key)
+	}
+	c.reporter.ReportRevision(RevisionReport{
+		Key:             key,
+		Service:         c.mu.revs[key].Labels[serving.ServiceLabelKey],
+		DesiredPods:     int(st.result.Replicas),
+		ReadyPods:       ready,
+		Panic:           c.panicking(key),
+		ActivatorInPath: st.dp.ActivatorInPath(),
+		QueueDepth:      depth,
+	})
 }
 
 // panicking reports the decider's panic mode for key.
@@ -182,10 +341,22 @@ func (c *Controller) panicking(key types.NamespacedName) bool {
 	return b
 }
 
-func (c *Controller) listLocked() ([]*v1.Configuration, []*v1.Revision) {
-	cfgs := slices.Collect(maps.Values(c.mu.configs))
-	revs := slices.Collect(maps.Values(c.mu.revs))
-	return cfgs, revs
+// configRevisionsLocked returns cfg's Revisions, and the Revision its template's
+// bring-your-own name names (which revision.Current checks, whoever owns it).
+func (c *Controller) configRevisionsLocked(cfg *v1.Configuration) []*v1.Revision {
+	keys := c.mu.revsByCfg[nsKey(cfg.Namespace, cfg.Name)]
+	out := make([]*v1.Revision, 0, len(keys)+1)
+	for key := range keys {
+		if rev := c.mu.revs[key]; rev != nil {
+			out = append(out, rev)
+		}
+	}
+	if byo := cfg.Spec.Template.Name; byo != "" {
+		if rev := c.mu.revs[nsKey(cfg.Namespace, byo)]; rev != nil && !slices.Contains(out, rev) {
+			out = append(out, rev)
+		}
+	}
+	return out
 }
 
 // reconcileConfigLocked stamps the Revision of cfg's generation and updates cfg's
@@ -194,7 +365,7 @@ func (c *Controller) reconcileConfigLocked(key types.NamespacedName, cfg *v1.Con
 	if cfg.Generation == 0 {
 		return // waiting for its source's generation (ConfirmGeneration)
 	}
-	_, revs := c.listLocked()
+	revs := c.configRevisionsLocked(cfg)
 	cur, err := revision.Current(cfg, revs)
 	if err != nil {
 		cfg.Status.MarkRevisionCreationFailed(now, err.Error())
@@ -213,9 +384,10 @@ func (c *Controller) reconcileConfigLocked(key types.NamespacedName, cfg *v1.Con
 		rev.CreationTimestamp = metav1.NewTime(now)
 		rev.Status.InitializeConditions(now)
 		rkey := nsKey(rev.Namespace, rev.Name)
-		c.mu.revs[rkey] = rev
+		c.putRevisionLocked(rkey, rev)
 		c.addRevisionLocked(rkey, rev, false)
 		c.revisionStatusLocked(rkey, rev, now)
+		c.mu.dirty.revs.add(rkey) // reported, its deadline scheduled, its Routes told
 		cur = rev
 		revs = append(revs, rev)
 	}
@@ -239,13 +411,7 @@ func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 	if rev.Spec.ContainerConcurrency != nil {
 		cc = *rev.Spec.ContainerConcurrency
 	}
-	spec, err := autoscaler.SpecFromAnnotations(c.asCfg, rev.Annotations, cc)
-	if err != nil {
-		// Validation accepted the annotations; a config/annotation mismatch
-		// (e.g. max-scale above max-scale-limit) falls back to the config.
-		c.log.Error("revision: autoscaling annotations", "revision", key.String(), "err", err)
-		spec, _ = autoscaler.SpecFromAnnotations(c.asCfg, nil, cc)
-	}
+	spec := c.autoscalingSpecLocked(key, rev)
 	st := &revState{key: key, spec: spec, reachable: true}
 	if restored && rev.IsReady() {
 		st.everReady = true
@@ -279,15 +445,40 @@ func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 	c.log.Info("revision created", "revision", key.String(), "initialScale", spec.InitialScale)
 }
 
+// putRevisionLocked stores a revision and indexes it by its Configuration.
+func (c *Controller) putRevisionLocked(key types.NamespacedName, rev *v1.Revision) {
+	c.mu.revs[key] = rev
+	cfg := nsKey(key.Namespace, rev.Labels[serving.ConfigurationLabelKey])
+	if c.mu.revsByCfg[cfg] == nil {
+		c.mu.revsByCfg[cfg] = keySet{}
+	}
+	c.mu.revsByCfg[cfg].add(key)
+}
+
 // deleteRevisionLocked removes a revision everywhere.
 func (c *Controller) deleteRevisionLocked(key types.NamespacedName) {
+	svc := ""
+	if rev := c.mu.revs[key]; rev != nil {
+		svc = rev.Labels[serving.ServiceLabelKey]
+		cfg := nsKey(key.Namespace, rev.Labels[serving.ConfigurationLabelKey])
+		if set := c.mu.revsByCfg[cfg]; set != nil {
+			delete(set, key)
+			if len(set) == 0 {
+				delete(c.mu.revsByCfg, cfg)
+			}
+		}
+		c.revisionChangedLocked(rev) // its Configuration and Routes see it gone
+	}
 	delete(c.mu.revs, key)
+	delete(c.mu.deadlines, key)
+	delete(c.mu.queued, key)
 	st := c.mu.state[key]
 	delete(c.mu.state, key)
 	c.scaler.Remove(key)
 	c.panics.Delete(key)
 	if st != nil {
 		c.throttler.RemoveRevision(st.dp.Key())
+		c.reporter.ReportRevision(RevisionReport{Key: key, Service: svc, Deleted: true})
 	}
 	if err := c.backend.Delete(key); err != nil {
 		c.log.Error("revision: delete", "revision", key.String(), "err", err)
@@ -305,21 +496,20 @@ func (c *Controller) publishDataplaneLocked() {
 	c.dp.Store(&m)
 }
 
-// updateReachabilityLocked tells the autoscaler which revisions no route reaches
-// (routing state "reserve"): Knative then ignores their min-scale.
-func (c *Controller) updateReachabilityLocked() {
-	for key, st := range c.mu.state {
-		rev := c.mu.revs[key]
-		if rev == nil || st.applyErr != nil {
-			continue
-		}
-		reachable := rev.Labels[serving.RoutingStateLabelKey] != serving.RoutingStateReserve
-		if reachable != st.reachable {
-			st.reachable = reachable
-			spec := st.spec
-			spec.Reachable = reachable
-			c.scaler.Set(key, spec)
-		}
+// updateReachabilityLocked tells the autoscaler whether any route reaches a
+// revision (routing state "reserve" means none: Knative then ignores its
+// min-scale).
+func (c *Controller) updateReachabilityLocked(key types.NamespacedName, rev *v1.Revision) {
+	st := c.mu.state[key]
+	if st == nil || st.applyErr != nil {
+		return
+	}
+	reachable := rev.Labels[serving.RoutingStateLabelKey] != serving.RoutingStateReserve
+	if reachable != st.reachable {
+		st.reachable = reachable
+		spec := st.spec
+		spec.Reachable = reachable
+		c.scaler.Set(key, spec)
 	}
 }
 
@@ -430,55 +620,178 @@ func (c *Controller) logRevisionState(st *revState, rev *v1.Revision) {
 	c.log.Info("revision state", "revision", st.key.String(), "ready", state, "reason", reason, "message", msg)
 }
 
-// reconcileRoutesLocked resolves every Route, sets its status and stores a new table.
-func (c *Controller) reconcileRoutesLocked(now time.Time) {
-	lookups := map[string]route.MapLookup{}
-	lookupFor := func(ns string) route.MapLookup {
-		if l, ok := lookups[ns]; ok {
-			return l
+// reconcileRoutesLocked reconciles the Routes keys: the routing state of what
+// each references, then its traffic, status and table entry (the table itself is
+// rebuilt once per pass, see publishTableLocked).
+func (c *Controller) reconcileRoutesLocked(keys keySet, now time.Time) {
+	sorted := slices.SortedFunc(maps.Keys(keys), compareNames)
+	listing := c.routeListingsLocked(keys)
+	for _, key := range sorted {
+		rt := c.mu.routes[key]
+		if rt == nil {
+			continue
 		}
-		l := route.MapLookup{Configurations: map[string]route.Configuration{}, Revisions: map[string]route.Revision{}}
-		for k, cfg := range c.mu.configs {
-			if k.Namespace == ns {
-				l.Configurations[k.Name] = route.Configuration{
-					LatestReadyRevisionName: cfg.Status.LatestReadyRevisionName,
-					Ready:                   condStatus(cfg.Status.GetCondition(v1.ConfigurationConditionReady)),
-				}
+		cfgs, revs := c.routingCandidatesLocked(rt, listing[key])
+		ch := revision.SyncRoutingState(rt, cfgs, revs, now)
+		for _, cf := range ch.Configurations {
+			c.mu.configs[nsKey(cf.Namespace, cf.Name)] = cf
+		}
+		for _, rv := range ch.Revisions {
+			rk := nsKey(rv.Namespace, rv.Name)
+			c.mu.revs[rk] = rv
+			// Reachability (the autoscaler) and GC read the routing state.
+			c.mu.dirty.revs.add(rk)
+			c.mu.dirty.cfgs.add(nsKey(rv.Namespace, rv.Labels[serving.ConfigurationLabelKey]))
+		}
+	}
+	for _, key := range sorted {
+		rt := c.mu.routes[key]
+		if rt == nil {
+			continue
+		}
+		before := rt.Status.DeepCopy()
+		c.reconcileRouteLocked(key, rt, nsLookup{c: c, ns: key.Namespace}, now)
+		if !equality.Semantic.DeepEqual(before, &rt.Status) {
+			// The routing state reads the status traffic and readiness: sync
+			// again with the new ones (e.g. clean up the Revision it left).
+			c.mu.dirty.routes.add(key)
+			if svc := rt.Labels[serving.ServiceLabelKey]; svc != "" {
+				c.mu.dirty.svcs.add(nsKey(key.Namespace, svc))
 			}
 		}
-		for k, rev := range c.mu.revs {
-			if k.Namespace == ns {
-				rs := route.StatusUnknown
-				if rev.IsReady() {
-					rs = route.StatusTrue
-				} else if rev.IsFailed() {
-					rs = route.StatusFalse
-				}
-				l.Revisions[k.Name] = route.Revision{
-					Ready:             rs,
-					ConfigurationName: rev.Labels[serving.ConfigurationLabelKey],
-					ServiceName:       rev.Labels[serving.ServiceLabelKey],
-				}
-			}
+	}
+}
+
+// routeListingsLocked returns, for each of the Routes keys, the Configurations
+// and Revisions whose serving.knative.dev/routes annotation lists it: those a
+// routing-state sync may have to clean up. It reads every object of the keys'
+// namespaces, once per pass that has Routes to reconcile.
+func (c *Controller) routeListingsLocked(keys keySet) map[types.NamespacedName]*routeListing {
+	nss := map[string]bool{}
+	for key := range keys {
+		nss[key.Namespace] = true
+	}
+	out := map[types.NamespacedName]*routeListing{}
+	entry := func(ns, route string) *routeListing {
+		k := nsKey(ns, route)
+		if _, ok := keys[k]; !ok {
+			return nil
 		}
-		lookups[ns] = l
+		l := out[k]
+		if l == nil {
+			l = &routeListing{}
+			out[k] = l
+		}
 		return l
 	}
-	keys := slices.SortedFunc(maps.Keys(c.mu.routes), func(a, b types.NamespacedName) int {
-		if a.Namespace != b.Namespace {
-			return cmpStr(a.Namespace, b.Namespace)
+	for key, cfg := range c.mu.configs {
+		if !nss[key.Namespace] {
+			continue
 		}
-		return cmpStr(a.Name, b.Name)
-	})
-	for _, key := range keys {
-		rt := c.mu.routes[key]
-		c.reconcileRouteLocked(key, rt, lookupFor(key.Namespace), now)
+		for name := range strings.SplitSeq(cfg.Annotations[serving.RoutesAnnotationKey], ",") {
+			if l := entry(key.Namespace, name); l != nil {
+				l.cfgs = append(l.cfgs, cfg)
+			}
+		}
 	}
-	entries := make([]route.TableRoute, 0, len(c.mu.entries))
-	for _, key := range keys {
-		if e, ok := c.mu.entries[key]; ok {
-			entries = append(entries, e)
+	for key, rev := range c.mu.revs {
+		if !nss[key.Namespace] {
+			continue
 		}
+		for name := range strings.SplitSeq(rev.Annotations[serving.RoutesAnnotationKey], ",") {
+			if l := entry(key.Namespace, name); l != nil {
+				l.revs = append(l.revs, rev)
+			}
+		}
+	}
+	return out
+}
+
+// routeListing holds the objects whose routes annotation lists one Route.
+type routeListing struct {
+	cfgs []*v1.Configuration
+	revs []*v1.Revision
+}
+
+// routingCandidatesLocked returns what revision.SyncRoutingState must see for rt:
+// the Configurations and Revisions it references (by name in its spec and status
+// traffic, a Revision's Configuration, a Configuration's latest created
+// Revision) and those that list it (listed, may be nil). A superset does no harm.
+func (c *Controller) routingCandidatesLocked(rt *v1.Route, listed *routeListing) ([]*v1.Configuration, []*v1.Revision) {
+	var cfgs []*v1.Configuration
+	var revs []*v1.Revision
+	if listed != nil {
+		cfgs = append(cfgs, listed.cfgs...)
+		revs = append(revs, listed.revs...)
+	}
+	addCfg := func(name string) {
+		if cfg := c.mu.configs[nsKey(rt.Namespace, name)]; name != "" && cfg != nil && !slices.Contains(cfgs, cfg) {
+			cfgs = append(cfgs, cfg)
+			if lc := c.mu.revs[nsKey(rt.Namespace, cfg.Status.LatestCreatedRevisionName)]; lc != nil && !slices.Contains(revs, lc) {
+				revs = append(revs, lc)
+			}
+		}
+	}
+	for _, traffic := range [][]v1.TrafficTarget{rt.Status.Traffic, rt.Spec.Traffic} {
+		for _, tt := range traffic {
+			addCfg(tt.ConfigurationName)
+			if rev := c.mu.revs[nsKey(rt.Namespace, tt.RevisionName)]; tt.RevisionName != "" && rev != nil {
+				if !slices.Contains(revs, rev) {
+					revs = append(revs, rev)
+				}
+				addCfg(rev.Labels[serving.ConfigurationLabelKey])
+				if owner := metav1.GetControllerOf(rev); owner != nil && owner.Kind == v1.KindConfiguration {
+					addCfg(owner.Name)
+				}
+			}
+		}
+	}
+	return cfgs, revs
+}
+
+// nsLookup is the route.Lookup of one namespace, read from the controller's
+// maps (c.mu held).
+type nsLookup struct {
+	c  *Controller
+	ns string
+}
+
+func (l nsLookup) Configuration(name string) (route.Configuration, bool) {
+	cfg := l.c.mu.configs[nsKey(l.ns, name)]
+	if cfg == nil {
+		return route.Configuration{}, false
+	}
+	return route.Configuration{
+		LatestReadyRevisionName: cfg.Status.LatestReadyRevisionName,
+		Ready:                   condStatus(cfg.Status.GetCondition(v1.ConfigurationConditionReady)),
+	}, true
+}
+
+func (l nsLookup) Revision(name string) (route.Revision, bool) {
+	rev := l.c.mu.revs[nsKey(l.ns, name)]
+	if rev == nil {
+		return route.Revision{}, false
+	}
+	rs := route.StatusUnknown
+	if rev.IsReady() {
+		rs = route.StatusTrue
+	} else if rev.IsFailed() {
+		rs = route.StatusFalse
+	}
+	return route.Revision{
+		Ready:             rs,
+		ConfigurationName: rev.Labels[serving.ConfigurationLabelKey],
+		ServiceName:       rev.Labels[serving.ServiceLabelKey],
+	}, true
+}
+
+// publishTableLocked builds the route table from every Route's last good entry
+// and stores it.
+func (c *Controller) publishTableLocked() {
+	keys := slices.SortedFunc(maps.Keys(c.mu.entries), compareNames)
+	entries := make([]route.TableRoute, 0, len(keys))
+	for _, key := range keys {
+		entries = append(entries, c.mu.entries[key])
 	}
 	table, err := route.NewTable(entries, c.netCfg.TableOptions())
 	if err != nil {
@@ -486,6 +799,14 @@ func (c *Controller) reconcileRoutesLocked(now time.Time) {
 		return
 	}
 	c.table.Store(table)
+}
+
+// compareNames orders keys by namespace, then name.
+func compareNames(a, b types.NamespacedName) int {
+	if a.Namespace != b.Namespace {
+		return cmpStr(a.Namespace, b.Namespace)
+	}
+	return cmpStr(a.Name, b.Name)
 }
 
 func cmpStr(a, b string) int {
@@ -509,7 +830,7 @@ func condStatus(c *v1.Condition) route.Status {
 }
 
 // reconcileRouteLocked resolves one Route and updates its status and table entry.
-func (c *Controller) reconcileRouteLocked(key types.NamespacedName, rt *v1.Route, lookup route.MapLookup, now time.Time) {
+func (c *Controller) reconcileRouteLocked(key types.NamespacedName, rt *v1.Route, lookup route.Lookup, now time.Time) {
 	rs := &rt.Status
 	rs.ObservedGeneration = rt.Generation
 	targets := make([]route.Target, 0, len(rt.Spec.Traffic))
@@ -558,7 +879,13 @@ func (c *Controller) reconcileRouteLocked(key types.NamespacedName, rt *v1.Route
 	if err != nil {
 		return // keep serving the last good entry, as Knative keeps the last ingress
 	}
+	if ro.Done() {
+		delete(c.mu.rolling, key)
+	} else {
+		c.mu.rolling.add(key) // the next tick advances it
+	}
 	c.mu.entries[key] = entry
+	c.mu.dirty.table = true
 	tagURL := map[string]string{}
 	for _, h := range hosts {
 		tagURL[h.Tag] = h.URL

@@ -58,6 +58,10 @@ func (s scaleSetter) SetScale(_ context.Context, key types.NamespacedName, r aut
 	old, had := st.result, st.haveResult
 	st.result, st.haveResult = r, true
 	dp := st.dp
+	changed := !had || old.Replicas != r.Replicas || old.ActivatorInPath != r.ActivatorInPath
+	if changed {
+		c.mu.dirty.revs.add(key) // its status and metrics show them
+	}
 	c.mu.Unlock()
 
 	if !had || old.Replicas != r.Replicas {
@@ -77,7 +81,9 @@ func (s scaleSetter) SetScale(_ context.Context, key types.NamespacedName, r aut
 	if dp.SetActivatorInPath(r.ActivatorInPath) {
 		c.log.Info("activator placement", "revision", key.String(), "activatorInPath", r.ActivatorInPath)
 	}
-	c.kick()
+	if changed {
+		c.kick()
+	}
 	return nil
 }
 
@@ -86,6 +92,10 @@ func (s scaleSetter) SetScale(_ context.Context, key types.NamespacedName, r aut
 // Options.OnActivatorStat.
 func (c *Controller) recordActivatorStat(namespace, name string, _ time.Time, concurrency, requestCount float64) {
 	c.RecordActivatorStat(namespace, name, concurrency, requestCount)
+	if concurrency > 0 {
+		// Requests in the activator: report the revision (its queue depth).
+		c.markPending(types.NamespacedName{Namespace: namespace, Name: name})
+	}
 	if c.onActStat != nil {
 		c.onActStat(namespace, name, concurrency, requestCount)
 	}
@@ -117,19 +127,20 @@ func (c *Controller) UpdateActivators(index, count int) error {
 }
 
 // podsChanged is the backend's notification: refresh the revision's endpoints in the
-// activator and the ingress, then reconcile (status). It must not take c.mu: the
-// backend may call it while the controller, holding c.mu, calls the backend.
+// activator and the ingress, then reconcile the revision (status). It must not take
+// c.mu: the backend may call it while the controller, holding c.mu, calls the
+// backend.
 func (c *Controller) podsChanged(key types.NamespacedName) {
 	if dp := (*c.dp.Load())[key]; dp != nil {
 		c.refreshEndpoints(key, dp)
 	}
-	c.kick()
+	c.markPending(key)
 }
 
 // refreshEndpoints reads the revision's ready pods from the backend and, if they
 // changed, hands them to the ingress and the activator. Reading and storing happen
-// under epMu, so an older read never overwrites a newer one. The reconcile loop
-// calls it too, so a missed notification heals within a resync.
+// under epMu, so an older read never overwrites a newer one. The full resync
+// calls it too, so a missed notification heals within FullResyncInterval.
 func (c *Controller) refreshEndpoints(key types.NamespacedName, dp *ingress.Revision) {
 	c.epMu.Lock()
 	defer c.epMu.Unlock()
@@ -152,5 +163,8 @@ func (c *Controller) refreshEndpoints(key types.NamespacedName, dp *ingress.Revi
 type tickReporter struct{ c *Controller }
 
 func (t tickReporter) ReportTick(r autoscaler.TickReport) {
-	t.c.panics.Store(r.Key, r.Decision.Panic)
+	old, _ := t.c.panics.Swap(r.Key, r.Decision.Panic)
+	if was, _ := old.(bool); was != r.Decision.Panic { // none yet reads as false, as panicking does
+		t.c.markPending(r.Key) // its metrics show the panic mode
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -18,13 +19,13 @@ type Status struct {
 	// Services lists every Service, sorted by namespace and name.
 	Services []ServiceStatus `json:"services"`
 	// Errors lists the sources whose last version was rejected (nothing of it
-	// applied), sorted by source.
+	// applied; a config file's maps keep their last good values), sorted by source.
 	Errors []SourceError `json:"errors,omitempty"`
 }
 
 // SourceError is a rejected source.
 type SourceError struct {
-	// Source names it (the manifest file).
+	// Source names it (the manifest file, config file or image map file).
 	Source string `json:"source"`
 	// Error lists its problems, each with its field path.
 	Error string `json:"error"`
@@ -81,16 +82,55 @@ type RevisionStatus struct {
 	// last unexpected exit.
 	Restarts int    `json:"restarts,omitempty"`
 	LastExit string `json:"lastExit,omitempty"`
+	// Pods lists the Revision's pods, terminating ones included, as the runtime
+	// reports them.
+	Pods []PodStatus `json:"pods,omitempty"`
+}
+
+// PodStatus is one pod of a Revision.
+type PodStatus struct {
+	// Name names the pod.
+	Name string `json:"name"`
+	// Ready is true when the pod is in rotation (it receives new requests).
+	Ready bool `json:"ready"`
+	// Pending is true for a pod not started yet; Terminating for one draining
+	// before it stops.
+	Pending     bool `json:"pending,omitempty"`
+	Terminating bool `json:"terminating,omitempty"`
+	// Reason says why the pod is not ready, when the runtime knows (a Pending
+	// pod's wait, a failing readiness probe).
+	Reason string `json:"reason,omitempty"`
+	// Restarts counts its container's restarts; LastExit is the last unexpected exit.
+	Restarts int    `json:"restarts,omitempty"`
+	LastExit string `json:"lastExit,omitempty"`
+	// LastProbeFailure is the last failed probe of its container; nil if none.
+	LastProbeFailure *ProbeFailure `json:"lastProbeFailure,omitempty"`
+}
+
+// ProbeFailure is a failed probe of a pod's container.
+type ProbeFailure struct {
+	// Probe is "startup", "liveness" or "readiness".
+	Probe string `json:"probe"`
+	// Message says how it failed.
+	Message string `json:"message"`
+	// Time is when it failed.
+	Time time.Time `json:"time"`
 }
 
 // Status returns the current state.
 func (c *Controller) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := Status{Services: []ServiceStatus{}}
-	keys := slices.SortedFunc(maps.Keys(c.mu.services), func(a, b types.NamespacedName) int {
-		return strings.Compare(a.String(), b.String())
-	})
+	out := Status{Services: make([]ServiceStatus, 0, len(c.mu.services))}
+	keys := slices.SortedFunc(maps.Keys(c.mu.services), compareNames)
+	// Each Service's Revisions, found in one walk over them all.
+	bySvc := make(map[types.NamespacedName][]types.NamespacedName, len(c.mu.services))
+	for rk, rev := range c.mu.revs {
+		if svc := rev.Labels[serving.ServiceLabelKey]; svc != "" {
+			sk := nsKey(rk.Namespace, svc)
+			bySvc[sk] = append(bySvc[sk], rk)
+		}
+	}
 	for _, key := range keys {
 		svc := c.mu.services[key]
 		ss := ServiceStatus{
@@ -114,12 +154,7 @@ func (c *Controller) Status() Status {
 			}
 			ss.Traffic = append(ss.Traffic, ts)
 		}
-		var revKeys []types.NamespacedName
-		for rk, rev := range c.mu.revs {
-			if rk.Namespace == key.Namespace && rev.Labels[serving.ServiceLabelKey] == key.Name {
-				revKeys = append(revKeys, rk)
-			}
-		}
+		revKeys := bySvc[key]
 		slices.SortFunc(revKeys, func(a, b types.NamespacedName) int { return strings.Compare(a.Name, b.Name) })
 		for _, rk := range revKeys {
 			ss.Revisions = append(ss.Revisions, c.revisionStatusViewLocked(rk))
@@ -146,6 +181,12 @@ func (c *Controller) revisionStatusViewLocked(key types.NamespacedName) Revision
 		rs.ActivatorInPath = st.dp.ActivatorInPath()
 	}
 	for _, p := range c.backend.Pods(key) {
+		ps := PodStatus{Name: p.Name, Ready: p.Ready && !p.Terminating, Pending: p.Pending, Terminating: p.Terminating,
+			Reason: p.Reason, Restarts: p.Restarts, LastExit: p.LastExit}
+		if f := p.LastProbeFailure; !f.IsZero() {
+			ps.LastProbeFailure = &ProbeFailure{Probe: f.Probe, Message: f.Message, Time: f.Time}
+		}
+		rs.Pods = append(rs.Pods, ps)
 		if p.Terminating {
 			continue
 		}

@@ -176,7 +176,7 @@ func (c *Controller) restore() error {
 		case v1.KindRoute:
 			o := &v1.Route{}
 			if err = json.Unmarshal(r.Value, o); err == nil {
-				c.mu.routes[key] = o
+				c.setRouteLocked(key, o)
 			}
 		case RecordRollout:
 			o := &route.Rollout{}
@@ -204,7 +204,7 @@ func (c *Controller) restore() error {
 	for _, key := range slices.SortedFunc(maps.Keys(revs), func(a, b types.NamespacedName) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	}) {
-		c.mu.revs[key] = revs[key]
+		c.putRevisionLocked(key, revs[key])
 		c.addRevisionLocked(key, revs[key], true)
 	}
 	c.mu.persisted = loaded

@@ -72,7 +72,7 @@ type Options struct {
 // straight to a pod or through the activator. Create it with New.
 type Ingress struct {
 	routes   Routes
-	tags     bool
+	tags     atomic.Bool // Options.TagHeaderRouting, then SetTagHeaderRouting
 	revision func(types.NamespacedName) *Revision
 	act      http.Handler
 	reporter Reporter
@@ -81,6 +81,11 @@ type Ingress struct {
 	directH2C *httputil.ReverseProxy
 	h1, h2c   *http.Transport
 }
+
+// SetTagHeaderRouting turns Knative-Serving-Tag header routing on or off for the
+// requests that arrive from now on (Options.TagHeaderRouting at start), e.g. when
+// config-features changes. The Routes must agree: their table resolves the tag.
+func (in *Ingress) SetTagHeaderRouting(on bool) { in.tags.Store(on) }
 
 // Revision is a revision's data-path state, read by the Ingress on every request
 // without locks and written by its composer: whether the activator is in the path,
@@ -199,7 +204,8 @@ func New(o Options) (*Ingress, error) {
 	case o.Activator == nil:
 		return nil, errors.New("ingress: Options.Activator is required")
 	}
-	in := &Ingress{routes: o.Routes, tags: o.TagHeaderRouting, revision: o.Revision, act: o.Activator, reporter: o.Reporter}
+	in := &Ingress{routes: o.Routes, revision: o.Revision, act: o.Activator, reporter: o.Reporter}
+	in.tags.Store(o.TagHeaderRouting)
 	if in.reporter == nil {
 		in.reporter = nopReporter{}
 	}
@@ -316,7 +322,7 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(r.Header, "Http2-Settings")
 	}
 	tag := ""
-	if in.tags {
+	if in.tags.Load() {
 		tag = r.Header.Get(route.TagHeader)
 	}
 	p, ok := in.routes.Lookup(r.Host, tag)

@@ -26,7 +26,10 @@ type Applier interface {
 	Apply(source string, objs []v1.Object) error
 	// Reject records that source could not be read or decoded, or holds no
 	// object; its objects, if any, stay as they were. A Watcher calls it once per
-	// change of the file or of the error, not at every scan.
+	// change of the file or of the error, not at every scan, and logs nothing
+	// for it: the Applier reports it (serving/controller logs one line, saying
+	// whether the file keeps objects it applied before, and lists it in its
+	// status).
 	Reject(source string, err error)
 	// Delete removes every object of source.
 	Delete(source string)
@@ -46,8 +49,8 @@ const DefaultInterval = time.Second
 // Only removing a file deletes its objects: a file that becomes empty ([ErrNoObjects])
 // or fails to decode, as an editor's non-atomic save leaves it for a moment, is
 // rejected and keeps the objects it last applied until it is valid again or
-// removed; the Watcher logs that state at WARN. A FIFO, socket or device (or a
-// symbolic link to one) is never opened for reading: it is rejected
+// removed; the Applier reports that state (see Applier.Reject). A FIFO, socket or
+// device (or a symbolic link to one) is never opened for reading: it is rejected
 // ([ErrNotRegular]) and skipped. Each rejection is reported once per change of the
 // file's content or of the error, not at every scan.
 //
@@ -149,7 +152,7 @@ func (w *Watcher) Scan() {
 			// Report an unreadable file once per error, not at every scan.
 			if msg := err.Error(); msg != st.readErr {
 				st.readErr = msg
-				w.reject(path, st, err)
+				w.reject(path, err)
 			}
 			continue
 		}
@@ -170,7 +173,7 @@ func (w *Watcher) apply(path string, st *fileState, data []byte) {
 		err = ErrNoObjects
 	}
 	if err != nil {
-		w.reject(path, st, fmt.Errorf("%s: %w", path, err))
+		w.reject(path, fmt.Errorf("%s: %w", path, err))
 		return
 	}
 	objs := make([]v1.Object, 0, len(docs))
@@ -184,12 +187,9 @@ func (w *Watcher) apply(path string, st *fileState, data []byte) {
 	w.log.Info("manifest applied", "file", path, "objects", len(objs))
 }
 
-// reject reports a file that cannot be read or applied, and warns when it keeps
-// objects of an earlier version.
-func (w *Watcher) reject(path string, st *fileState, err error) {
-	if st.applied {
-		w.log.Warn("manifest not valid now; keeping the objects it last applied until it is valid again or removed", "file", path, "err", err)
-	}
+// reject reports a file that cannot be read or applied to the Applier, which logs
+// it (one line per bad file, not one here and one there).
+func (w *Watcher) reject(path string, err error) {
 	w.applier.Reject(path, err)
 }
 

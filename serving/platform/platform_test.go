@@ -17,7 +17,13 @@ import (
 	"github.com/servekit/servekit/serving/platform"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(appEnv); mode != "" { // a pod of reload_test.go's services
+		appMain(mode, os.Args[1:])
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestNewErrors(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")

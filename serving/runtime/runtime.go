@@ -60,7 +60,30 @@ type Pod struct {
 	Restarts int
 	// LastExit describes the container's last unexpected exit; empty if none.
 	LastExit string
+	// Pending is true for a pod the runtime has not started yet (e.g. it waits
+	// for room under the local runtime's pod limit); Reason says why.
+	Pending bool
+	// Reason says why the pod is not ready, when the runtime knows: why a
+	// Pending pod waits, why a running pod is out of rotation. Empty otherwise.
+	Reason string
+	// LastProbeFailure is the last failed probe of the pod's container; zero if
+	// none failed (or the runtime does not report probes).
+	LastProbeFailure ProbeFailure
 }
+
+// ProbeFailure is one failed probe of a pod's container, what the kubelet reports
+// as an Unhealthy event.
+type ProbeFailure struct {
+	// Probe is "startup", "liveness" or "readiness".
+	Probe string
+	// Message says how it failed ("HTTP probe failed with statuscode: 500").
+	Message string
+	// Time is when it failed.
+	Time time.Time
+}
+
+// IsZero reports whether f records no failure.
+func (f ProbeFailure) IsZero() bool { return f.Probe == "" }
 
 // Objects is a snapshot of every serving object a controller holds, with its current
 // status: the applied Services, Configurations and Routes, and those the controller

@@ -42,9 +42,11 @@ func Fetch(ctx context.Context, adminAddr string) (controller.Status, error) {
 	return st, nil
 }
 
-// Print writes st as `kubectl get ksvc` and `kubectl get revisions` would: a table
-// of services, a table of revisions (with their traffic, tags, scale and whether the
-// activator is in their path), then the manifests the controller rejected, if any.
+// Print writes st as `kubectl get ksvc`, `kubectl get revisions` and `kubectl get
+// pods` would: a table of services, a table of revisions (with their traffic, tags,
+// scale and whether the activator is in their path), a table of their pods (in
+// rotation or not and why, restarts, last failed probe) if there are any, then the
+// manifests the controller rejected, if any.
 func Print(w io.Writer, st controller.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tURL\tLATESTCREATED\tLATESTREADY\tREADY\tREASON")
@@ -80,6 +82,7 @@ func Print(w io.Writer, st controller.Status) {
 		}
 	}
 	tw.Flush()
+	printPods(w, st)
 	if len(st.Errors) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "REJECTED MANIFESTS (nothing of them applied):")
@@ -87,6 +90,50 @@ func Print(w io.Writer, st controller.Status) {
 			fmt.Fprintf(w, "  %s\n", e.Error)
 		}
 	}
+}
+
+// printPods writes a table of every revision's pods (like `kubectl get pods`), if
+// there are any: whether each is in rotation, why not, its restarts and its last
+// failed probe.
+func printPods(w io.Writer, st controller.Status) {
+	havePods := false
+	for _, s := range st.Services {
+		for _, r := range s.Revisions {
+			havePods = havePods || len(r.Pods) > 0
+		}
+	}
+	if !havePods {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tREVISION\tPOD\tREADY\tRESTARTS\tREASON\tLAST PROBE FAILURE")
+	for _, s := range st.Services {
+		for _, r := range s.Revisions {
+			for _, p := range r.Pods {
+				reason := p.Reason
+				switch {
+				case p.Terminating:
+					reason = "Terminating"
+				case p.Pending && reason == "":
+					reason = "Pending"
+				}
+				failure := ""
+				if f := p.LastProbeFailure; f != nil {
+					failure = fmt.Sprintf("%s at %s: %s", f.Probe, f.Time.Format(time.RFC3339), f.Message)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Namespace, r.Name, p.Name, title(p.Ready), p.Restarts,
+					oneLine(reason), oneLine(failure))
+			}
+		}
+	}
+	tw.Flush()
+}
+
+// oneLine keeps a table cell on one line: a probe's message may quote an app's
+// multi-line output.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func title(b bool) string {

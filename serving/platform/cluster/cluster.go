@@ -43,6 +43,8 @@ import (
 	"github.com/servekit/servekit/serving/runtime/kube"
 	"github.com/servekit/servekit/serving/runtime/kube/leader"
 	"github.com/servekit/servekit/serving/runtime/kube/store"
+	"github.com/servekit/servekit/serving/runtime/kube/webhook"
+	v1 "github.com/servekit/servekit/serving/v1"
 )
 
 // Defaults of Options.
@@ -89,6 +91,24 @@ type Options struct {
 	// defaults with routes under example.com.
 	Config *config.Config
 
+	// WebhookListen, if not "", serves the admission webhooks
+	// (serving/runtime/kube/webhook: Knative's defaults, creator/lastModifier and
+	// validation at admission) on this address over TLS. With WebhookService ""
+	// (outside a cluster) they are registered by URL, https://WebhookListen, so
+	// its host must be one the API server can reach (e.g. 127.0.0.1:8443); with
+	// WebhookService (in a cluster, e.g. ":8443") by that Service in
+	// LeaseNamespace, port 443. "" serves no webhook: objects are then stored
+	// without Knative's defaults and invalid ones are refused only in their
+	// status (see docs/kubernetes-cluster.md).
+	WebhookListen, WebhookService string
+	// WebhookListener, if not nil, is the listener to serve the webhooks on
+	// instead of binding WebhookListen (Run closes it); its address is the URL's
+	// when WebhookService is "".
+	WebhookListener net.Listener
+	// WebhookSecret names the webhooks' certificate Secret in LeaseNamespace;
+	// "" means webhook.DefaultSecretName.
+	WebhookSecret string
+
 	// Ingress and AdminListener, if not nil, are the listeners to serve on (Run
 	// closes them); otherwise New binds Listen and Admin ("" means
 	// DefaultListen and DefaultAdmin, both on loopback).
@@ -129,6 +149,7 @@ type Cluster struct {
 	dyn     dynamic.Interface
 	ingress net.Listener
 	admin   net.Listener
+	webhook net.Listener // nil: no webhooks
 }
 
 // New checks o, makes the API clients and binds the listeners, so that their
@@ -197,7 +218,30 @@ func New(o Options) (*Cluster, error) {
 			return nil, fmt.Errorf("cluster: Options.Admin: %w", err)
 		}
 	}
+	c.webhook = o.WebhookListener
+	if c.webhook == nil && o.WebhookListen != "" {
+		if c.webhook, err = net.Listen("tcp", o.WebhookListen); err != nil {
+			c.ingress.Close()
+			c.admin.Close()
+			return nil, fmt.Errorf("cluster: Options.WebhookListen: %w", err)
+		}
+	}
+	if c.webhook != nil && o.WebhookService == "" {
+		if ip := c.webhook.Addr().(*net.TCPAddr).IP; ip.IsUnspecified() {
+			c.closeListeners()
+			return nil, fmt.Errorf("cluster: Options.WebhookListen %q: a host the API server can reach is required to register the webhooks by URL (or set WebhookService)", c.webhook.Addr())
+		}
+	}
 	return c, nil
+}
+
+// closeListeners closes the listeners of a Cluster New does not return.
+func (c *Cluster) closeListeners() {
+	c.ingress.Close()
+	c.admin.Close()
+	if c.webhook != nil {
+		c.webhook.Close()
+	}
 }
 
 func or(s, def string) string {
@@ -215,12 +259,23 @@ func (c *Cluster) IngressAddr() net.Addr { return c.ingress.Addr() }
 // 503 before), and the peers' reports on peers.StatsPath.
 func (c *Cluster) AdminAddr() net.Addr { return c.admin.Addr() }
 
+// WebhookAddr is the address the admission webhooks listen on; nil if none.
+func (c *Cluster) WebhookAddr() net.Addr {
+	if c.webhook == nil {
+		return nil
+	}
+	return c.webhook.Addr()
+}
+
 // Run reads (or creates) the peer token, then runs the replica until ctx is done:
 // it serves the ingress and the admin listener, follows the API server, and writes
 // to it while it holds the Lease. It returns nil after a clean shutdown, and an
 // error if the replica loses the Lease or anything fails.
 func (c *Cluster) Run(ctx context.Context) error {
 	o, log, cs := c.o, c.log, c.cs
+	if c.webhook != nil {
+		defer c.webhook.Close() // already closed by the webhook server if it ran
+	}
 	var token string
 	var tokenRef *corev1.SecretKeySelector
 	if o.PeerTokenSecret != "" {
@@ -288,6 +343,23 @@ func (c *Cluster) Run(ctx context.Context) error {
 		return err
 	}
 
+	var wh *webhook.Server
+	if c.webhook != nil {
+		wo := webhook.Options{
+			Client: cs, Listener: c.webhook, Namespace: o.LeaseNamespace, SecretName: o.WebhookSecret,
+			Service: o.WebhookService, Logger: log,
+			Handler: &webhook.Handler{Defaults: func() v1.Defaults { return o.Config.Defaults }, Logger: log},
+		}
+		if o.WebhookService == "" {
+			wo.URL = "https://" + c.webhook.Addr().String()
+		}
+		if wh, err = webhook.New(wo); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("servekit: no admission webhook (--webhook-listen): objects are stored without Knative's defaults, and invalid ones are refused only in their status")
+	}
+
 	var leading, synced atomic.Bool
 	log.Info("servekit: cluster mode", "server", o.REST.Host, "namespace", o.Namespace, "identity", o.Identity,
 		"ingress", c.ingress.Addr().String(), "admin", c.admin.Addr().String(), "peers", o.PeersService, "peerToken", token != "")
@@ -299,6 +371,9 @@ func (c *Cluster) Run(ctx context.Context) error {
 		serve.Listener{Handler: c.adminHandler(ctrl, pr, &leading, &synced), Listener: c.admin})
 	g.Go(func() error { return ctrl.Run(gctx) })
 	g.Go(func() error { return st.Run(gctx) })
+	if wh != nil {
+		g.Go(func() error { return wh.Run(gctx) })
+	}
 	g.Go(func() error {
 		// Ready once the store's informers hold the API server's objects (a
 		// follower then routes what the leader routes).

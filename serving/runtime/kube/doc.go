@@ -25,5 +25,6 @@
 //
 // The objects themselves live in the API server through the store subpackage, which
 // also wraps Backend so that Deployments are owned by the API server's Revisions;
-// the leader subpackage runs the controller on one replica at a time.
+// the leader subpackage runs the controller on one replica at a time; the webhook
+// subpackage defaults and validates the objects at admission, as Knative's webhook.
 package kube

@@ -36,6 +36,10 @@ func (b Backend) Pods(key types.NamespacedName) []runtime.Pod {
 			Terminating: p.State == PodTerminating,
 			Restarts:    p.Restarts,
 			LastExit:    p.LastExit,
+			Pending:     p.State == PodPending,
+			Reason:      p.Reason,
+
+			LastProbeFailure: p.LastProbeFailure,
 		})
 	}
 	return out

@@ -10,7 +10,12 @@
 //
 // The runtime keeps each revision at the scale it is asked for. A process that exits
 // is restarted with exponential back-off and its restarts and last exit are reported
-// on the pod. Scaling down drains the least busy pods first (not ready before ready,
+// on the pod. The runtime is also the pods' kubelet (prober.go): it runs the
+// container's startup, liveness and readiness probes (httpGet, tcpSocket, grpc, exec)
+// with Kubernetes' timings and defaults, takes a pod failing readiness out of
+// rotation (PodNotReady) until it passes again, and restarts a process failing
+// liveness or startup with the same back-off; the pod's last probe failure is
+// reported on it. Scaling down drains the least busy pods first (not ready before ready,
 // then fewest requests in flight): the front finishes its requests, then the process
 // group gets SIGTERM and, after a grace period, SIGKILL, so nothing a pod forked
 // survives it. On Linux each pod's program runs under a small supervisor (this binary

@@ -47,6 +47,12 @@ func TestMaxPodsAcrossRevisions(t *testing.T) {
 	if !strings.HasPrefix(pending[0].Name, "b-00001-") {
 		t.Errorf("pending pod %s, want the last one asked for (of b-00001)", pending[0].Name)
 	}
+	// The controller sees it through the Backend as runtime.Pod (its /status).
+	for _, p := range (Backend{r}).Pods(b) {
+		if p.Name == pending[0].Name && (!p.Pending || p.Ready || p.Reason != pending[0].Reason) {
+			t.Errorf("Backend pod = %+v, want Pending, not Ready, Reason %q", p, pending[0].Reason)
+		}
+	}
 	// Room frees up when a's pods have gone: b's waiting pod starts.
 	if err := r.Scale(a, 0); err != nil {
 		t.Fatal(err)

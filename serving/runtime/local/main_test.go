@@ -2,7 +2,9 @@ package local
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/servekit/servekit/autoscaler/metrics"
 )
@@ -53,7 +56,32 @@ func helperMain(mode string) {
 	if err != nil {
 		os.Exit(6)
 	}
+	if mode == "grpc" {
+		// A gRPC health server over cleartext HTTP/2: NOT_SERVING while $UNHEALTHY exists.
+		srv := &http.Server{ReadHeaderTimeout: time.Second, Protocols: new(http.Protocols),
+			Handler: grpcHealthHandler(func() bool {
+				_, err := os.Stat(os.Getenv("UNHEALTHY"))
+				return err != nil
+			})}
+		srv.Protocols.SetUnencryptedHTTP2(true)
+		_ = srv.Serve(ln)
+		os.Exit(0)
+	}
 	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Health endpoints for the probe tests: /healthz fails while the file
+		// $UNHEALTHY exists, /startz until the file $STARTED exists.
+		switch r.URL.Path {
+		case "/healthz":
+			if _, err := os.Stat(os.Getenv("UNHEALTHY")); err == nil {
+				http.Error(w, "unhealthy", http.StatusInternalServerError)
+				return
+			}
+		case "/startz":
+			if _, err := os.Stat(os.Getenv("STARTED")); err != nil {
+				http.Error(w, "starting", http.StatusServiceUnavailable)
+				return
+			}
+		}
 		if d, err := time.ParseDuration(r.URL.Query().Get("d")); err == nil {
 			time.Sleep(d) // the slow request a drain must wait for
 		}
@@ -68,6 +96,59 @@ func helperMain(mode string) {
 	}()
 	_ = srv.Serve(ln)
 	os.Exit(0)
+}
+
+// grpcHealthHandler serves grpc.health.v1.Health/Check as a gRPC server does
+// (length-prefixed protobuf messages, grpc-status in the trailers) for the
+// services "" and "svc": SERVING while serving() holds, else NOT_SERVING; any other
+// service is NOT_FOUND (code 5), answered trailers-only.
+func grpcHealthHandler(serving func() bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/grpc.health.v1.Health/Check" || r.Header.Get("Content-Type") != "application/grpc" {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil || len(body) < 5 {
+			http.Error(w, "bad frame", http.StatusBadRequest)
+			return
+		}
+		service := ""
+		for b := body[5:]; len(b) > 0; {
+			num, typ, n := protowire.ConsumeTag(b)
+			if n < 0 {
+				break
+			}
+			b = b[n:]
+			if num == 1 && typ == protowire.BytesType {
+				v, n := protowire.ConsumeString(b)
+				if n < 0 {
+					break
+				}
+				service, b = v, b[n:]
+				continue
+			}
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				break
+			}
+			b = b[n:]
+		}
+		w.Header().Set("Content-Type", "application/grpc")
+		if service != "" && service != "svc" {
+			w.Header().Set("Grpc-Status", "5")
+			w.Header().Set("Grpc-Message", "unknown service")
+			return
+		}
+		status := uint64(1) // SERVING
+		if !serving() {
+			status = 2 // NOT_SERVING
+		}
+		msg := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), status)
+		frame := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(msg)))
+		_, _ = w.Write(append(frame, msg...))
+		w.Header().Set(http.TrailerPrefix+"Grpc-Status", "0")
+	})
 }
 
 // testFront is a minimal Front for these tests: a reverse proxy that counts what is

@@ -16,6 +16,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/servekit/servekit/serving/runtime"
 )
 
 // pod is one pod: a front (the queue proxy) on its own loopback port, and the user's
@@ -39,6 +41,10 @@ type pod struct {
 		restarts int
 		lastExit string
 		pid      int
+		// reason says why a running pod is not ready (PodNotReady).
+		reason string
+		// lastProbe is the last failed probe attempt; zero if none failed.
+		lastProbe runtime.ProbeFailure
 	}
 	front Front // set (under mu) before the process starts; read-only after
 }
@@ -46,9 +52,13 @@ type pod struct {
 func (p *pod) snapshot() Pod {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Pod{Name: p.name, Address: p.mu.addr, State: p.mu.state, Restarts: p.mu.restarts, LastExit: p.mu.lastExit, PID: p.mu.pid}
+	s := Pod{Name: p.name, Address: p.mu.addr, State: p.mu.state, Restarts: p.mu.restarts, LastExit: p.mu.lastExit, PID: p.mu.pid,
+		LastProbeFailure: p.mu.lastProbe}
 	if s.State == "" {
 		s.State = PodStarting
+	}
+	if s.State == PodNotReady {
+		s.Reason = p.mu.reason
 	}
 	if f := p.frontLocked(); f != nil {
 		s.InFlight = f.InFlight()
@@ -91,6 +101,9 @@ func (p *pod) setState(s PodState, exit string) {
 		return // terminating is final
 	}
 	p.mu.state = s
+	if s != PodNotReady {
+		p.mu.reason = ""
+	}
 	if exit != "" {
 		p.mu.restarts++
 		p.mu.lastExit = exit
@@ -183,19 +196,26 @@ func (p *pod) supervise(ctx context.Context, userPort int) {
 		started := p.r.clock.Now()
 		proc, err := p.startProcess(ctx, userPort)
 		if err == nil {
-			readyCtx, cancelReady := context.WithCancel(ctx)
-			go p.awaitReady(readyCtx, proc)
+			watchCtx, stopWatch := context.WithCancel(ctx)
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				p.watch(watchCtx, proc, userPort)
+			}()
 			select {
 			case <-proc.exited:
-				cancelReady()
+				stopWatch()
+				<-watched
 				p.killGroup(proc) // anything it forked goes with it
 				err = fmt.Errorf("%s", proc.exitReason())
 			case <-p.stop:
-				cancelReady()
+				stopWatch()
+				<-watched
 				p.stopProcess(proc)
 				return
 			case <-ctx.Done():
-				cancelReady()
+				stopWatch()
+				<-watched
 				p.terminate()
 				p.stopProcess(proc)
 				return
@@ -244,46 +264,38 @@ func (p *pod) waitRestart(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// awaitReady marks the pod Ready once its front reports the container ready.
-// Knative probes aggressively at start-up (every 50ms), and so do we.
-func (p *pod) awaitReady(ctx context.Context, proc *process) {
-	p.setState(PodStarting, "")
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		ok := p.front.Ready(pctx)
-		cancel()
-		if ok {
-			select {
-			case <-proc.exited:
-				return
-			case <-ctx.Done():
-				return
-			default:
-			}
-			p.setState(PodReady, "")
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return
-		case <-proc.exited:
-			return
-		}
-	}
-}
-
 // process is one run of the user's program.
 type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when Wait returned
 	err    error         // Wait's error, readable after exited
 	forget func()        // removes the record of the process group (recordPod)
+
+	killedMu sync.Mutex
+	killed   string // why a probe had the process killed (restartUnhealthy), or ""
+}
+
+// setKilled records why a probe has the process killed: its exit is reported so.
+func (pr *process) setKilled(why string) {
+	pr.killedMu.Lock()
+	pr.killed = why
+	pr.killedMu.Unlock()
+}
+
+// isKilled reports whether a probe is having the process killed.
+func (pr *process) isKilled() bool {
+	pr.killedMu.Lock()
+	defer pr.killedMu.Unlock()
+	return pr.killed != ""
 }
 
 func (pr *process) exitReason() string {
+	pr.killedMu.Lock()
+	killed := pr.killed
+	pr.killedMu.Unlock()
+	if killed != "" {
+		return killed
+	}
 	if pr.err == nil {
 		return "exited with status 0"
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,7 @@ import (
 	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -55,7 +57,9 @@ type Options struct {
 	// MaxRestartBackoff caps RestartBackoff. Zero means 10s.
 	MaxRestartBackoff time.Duration
 	// TerminationGrace is how long a process has to exit after SIGTERM before its
-	// process group is killed. Zero means 10s.
+	// process group is killed, when its pod stops and when a failed liveness or
+	// startup probe restarts it (unless the probe sets its own
+	// terminationGracePeriodSeconds). Zero means 10s.
 	TerminationGrace time.Duration
 	// DrainQuietPeriod is how long a leaving pod's front waits with no new request
 	// before the pod stops. Zero means 1s: the ingress and the activator run in the
@@ -102,8 +106,12 @@ type PodState string
 
 // The states of a pod.
 const (
-	PodStarting    PodState = "Starting"    // process started, not yet ready
-	PodReady       PodState = "Ready"       // serving
+	PodStarting PodState = "Starting" // process started, not yet ready
+	PodReady    PodState = "Ready"    // serving
+	// PodNotReady: running, out of rotation: its readiness probe fails, or a
+	// liveness or startup probe failed and the process is being restarted (see
+	// Pod.Reason).
+	PodNotReady    PodState = "NotReady"
 	PodCrashLoop   PodState = "CrashLoop"   // process exited; waiting to restart
 	PodTerminating PodState = "Terminating" // draining before it stops
 	// PodPending: not started, waiting for room under Options.MaxPods (see
@@ -117,7 +125,7 @@ type Pod struct {
 	Name string
 	// Address is host:port of the pod's front (its queue proxy): where traffic goes.
 	Address string
-	// State is Starting, Ready, CrashLoop or Terminating.
+	// State is Starting, Ready, NotReady, CrashLoop, Terminating or Pending.
 	State PodState
 	// Restarts counts the times the process exited and was started again.
 	Restarts int
@@ -128,8 +136,13 @@ type Pod struct {
 	// PID is the process id of the running process (the leader of its process
 	// group), or 0 when none runs.
 	PID int
-	// Reason says why a PodPending pod waits; empty otherwise.
+	// Reason says why a PodPending pod waits or why a PodNotReady pod is out of
+	// rotation; empty otherwise.
 	Reason string
+	// LastProbeFailure is the pod's last failed probe attempt (startup, liveness or
+	// readiness; the failures of the fast start-up polling are not recorded); zero
+	// if none failed.
+	LastProbeFailure runtime.ProbeFailure
 }
 
 // Runtime runs pods as local processes, each behind its own front on loopback. It is
@@ -143,6 +156,8 @@ type Runtime struct {
 	builder builder
 	out     *prefixWriter
 	ports   portSet // the user ports handed out to pods
+	// imageMap is Options.ImageMap, then SetImageMap's: read by Apply.
+	imageMap atomic.Pointer[ImageMap]
 
 	mu struct {
 		sync.Mutex
@@ -180,10 +195,11 @@ type revision struct {
 
 // podSpec is what the runtime needs from a Revision to start its pods.
 type podSpec struct {
-	argv  []string // command and args; argv[0] may be a builtin
-	env   []string // manifest env plus Knative's, without PORT
-	dir   string
-	front FrontConfig // without UserAddr and Pod
+	argv   []string // command and args; argv[0] may be a builtin
+	env    []string // manifest env plus Knative's, without PORT
+	dir    string
+	front  FrontConfig // without UserAddr and Pod
+	probes probeSet
 }
 
 // New returns a Runtime with opts.
@@ -210,6 +226,7 @@ func New(opts Options) (*Runtime, error) {
 		opts.DrainTimeout = 30 * time.Second
 	}
 	r := &Runtime{opts: opts, clock: opts.Clock, logger: opts.Logger}
+	r.imageMap.Store(&opts.ImageMap)
 	switch {
 	case opts.MaxPods == 0:
 		r.maxPods = DefaultMaxPods()
@@ -284,6 +301,17 @@ func (r *Runtime) Apply(rev *v1.Revision) error {
 	}
 	r.mu.revs[key] = &revision{key: key, spec: spec}
 	return nil
+}
+
+// SetImageMap replaces the image map (Options.ImageMap; nil means
+// DefaultImageMap()) for the revisions applied from now on: a revision applied
+// before keeps the command it was given, and its pods, running or started later,
+// run that command. It is safe to call while the Runtime runs.
+func (r *Runtime) SetImageMap(m ImageMap) {
+	if m == nil {
+		m = DefaultImageMap()
+	}
+	r.imageMap.Store(&m)
 }
 
 // Scale sets the number of pods of a revision. Scaling down drains the least busy
@@ -576,7 +604,11 @@ func (r *Runtime) specFor(rev *v1.Revision) (podSpec, error) {
 	if c.ReadinessProbe != nil {
 		fc.ReadinessProbe = probeJSON(localProbe(c))
 	}
-	return podSpec{argv: argv, env: env, dir: c.WorkingDir, front: fc}, nil
+	probes, err := probesFor(c)
+	if err != nil {
+		return podSpec{}, fmt.Errorf("local: revision %s/%s: %w", rev.Namespace, rev.Name, err)
+	}
+	return podSpec{argv: argv, env: env, dir: c.WorkingDir, front: fc, probes: probes}, nil
 }
 
 // argvFor resolves a container to a command line, with Kubernetes' rules: command
@@ -585,7 +617,7 @@ func (r *Runtime) argvFor(c corev1.Container) ([]string, error) {
 	if len(c.Command) > 0 {
 		return append(slices.Clone(c.Command), c.Args...), nil
 	}
-	mapped, ok := r.opts.ImageMap[c.Image]
+	mapped, ok := (*r.imageMap.Load())[c.Image]
 	if !ok {
 		return nil, fmt.Errorf("spec.containers[0].image %q: not in the image map and the container sets no command (add `%s: [command, args...]` to the --image-map file)", c.Image, c.Image)
 	}

@@ -103,7 +103,7 @@ func TestRealControllerBinaryClusterMode(t *testing.T) {
 	admin := freeAddr(t)
 	var logs syncBuffer
 	cmd := exec.Command(bin, "--kubeconfig", writeKubeconfig(t, cfg), "--queue-image", "example.com/servekit/queue-proxy:v1",
-		"--listen", freeAddr(t), "--admin", admin, "--identity", "replica-1")
+		"--listen", freeAddr(t), "--admin", admin, "--identity", "replica-1", "--webhook-listen", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -121,8 +121,24 @@ func TestRealControllerBinaryClusterMode(t *testing.T) {
 		}
 	})
 
-	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, seed(t), metav1.CreateOptions{}); err != nil {
+	// The binary's admission webhooks (--webhook-listen): an invalid Service is
+	// refused once the API server has taken up their configurations, and the
+	// seed is stored with its defaults.
+	invalid := seed(t)
+	invalid.SetName("invalid")
+	if err := unstructured.SetNestedField(invalid.Object, int64(-1), "spec", "template", "spec", "containerConcurrency"); err != nil {
 		t.Fatal(err)
+	}
+	waitFor(t, "the binary's validating webhook to refuse an invalid Service", func() bool {
+		_, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, invalid, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil && strings.Contains(err.Error(), "validation failed: expected 0 <= -1 <= 1000: spec.template.spec.containerConcurrency")
+	})
+	created, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, seed(t), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if timeout, _, _ := unstructured.NestedInt64(created.Object, "spec", "template", "spec", "timeoutSeconds"); timeout != 300 {
+		t.Errorf("stored timeoutSeconds = %d, want 300 (defaulted at admission)", timeout)
 	}
 	waitFor(t, "the Service's status from the binary", func() bool {
 		got, err := get(ctx, dyn, store.ServicesGVR, "helloworld-go")

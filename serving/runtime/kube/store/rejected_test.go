@@ -56,12 +56,6 @@ func fakeStackWith(t *testing.T, opts func(*store.Options), objs ...runtime.Obje
 	return fakeStackOpts(t, newFakeDynamic(t, objs...), opts)
 }
 
-// fakeStackOn is fakeStack on dyn.
-func fakeStackOn(t *testing.T, dyn *dynamicfake.FakeDynamicClient) (*dynamicfake.FakeDynamicClient, *countingController, *recBackend, *store.Backend) {
-	t.Helper()
-	return fakeStackOpts(t, dyn, nil)
-}
-
 func fakeStackOpts(t *testing.T, dyn *dynamicfake.FakeDynamicClient, opts func(*store.Options)) (*dynamicfake.FakeDynamicClient, *countingController, *recBackend, *store.Backend) {
 	t.Helper()
 	dyn.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {

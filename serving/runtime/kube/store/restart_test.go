@@ -220,12 +220,14 @@ func TestRealRestartKeepsGenerations(t *testing.T) {
 
 // TestRealRestartAfterTrafficChange: a Service created, then changed only in its
 // traffic, then a restart: the new controller adopts the one Revision; it does not
-// stamp a second one with the same template. (Before the defaults were written back
-// into the Service, the restarted controller defaulted the generation-3 Service as
-// an update, its Configuration lost the create-only enableServiceLinks: false and a
-// second Revision was stamped.)
+// stamp a second one with the same template. The admission webhook stored the
+// create-time defaults (enableServiceLinks: false among them) in generation 1.
+// (Before the defaults were stored at all, the restarted controller defaulted the
+// generation-2 Service as an update, its Configuration lost the create-only
+// enableServiceLinks: false and a second Revision was stamped.)
 func TestRealRestartAfterTrafficChange(t *testing.T) {
 	cfg := kubetest.Start(t)
+	kubetest.StartWebhook(t, cfg, nil)
 	ctx := context.Background()
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	_, stop := startStack(t, cfg)
@@ -243,8 +245,7 @@ func TestRealRestartAfterTrafficChange(t *testing.T) {
 			return name == "helloworld-go-00001" && svc.GetGeneration() == gen && got == gen
 		}
 	}
-	// Each user change of the seed is followed by its defaults written back.
-	waitFor(t, "helloworld-go-00001 and the defaults written back (generation 2)", observed(2))
+	waitFor(t, "helloworld-go-00001 (generation 1)", observed(1))
 
 	// A traffic-only change: a tag on the first Revision (as kubectl apply would
 	// send it, without the defaults of the new entry).
@@ -266,8 +267,8 @@ func TestRealRestartAfterTrafficChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 3 is the change, 4 its defaults (latestRevision: false on the tag).
-	waitFor(t, "generation 4 observed", observed(4))
+	// 2 is the change, defaulted at admission (latestRevision: false on the tag).
+	waitFor(t, "generation 2 observed", observed(2))
 	stop()
 
 	ctrl2, _ := startStack(t, cfg)
@@ -283,7 +284,7 @@ func TestRealRestartAfterTrafficChange(t *testing.T) {
 	if latest != "helloworld-go-00001" {
 		t.Errorf("after the restart the latest created Revision is %s, want helloworld-go-00001 adopted", latest)
 	}
-	waitFor(t, "the restarted controller's status written", observed(4))
+	waitFor(t, "the restarted controller's status written", observed(2))
 	revs, err := dyn.Resource(store.RevisionsGVR).Namespace("default").List(ctx, metav1.ListOptions{})
 	if err != nil || len(revs.Items) != 1 {
 		names := []string{}

@@ -136,14 +136,8 @@ type Store struct {
 		// rejected maps each API object whose last version the controller
 		// refused (or the store could not convert) to why.
 		rejected map[Ref]rejection
-		// defaulted is the last defaults write-back of each applied object.
-		defaulted map[Ref]defaultsWrite
 	}
 }
-
-// defaultsWrite is a write of the controller's defaults into an API object: from
-// the generation it defaulted to the one the write made (equal if none was made).
-type defaultsWrite struct{ from, to int64 }
 
 // rejection is an API object version the controller did not take.
 type rejection struct {
@@ -197,7 +191,6 @@ func New(opts Options) (*Store, error) {
 	s.mu.wroteStatus = map[Ref]any{}
 	s.mu.uids = map[Ref]types.UID{}
 	s.mu.rejected = map[Ref]rejection{}
-	s.mu.defaulted = map[Ref]defaultsWrite{}
 
 	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(opts.Client, 0, opts.Namespace, nil)
 	s.informers = map[string]cache.SharedIndexInformer{}
@@ -363,7 +356,6 @@ func (s *Store) syncIn(ref Ref) {
 			s.mu.Lock()
 			delete(s.mu.applied, ref)
 			delete(s.mu.rejected, ref)
-			delete(s.mu.defaulted, ref)
 			s.mu.Unlock()
 			s.log.Info("store: object deleted", "object", ref.String())
 		}
@@ -382,8 +374,7 @@ func (s *Store) syncIn(ref Ref) {
 		return
 	}
 	if err := s.ctrl.Apply(ref.Source(), []v1.Object{obj}); err != nil {
-		s.log.Error("store: object rejected", "object", ref.String(), "err", err)
-		// A *controller.ApplyError reads "<source>: <problem>; <problem>…": the
+		// The controller logged it (one line per rejection). A *controller.ApplyError reads "<source>: <problem>; <problem>…": the
 		// status message is the problems.
 		msg := strings.TrimPrefix(err.Error(), ref.Source()+": ")
 		s.reject(ref, u, msg)
@@ -581,16 +572,11 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 	var current *unstructured.Unstructured
 	if applied {
 		// An object the API server holds and the controller applied: its
-		// defaults, then its status for the generation the controller has
-		// reconciled.
+		// status for the generation the controller has reconciled. (Its
+		// defaults are the admission webhook's, serving/runtime/kube/webhook.)
 		cur, ok := s.cached(ref)
 		if !ok {
 			return nil // deleted meanwhile
-		}
-		if ref.Resource != ConfigurationsGVR.Resource && obj.GetGeneration() == gens.ctrl && cur.GetGeneration() == gens.api {
-			if wrote, err := s.writeDefaults(ctx, ref, obj, cur); wrote || err != nil {
-				return err // the new version comes back through the informer
-			}
 		}
 		if st := observedGeneration(obj); st != gens.ctrl || gens.ctrl == 0 {
 			return nil // not reconciled yet; the next Sync writes it
@@ -930,79 +916,6 @@ func (s *Store) writeRejected(ctx context.Context, ref Ref, obj v1.Object, rej r
 	})
 	status["conditions"] = append(conds, ready)
 	return s.putStatus(ctx, ref, cur, status)
-}
-
-// writeDefaults writes the controller's defaulted spec of obj (a Service or a
-// Route) into the API object cur, as Knative's defaulting webhook stores its
-// defaults, unless the API server's spec already says the same. The write bumps the
-// generation; the controller applies the new one as the same spec (no Revision). It
-// tries once per API generation, and never for the generation its own write made
-// (the API server's schema defaulting could make the round trip differ: no loop). A
-// conflict with a newer generation means it is on its way: it is skipped, not
-// retried (a conflict with a status write is retried once on a fresh read). It
-// reports whether it wrote.
-//
-// A standalone Configuration is not written back: its generation names its
-// Revisions (SourceGenerations), so the bump would stamp a Revision with the same
-// template (Knative's webhook defaults before the object is stored and spends no
-// generation). Its Revisions do not depend on its defaulting history either: they
-// are adopted by generation after a restart.
-func (s *Store) writeDefaults(ctx context.Context, ref Ref, obj v1.Object, cur *unstructured.Unstructured) (bool, error) {
-	gen := cur.GetGeneration()
-	s.mu.Lock()
-	d, ok := s.mu.defaulted[ref]
-	s.mu.Unlock()
-	if ok && (d.from == gen || d.to == gen) {
-		return false, nil
-	}
-	done := func(to int64) {
-		s.mu.Lock()
-		s.mu.defaulted[ref] = defaultsWrite{from: gen, to: to}
-		s.mu.Unlock()
-	}
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return false, fmt.Errorf("store: %s defaults: %w", ref, err)
-	}
-	if typed, err := toTyped(ref.Resource, cur); err == nil && equality.Semantic.DeepEqual(specOf(typed), specOf(obj)) {
-		done(gen)
-		return false, nil
-	}
-	next := cur.DeepCopy() // with the cached resourceVersion
-	next.Object["spec"] = m["spec"]
-	updated, err := s.resource(ref).Update(ctx, next, metav1.UpdateOptions{})
-	if apierrors.IsConflict(err) {
-		// A newer version, or only a status write the cache has not seen yet
-		// (the same generation): then once more on the fresh copy.
-		if fresh, gerr := s.resource(ref).Get(ctx, ref.Name, metav1.GetOptions{}); gerr == nil && fresh.GetGeneration() == gen &&
-			equality.Semantic.DeepEqual(fresh.Object["spec"], cur.Object["spec"]) {
-			fresh.Object["spec"] = m["spec"]
-			updated, err = s.resource(ref).Update(ctx, fresh, metav1.UpdateOptions{})
-		}
-	}
-	switch {
-	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
-		done(gen)
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("store: %s defaults: %w", ref, err)
-	}
-	done(updated.GetGeneration())
-	s.log.Info("store: defaults written", "object", ref.String(), "generation", gen, "newGeneration", updated.GetGeneration())
-	return true, nil
-}
-
-// specOf is the spec of a Service, Configuration or Route.
-func specOf(obj v1.Object) any {
-	switch o := obj.(type) {
-	case *v1.Service:
-		return o.Spec
-	case *v1.Configuration:
-		return o.Spec
-	case *v1.Route:
-		return o.Spec
-	}
-	return nil
 }
 
 // ReasonInvalidSpec is the reason of the Ready=False condition the store writes
