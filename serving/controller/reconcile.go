@@ -144,7 +144,7 @@ func (c *Controller) reconcile() {
 	c.mu.passes++
 	c.mu.reconciled = reconciled
 	if reconciled > 0 || full {
-		c.persistLocked() // before Unlock: what is seen is committed
+		c.persistLocked(full) // before Unlock: what is seen is committed
 	}
 }
 
@@ -158,6 +158,7 @@ const maxRounds = 8
 // is marked dirty for the next round.
 func (c *Controller) reconcileRoundLocked(now time.Time, reported keySet) int {
 	d := &c.mu.dirty
+	c.touchDirtyLocked()
 	n := 0
 	// Services → their Configuration and Route (their status comes last).
 	for key := range d.svcs {
