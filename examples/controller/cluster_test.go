@@ -96,7 +96,8 @@ func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, err := metricsHandler()
+	reporter := &ocmetrics.Reporter{}
+	metrics, err := metricsHandler(reporter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
 		REST: cfg, QueueImage: "example.com/servekit/queue-proxy:v1", LeaseNamespace: "servekit", LeaseName: "servekit-controller",
 		Identity: name, PodIP: podIP, PeersService: peersService, PeerTokenSecret: "servekit-peer-token", Config: &cc,
 		Ingress: r.ingress, AdminListener: r.admin, DrainTimeout: 5 * time.Second, DialContext: dial,
-		Logger: slog.New(slog.NewTextHandler(&r.logs, nil)), Reporter: ocmetrics.Reporter{}, ActivatorHooks: activatorMetrics.Hooks(), Metrics: metrics,
+		Logger: slog.New(slog.NewTextHandler(&r.logs, nil)), Reporter: reporter, ActivatorHooks: activatorMetrics.Hooks(), Metrics: metrics,
 	})
 	if err != nil {
 		t.Fatal(err)

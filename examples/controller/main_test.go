@@ -31,16 +31,35 @@ const appEnv = "SERVEKIT_E2E_APP"
 // testImage is the image the tests' image map runs as this test binary.
 const testImage = "servekit.test/app:1"
 
+// controllerEnv makes the test binary act as the controller binary (dispatch with
+// its arguments), for tests that run, kill and restart it as a process.
+const controllerEnv = "SERVEKIT_E2E_CONTROLLER"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(appEnv) != "" {
 		appMain()
 		return
 	}
-	goleak.VerifyTestMain(m,
+	if os.Getenv(controllerEnv) != "" {
+		os.Exit(dispatch(os.Args[1:]))
+	}
+	// run's default --state-dir is under XDG_STATE_HOME: never the user's own.
+	stateHome, err := os.MkdirTemp("", "servekit-state-home")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_STATE_HOME", stateHome)
+	code := m.Run()
+	os.RemoveAll(stateHome)
+	if code == 0 {
 		// OpenCensus starts its worker when the binary's views are registered;
 		// it lives as long as the process, as in the real binary.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-	)
+		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // appMain is a pod program for the tests: it answers "Hello <TARGET>!" like
@@ -141,7 +160,8 @@ func startPlatform(t *testing.T, files map[string]string, configYAML string) *te
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, err := metricsHandler()
+	reporter := &ocmetrics.Reporter{}
+	metrics, err := metricsHandler(reporter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +175,7 @@ func startPlatform(t *testing.T, files map[string]string, configYAML string) *te
 		CacheDir:       cacheDir(t),
 		Logger:         logger,
 		DrainTimeout:   10 * time.Second,
-		Reporter:       ocmetrics.Reporter{},
+		Reporter:       reporter,
 		ActivatorHooks: activatorMetrics.Hooks(),
 		Metrics:        metrics,
 	})

@@ -17,11 +17,11 @@ var activatorMetrics = actocm.New("servekit_activator")
 
 // metricsHandler registers the controller's and the activator's views (OpenCensus
 // lives here, in the binary, and in the ocmetrics adapters) and returns the /metrics
-// handler that serves them in Prometheus text.
-func metricsHandler() (http.Handler, error) {
+// handler that serves them, and reporter's revision gauges, in Prometheus text.
+func metricsHandler(reporter *ocmetrics.Reporter) (http.Handler, error) {
 	views := append(ocmetrics.Views(), activatorMetrics.Views()...)
 	if err := view.Register(views...); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	return promtext.Handler(views...), nil
+	return promtext.HandlerFor([]promtext.Producer{reporter}, views...), nil
 }

@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f flags
 	lo, co := &f.local, &f.cluster
 	fs.StringVar(&lo.Manifests, "manifests", "examples/manifests", "directory of Knative manifests (serving.knative.dev/v1), watched for changes")
+	fs.StringVar(&lo.StateDir, "state-dir", defaultStateDir(), "local mode: directory where Services, Revisions, Routes and their traffic are kept across restarts (one file, locked while running); empty: memory only")
 	fs.StringVar(&f.imageMap, "image-map", "", "YAML file mapping container images to local commands (`image: [command, args...]`), watched: revisions created after a change use the new mapping")
 	fs.StringVar(&f.configDir, "config", "", "directory of Knative config maps (config-autoscaler, config-defaults, config-network, config-domain, config-gc, config-features, config-deployment) as YAML, watched for changes in local mode (read once with --kubeconfig)")
 	fs.StringVar(&f.domain, "domain", "example.com", "the domain of routes, when --config has no config-domain")
@@ -83,6 +84,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// defaultStateDir is $XDG_STATE_HOME/servekit, else ~/.local/state/servekit (the
+// XDG base directory default), else "" (no home: memory only).
+func defaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "servekit")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "servekit")
+	}
+	return ""
+}
+
 // run runs the platform the flags describe until ctx is done.
 func (f *flags) run(ctx context.Context) error {
 	lo, co := &f.local, &f.cluster
@@ -113,7 +126,8 @@ func (f *flags) run(ctx context.Context) error {
 			return fmt.Errorf("--manifests %q: not a directory", lo.Manifests)
 		}
 	}
-	if lo.Metrics, err = metricsHandler(); err != nil {
+	reporter := &ocmetrics.Reporter{}
+	if lo.Metrics, err = metricsHandler(reporter); err != nil {
 		return err
 	}
 	if lo.Ingress, err = net.Listen("tcp", lo.Listen); err != nil {
@@ -124,7 +138,7 @@ func (f *flags) run(ctx context.Context) error {
 		return fmt.Errorf("--admin: %w", err)
 	}
 	defer lo.AdminListener.Close()
-	lo.Config, lo.Reporter, lo.ActivatorHooks = &cfg, ocmetrics.Reporter{}, activatorMetrics.Hooks()
+	lo.Config, lo.Reporter, lo.ActivatorHooks = &cfg, reporter, activatorMetrics.Hooks()
 	if f.kubeconfig != "" {
 		co.Config, co.Ingress, co.AdminListener, co.DrainTimeout = lo.Config, lo.Ingress, lo.AdminListener, lo.DrainTimeout
 		co.Logger, co.Reporter, co.ActivatorHooks, co.Metrics = lo.Logger, lo.Reporter, lo.ActivatorHooks, lo.Metrics

@@ -77,7 +77,8 @@ type Watcher struct {
 
 // watchedFile is what a Watcher remembers of one file between scans.
 type watchedFile struct {
-	sum  [32]byte    // content hash of the last version read; valid if err == nil
+	sum  [32]byte    // content hash of the last version read; valid if read
+	read bool        // the last read succeeded (its content decoded or not)
 	maps []configMap // the last version that decoded
 	err  error       // the error of the last read or decode; nil if it succeeded
 }
@@ -112,7 +113,7 @@ func NewWatcher(o WatcherOptions) (*Watcher, Config, error) {
 		if err != nil {
 			return nil, Config{}, err
 		}
-		w.files[path] = &watchedFile{sum: sha256.Sum256(data), maps: cms}
+		w.files[path] = &watchedFile{sum: sha256.Sum256(data), read: true, maps: cms}
 		for _, cm := range cms {
 			if other, dup := w.from[cm.name]; dup {
 				return nil, Config{}, fmt.Errorf("config: %s: document %d: metadata.name: %s given twice (also in %s)", path, cm.doc, cm.name, other)
@@ -170,13 +171,14 @@ func (w *Watcher) Scan() {
 			if f.err == nil || f.err.Error() != err.Error() {
 				f.err, changed = err, true
 			}
+			f.read = false
 			continue
 		}
 		sum := sha256.Sum256(data)
-		if known && f.err == nil && f.sum == sum {
-			continue
+		if known && f.read && f.sum == sum {
+			continue // the same content: the same maps, or the same error
 		}
-		changed, f.sum = true, sum
+		changed, f.sum, f.read = true, sum, true
 		cms, err := decode(path, data)
 		if err == nil && len(cms) == 0 && len(f.maps) > 0 {
 			// Emptied, as an editor's non-atomic save (truncate, then write) leaves
@@ -287,11 +289,15 @@ func (w *Watcher) update() {
 		}
 	}
 	w.cur.Ignored = ign
-	files := union(w.errs, map[string]string{})
+	// Report the files whose error appeared, changed or went.
+	files := slices.Collect(maps.Keys(w.errs))
 	for f := range errs {
-		files[f] = true
+		if _, ok := w.errs[f]; !ok {
+			files = append(files, f)
+		}
 	}
-	for _, file := range slices.Sorted(maps.Keys(files)) {
+	slices.Sort(files)
+	for _, file := range files {
 		if file == w.o.Dir {
 			continue
 		}

@@ -82,6 +82,12 @@ type Controller struct {
 		applied map[string][]byte
 		// persisted is what the Store holds: each record as last committed.
 		persisted map[RecordKey][]byte
+		// touched and touchedSrc name the objects and sources changed since the
+		// last commit (persistLocked); persistAll asks for a comparison of every
+		// record (after a failed commit).
+		touched    keySet
+		touchedSrc map[string]bool
+		persistAll bool
 		// invalid maps a source to why its last version was rejected.
 		invalid map[string]string
 		// entries keeps each Route's last good table entry, so a Route whose
@@ -254,6 +260,9 @@ func New(o Options) (*Controller, error) {
 	c.mu.state = make(map[types.NamespacedName]*revState)
 	c.mu.sources = make(map[string][]objRef)
 	c.mu.applied = make(map[string][]byte)
+	c.mu.persisted = make(map[RecordKey][]byte)
+	c.mu.touched = keySet{}
+	c.mu.touchedSrc = make(map[string]bool)
 	c.mu.invalid = make(map[string]string)
 	c.mu.entries = make(map[types.NamespacedName]route.TableRoute)
 	c.mu.rollouts = make(map[types.NamespacedName]*route.Rollout)
@@ -436,7 +445,11 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 	if encErr != nil {
 		delete(c.mu.applied, source)
 	}
-	c.persistLocked()
+	for _, ref := range refs {
+		c.touchLocked(ref.Key)
+	}
+	c.mu.touchedSrc[source] = true
+	c.persistLocked(false)
 	c.kick()
 	return nil
 }
@@ -475,7 +488,7 @@ func (c *Controller) Delete(source string) {
 	delete(c.mu.sources, source)
 	delete(c.mu.applied, source)
 	delete(c.mu.invalid, source)
-	c.persistLocked()
+	c.persistLocked(false) // the source's records and its objects' go: they are no longer held
 	c.kick()
 }
 
@@ -544,7 +557,8 @@ func (c *Controller) ConfirmGeneration(key types.NamespacedName, spec *v1.Config
 	}
 	cfg.Generation = gen
 	c.mu.dirty.cfgs.add(key)
-	c.persistLocked()
+	c.touchLocked(key)
+	c.persistLocked(false)
 	c.kick()
 	return true
 }

@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -248,6 +250,22 @@ func BenchmarkStatus1k(b *testing.B) {
 	for b.Loop() {
 		if st := c.Status(); len(st.Services) != 1000 {
 			b.Fatal(len(st.Services))
+		}
+	}
+}
+
+// BenchmarkStatusHandler1k is GET /status (Status encoded as JSON) with 1,000
+// Services.
+func BenchmarkStatusHandler1k(b *testing.B) {
+	c := settledController(b, 1000, clocktesting.NewFakeClock(time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)))
+	h := c.StatusHandler()
+	req := httptest.NewRequest(http.MethodGet, "/status", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
 		}
 	}
 }

@@ -98,7 +98,8 @@ type Reporter interface {
 	// ReportRevision is called for a revision whenever the controller reconciles
 	// it (it is new, its pods, scale or panic mode changed), every resync tick
 	// while requests wait for it in the activator, and for every revision at each
-	// full resync (Options.FullResyncInterval).
+	// full resync (Options.FullResyncInterval); once more, with Deleted set,
+	// when the revision is deleted.
 	ReportRevision(RevisionReport)
 	// ReportColdStart receives the time from a revision's first request waiting with
 	// no ready pod to its first ready pod.
@@ -122,6 +123,9 @@ type RevisionReport struct {
 	ActivatorInPath bool
 	// QueueDepth is the number of requests waiting in the activator.
 	QueueDepth int
+	// Deleted reports that the revision is gone: a Reporter removes its series.
+	// Only Key and Service are set then.
+	Deleted bool
 }
 
 type nopReporter struct{}

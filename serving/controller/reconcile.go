@@ -144,7 +144,7 @@ func (c *Controller) reconcile() {
 	c.mu.passes++
 	c.mu.reconciled = reconciled
 	if reconciled > 0 || full {
-		c.persistLocked() // before Unlock: what is seen is committed
+		c.persistLocked(full) // before Unlock: what is seen is committed
 	}
 }
 
@@ -158,6 +158,7 @@ const maxRounds = 8
 // is marked dirty for the next round.
 func (c *Controller) reconcileRoundLocked(now time.Time, reported keySet) int {
 	d := &c.mu.dirty
+	c.touchDirtyLocked()
 	n := 0
 	// Services → their Configuration and Route (their status comes last).
 	for key := range d.svcs {
@@ -457,7 +458,9 @@ func (c *Controller) putRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 
 // deleteRevisionLocked removes a revision everywhere.
 func (c *Controller) deleteRevisionLocked(key types.NamespacedName) {
+	svc := ""
 	if rev := c.mu.revs[key]; rev != nil {
+		svc = rev.Labels[serving.ServiceLabelKey]
 		cfg := nsKey(key.Namespace, rev.Labels[serving.ConfigurationLabelKey])
 		if set := c.mu.revsByCfg[cfg]; set != nil {
 			delete(set, key)
@@ -476,6 +479,7 @@ func (c *Controller) deleteRevisionLocked(key types.NamespacedName) {
 	c.panics.Delete(key)
 	if st != nil {
 		c.throttler.RemoveRevision(st.dp.Key())
+		c.reporter.ReportRevision(RevisionReport{Key: key, Service: svc, Deleted: true})
 	}
 	if err := c.backend.Delete(key); err != nil {
 		c.log.Error("revision: delete", "revision", key.String(), "err", err)

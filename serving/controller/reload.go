@@ -124,6 +124,7 @@ func (c *Controller) RetryFailedRevisions() {
 			continue
 		}
 		st.applyErr = nil
+		c.mu.dirty.revs.add(key)
 		c.scaler.Set(key, st.spec)
 		if err := c.backend.Scale(key, int(st.spec.InitialScale)); err != nil {
 			c.log.Error("revision: scale", "revision", key.String(), "err", err)

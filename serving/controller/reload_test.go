@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -18,7 +19,8 @@ import (
 // revision's decider, and a source error comes and goes.
 func TestSettersChangeARunningController(t *testing.T) {
 	b := newFakeBackend()
-	c, err := controller.New(controller.Options{Backend: b})
+	// No periodic full pass within the test: a setter must bring its own.
+	c, err := controller.New(controller.Options{Backend: b, FullResyncInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

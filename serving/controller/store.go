@@ -71,9 +71,10 @@ type sourceRecord struct {
 	Applied json.RawMessage `json:"applied"`
 }
 
-// recordsLocked encodes everything the Store keeps.
-func (c *Controller) recordsLocked() (map[RecordKey][]byte, error) {
-	out := make(map[RecordKey][]byte, len(c.mu.services)+len(c.mu.configs)+len(c.mu.revs)+2*len(c.mu.routes)+len(c.mu.sources))
+// recordsLocked encodes the records of the objects named in only and srcs (all
+// records when only is nil).
+func (c *Controller) recordsLocked(only keySet, srcs map[string]bool) (map[RecordKey][]byte, error) {
+	out := make(map[RecordKey][]byte)
 	var firstErr error
 	put := func(kind string, key types.NamespacedName, v any) {
 		b, err := json.Marshal(v)
@@ -83,40 +84,117 @@ func (c *Controller) recordsLocked() (map[RecordKey][]byte, error) {
 		}
 		out[RecordKey{Kind: kind, Namespace: key.Namespace, Name: key.Name}] = b
 	}
-	for k, o := range c.mu.services {
-		put(v1.KindService, k, o)
-	}
-	for k, o := range c.mu.configs {
-		put(v1.KindConfiguration, k, o)
-	}
-	for k, o := range c.mu.revs {
-		put(v1.KindRevision, k, o)
-	}
-	for k, o := range c.mu.routes {
-		put(v1.KindRoute, k, o)
-	}
-	for k, ro := range c.mu.rollouts {
-		if ro != nil {
+	putKey := func(k types.NamespacedName) {
+		if o := c.mu.services[k]; o != nil {
+			put(v1.KindService, k, o)
+		}
+		if o := c.mu.configs[k]; o != nil {
+			put(v1.KindConfiguration, k, o)
+		}
+		if o := c.mu.revs[k]; o != nil {
+			put(v1.KindRevision, k, o)
+		}
+		if o := c.mu.routes[k]; o != nil {
+			put(v1.KindRoute, k, o)
+		}
+		if ro := c.mu.rollouts[k]; ro != nil {
 			put(RecordRollout, k, ro)
 		}
 	}
-	for src, refs := range c.mu.sources {
-		put(RecordSource, types.NamespacedName{Name: src}, sourceRecord{Refs: refs, Applied: c.mu.applied[src]})
+	putSource := func(src string) {
+		if refs, ok := c.mu.sources[src]; ok {
+			put(RecordSource, types.NamespacedName{Name: src}, sourceRecord{Refs: refs, Applied: c.mu.applied[src]})
+		}
+	}
+	if only != nil {
+		for k := range only {
+			putKey(k)
+		}
+		for src := range srcs {
+			putSource(src)
+		}
+		return out, firstErr
+	}
+	for _, m := range []map[types.NamespacedName]struct{}{keysOf(c.mu.services), keysOf(c.mu.configs), keysOf(c.mu.revs), keysOf(c.mu.routes)} {
+		for k := range m {
+			putKey(k)
+		}
+	}
+	for src := range c.mu.sources {
+		putSource(src)
 	}
 	return out, firstErr
 }
 
-// persistLocked commits to the Store what changed since the last commit. The
-// caller holds mu, so what another caller reads under mu afterwards (Status,
-// Objects) has been committed: nothing observed is lost to a crash. A failed
-// commit is logged and the changes are tried again at the next call.
-func (c *Controller) persistLocked() {
+func keysOf[V any](m map[types.NamespacedName]V) map[types.NamespacedName]struct{} {
+	out := make(map[types.NamespacedName]struct{}, len(m))
+	for k := range m {
+		out[k] = struct{}{}
+	}
+	return out
+}
+
+// existsLocked reports whether the object of a record is still held.
+func (c *Controller) existsLocked(k RecordKey) bool {
+	key := types.NamespacedName{Namespace: k.Namespace, Name: k.Name}
+	switch k.Kind {
+	case v1.KindService:
+		return c.mu.services[key] != nil
+	case v1.KindConfiguration:
+		return c.mu.configs[key] != nil
+	case v1.KindRevision:
+		return c.mu.revs[key] != nil
+	case v1.KindRoute:
+		return c.mu.routes[key] != nil
+	case RecordRollout:
+		return c.mu.rollouts[key] != nil
+	case RecordSource:
+		_, ok := c.mu.sources[k.Name]
+		return ok
+	}
+	return false
+}
+
+// touchLocked notes that the objects of key (a Service, Configuration, Route,
+// rollout or Revision of that name) may have changed: the next persistLocked
+// encodes them.
+func (c *Controller) touchLocked(key types.NamespacedName) { c.mu.touched.add(key) }
+
+// touchDirtyLocked touches every object a reconcile round is about to reconcile:
+// an object changes only while it is reconciled (what it changes in others is
+// marked dirty for the next round), so these are the records a pass may change.
+func (c *Controller) touchDirtyLocked() {
 	if c.store == nil {
 		return
 	}
-	cur, err := c.recordsLocked()
+	d := &c.mu.dirty
+	for _, set := range []keySet{d.svcs, d.cfgs, d.routes, d.revs} {
+		for k := range set {
+			c.mu.touched.add(k)
+		}
+	}
+}
+
+// persistLocked commits to the Store what changed since the last commit: with all
+// (a full resync), every record is encoded and compared with what was last
+// committed; otherwise only the touched objects' records are, and records of
+// objects no longer held are deleted. The caller holds mu, so what another caller
+// reads under mu afterwards (Status, Objects) has been committed: nothing observed
+// is lost to a crash. A failed commit is logged and everything is compared again
+// at the next call.
+func (c *Controller) persistLocked(all bool) {
+	if c.store == nil {
+		return
+	}
+	all = all || c.mu.persistAll
+	only, srcs := c.mu.touched, c.mu.touchedSrc
+	if all {
+		only, srcs = nil, nil
+	}
+	cur, err := c.recordsLocked(only, srcs)
 	if err != nil {
 		c.log.Error("store: cannot encode; nothing committed", "err", err)
+		c.mu.persistAll = true
 		return
 	}
 	var puts []Record
@@ -127,20 +205,30 @@ func (c *Controller) persistLocked() {
 		}
 	}
 	for k := range c.mu.persisted {
-		if _, ok := cur[k]; !ok {
+		if _, ok := cur[k]; !ok && (all || !c.existsLocked(k)) {
 			dels = append(dels, k)
 		}
 	}
+	clear(c.mu.touched)
+	clear(c.mu.touchedSrc)
 	if len(puts)+len(dels) == 0 {
+		c.mu.persistAll = false
 		return
 	}
 	slices.SortFunc(puts, func(a, b Record) int { return compareKeys(a.RecordKey, b.RecordKey) })
 	slices.SortFunc(dels, compareKeys)
 	if err := c.store.Commit(puts, dels); err != nil {
 		c.log.Error("store: commit failed; retrying at the next change", "puts", len(puts), "deletes", len(dels), "err", err)
+		c.mu.persistAll = true
 		return
 	}
-	c.mu.persisted = cur
+	c.mu.persistAll = false
+	for _, r := range puts {
+		c.mu.persisted[r.RecordKey] = r.Value
+	}
+	for _, k := range dels {
+		delete(c.mu.persisted, k)
+	}
 }
 
 func compareKeys(a, b RecordKey) int {

@@ -2,7 +2,9 @@
 // on the local runtime: the controller (serving/controller) with its ingress,
 // activator and autoscaler, pods as local processes behind queue proxies
 // (serving/runtime/local), a manifests directory as the source of truth
-// (serving/manifests), and an admin listener (GET /status, /metrics, /healthz).
+// (serving/manifests), an admin listener (GET /status, /metrics, /healthz), and,
+// with Options.StateDir, a state directory that keeps the objects across restarts
+// (serving/store).
 //
 // It is what `examples/controller` runs without --kubeconfig; a platform team embeds
 // it, or copies its New as the starting point of its own composition. Its
@@ -19,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -30,6 +33,7 @@ import (
 	"github.com/servekit/servekit/serving/manifests"
 	"github.com/servekit/servekit/serving/platform/internal/serve"
 	"github.com/servekit/servekit/serving/runtime/local"
+	"github.com/servekit/servekit/serving/store"
 )
 
 // Default addresses: both on loopback, so that nothing is exposed unless asked.
@@ -53,6 +57,12 @@ type Options struct {
 	// Manifests is the directory of Knative manifests (serving.knative.dev/v1),
 	// applied at start and watched for changes. Required.
 	Manifests string
+	// StateDir is the directory where the platform keeps its objects across
+	// restarts (serving/store: one file, locked while the platform runs): Services,
+	// Configurations, Revisions with their numbers and templates, Routes with
+	// traffic, tags and rollouts. New opens it, creating it if need be, and fails if
+	// another process holds it; Run closes it. "" keeps everything in memory only.
+	StateDir string
 	// PollInterval is how often Manifests, ConfigDir and ImageMapFile are
 	// scanned; zero means manifests.DefaultInterval (1 s).
 	PollInterval time.Duration
@@ -132,6 +142,7 @@ type Platform struct {
 	opts    Options
 	log     *slog.Logger
 	ctrl    *controller.Controller
+	store   *store.Store // nil without Options.StateDir
 	rt      *local.Runtime
 	watcher *manifests.Watcher
 	config  *config.Watcher  // nil without Options.ConfigDir
@@ -188,6 +199,11 @@ func New(o Options) (*Platform, error) {
 	if st, err := os.Stat(o.Manifests); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("platform: Options.Manifests %q: not a directory", o.Manifests)
 	}
+	// Sources are the files' absolute paths, so that a restart from another
+	// working directory finds the objects of the same files in the state.
+	if abs, err := filepath.Abs(o.Manifests); err == nil {
+		o.Manifests, p.opts.Manifests = abs, abs
+	}
 	imageMap := o.ImageMap
 	var iw *imageMapWatcher
 	if o.ImageMapFile != "" {
@@ -218,7 +234,19 @@ func New(o Options) (*Platform, error) {
 		return nil, err
 	}
 	asCfg := local.BoundScale(cfg.Autoscaler) // one machine: no unbounded max-scale
+	var st *store.Store
+	var ctrlStore controller.Store // a nil *store.Store must not become a non-nil Store
+	if o.StateDir != "" {
+		if st, err = store.Open(o.StateDir, store.Options{}); err != nil {
+			return nil, fmt.Errorf("platform: Options.StateDir: %w", err)
+		}
+		ctrlStore = st
+		log.Info("servekit: state", "dir", o.StateDir, "file", st.Path())
+	} else {
+		log.Info("servekit: state kept in memory only (no state directory)")
+	}
 	ctrl, err := controller.New(controller.Options{
+		Store:          ctrlStore,
 		Backend:        local.Backend{Runtime: rt},
 		Logger:         log,
 		Defaults:       &cfg.Defaults,
@@ -230,23 +258,40 @@ func New(o Options) (*Platform, error) {
 		ActivatorHooks: o.ActivatorHooks,
 	})
 	if err != nil {
+		if st != nil {
+			st.Close()
+		}
 		return nil, err
 	}
-	p.ctrl, p.rt, p.config, p.images = ctrl, rt, cw, iw
+	p.ctrl, p.rt, p.config, p.images, p.store = ctrl, rt, cw, iw, st
 	p.watcher = manifests.NewWatcher(o.Manifests, ctrl, log, o.PollInterval)
+	// The sources restored from the state: the first scan applies those still
+	// present (unchanged: nothing happens) and deletes the others.
+	p.watcher.Adopt(ctrl.Sources())
 	p.firstScan = p.watcher.Scan
 	if p.ingress == nil {
 		if p.ingress, err = net.Listen("tcp", o.Listen); err != nil {
+			p.closeStore()
 			return nil, fmt.Errorf("platform: Options.Listen: %w", err)
 		}
 	}
 	if p.admin == nil {
 		if p.admin, err = net.Listen("tcp", o.Admin); err != nil {
 			p.ingress.Close()
+			p.closeStore()
 			return nil, fmt.Errorf("platform: Options.Admin: %w", err)
 		}
 	}
 	return p, nil
+}
+
+// closeStore closes the state, if any, releasing its lock.
+func (p *Platform) closeStore() {
+	if p.store != nil {
+		if err := p.store.Close(); err != nil {
+			p.log.Error("servekit: state: close", "err", err)
+		}
+	}
 }
 
 // newToken returns a new peer token: 32 random bytes, hex-encoded. The activator
@@ -286,8 +331,9 @@ func (p *Platform) AdminHandler() http.Handler {
 // Run serves at once, applies the manifests present at start-up beside serving and
 // follows their changes until ctx is done, then shuts down cleanly: the ingress
 // stops accepting and finishes the requests in flight (up to DrainTimeout), then
-// the controller stops every pod (each drained, its process group terminated). It
-// returns after everything has stopped, nil after a clean shutdown.
+// the controller stops every pod (each drained, its process group terminated), and
+// the state directory is closed (its lock released). It returns after everything
+// has stopped, nil after a clean shutdown.
 func (p *Platform) Run(ctx context.Context) error {
 	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
 	defer stopCtrl()
@@ -323,6 +369,7 @@ func (p *Platform) Run(ctx context.Context) error {
 	if cerr := <-ctrlDone; err == nil {
 		err = cerr
 	}
+	p.closeStore()
 	p.log.Info("servekit: stopped")
 	return err
 }

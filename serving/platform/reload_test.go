@@ -141,13 +141,15 @@ func (c reloadClient) status() controller.Status {
 // waitFor polls cond until it holds, failing the test after 30 s.
 func (c reloadClient) waitFor(what string, cond func() bool) {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	start := time.Now()
+	deadline := start.Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("timed out waiting for %s; last /status: %+v", what, c.status())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	c.t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond)) // the reload latency, poll 20 ms
 }
 
 func findService(st controller.Status, name string) *controller.ServiceStatus {

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 
+	"go.opencensus.io/metric/metricdata"
 	"go.opencensus.io/stats/view"
 )
 
@@ -44,6 +45,89 @@ func Handler(views ...*view.View) http.Handler {
 		}
 		_ = Write(w, vs...) // the client may have gone; there is no one to tell
 	})
+}
+
+// Producer is a source of metrics besides views, read at every request: the
+// Read method of OpenCensus's metricproducer.Producer. serving/controller/ocmetrics'
+// Reporter is one: its revision gauges are not views, so that a deleted revision's
+// series go with it (OpenCensus cannot remove a view's row).
+type Producer interface {
+	Read() []*metricdata.Metric
+}
+
+// HandlerFor is Handler that also writes the metrics of producers, after the views.
+// Only gauges and cumulatives (int64 or float64) are written; other types are
+// left out.
+func HandlerFor(producers []Producer, views ...*view.View) http.Handler {
+	vs := append([]*view.View(nil), views...)
+	ps := append([]Producer(nil), producers...)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "promtext: method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", ContentType)
+		if r.Method == http.MethodHead {
+			return
+		}
+		bw := bufio.NewWriter(w)
+		_ = Write(bw, vs...)
+		for _, p := range ps {
+			WriteMetrics(bw, p.Read())
+		}
+		_ = bw.Flush() // the client may have gone; there is no one to tell
+	})
+}
+
+// WriteMetrics writes metrics (gauges and cumulatives) to w in the Prometheus text
+// format, each metric's series sorted by their labels.
+func WriteMetrics(w *bufio.Writer, metrics []*metricdata.Metric) {
+	sort.Slice(metrics, func(i, j int) bool { return metrics[i].Descriptor.Name < metrics[j].Descriptor.Name })
+	for _, m := range metrics {
+		typ := ""
+		switch m.Descriptor.Type {
+		case metricdata.TypeGaugeInt64, metricdata.TypeGaugeFloat64:
+			typ = "gauge"
+		case metricdata.TypeCumulativeInt64, metricdata.TypeCumulativeFloat64:
+			typ = "counter"
+		default:
+			continue
+		}
+		name := sanitize(m.Descriptor.Name)
+		if d := m.Descriptor.Description; d != "" {
+			fmt.Fprintf(w, "# HELP %s %s\n", name, escapeHelp(d))
+		}
+		fmt.Fprintf(w, "# TYPE %s %s\n", name, typ)
+		type series struct{ labels, value string }
+		ss := make([]series, 0, len(m.TimeSeries))
+		for _, ts := range m.TimeSeries {
+			if len(ts.Points) == 0 {
+				continue
+			}
+			parts := make([]string, 0, len(ts.LabelValues))
+			for i, lv := range ts.LabelValues {
+				if i < len(m.Descriptor.LabelKeys) && lv.Present {
+					parts = append(parts, sanitize(m.Descriptor.LabelKeys[i].Key)+`="`+escapeLabel(lv.Value)+`"`)
+				}
+			}
+			sort.Strings(parts)
+			v := ""
+			switch x := ts.Points[len(ts.Points)-1].Value.(type) {
+			case int64:
+				v = strconv.FormatInt(x, 10)
+			case float64:
+				v = formatFloat(x)
+			default:
+				continue
+			}
+			ss = append(ss, series{strings.Join(parts, ","), v})
+		}
+		sort.Slice(ss, func(i, j int) bool { return ss[i].labels < ss[j].labels })
+		for _, s := range ss {
+			fmt.Fprintf(w, "%s%s %s\n", name, braces(s.labels), s.value)
+		}
+	}
 }
 
 // Write writes the current data of the registered views among views to w, in the

@@ -20,7 +20,7 @@ func ExampleReporter() {
 	}
 	defer view.Unregister(views...)
 
-	ocmetrics.Reporter{}.ReportColdStart(types.NamespacedName{Namespace: "default", Name: "hello-00001"}, 2*time.Second)
+	(&ocmetrics.Reporter{}).ReportColdStart(types.NamespacedName{Namespace: "default", Name: "hello-00001"}, 2*time.Second)
 	rows, _ := view.RetrieveData("servekit_cold_start_seconds")
 	d := rows[0].Data.(*view.DistributionData)
 	fmt.Println(d.Count, d.Max)

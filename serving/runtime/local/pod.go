@@ -282,6 +282,13 @@ func (pr *process) setKilled(why string) {
 	pr.killedMu.Unlock()
 }
 
+// isKilled reports whether a probe is having the process killed.
+func (pr *process) isKilled() bool {
+	pr.killedMu.Lock()
+	defer pr.killedMu.Unlock()
+	return pr.killed != ""
+}
+
 func (pr *process) exitReason() string {
 	pr.killedMu.Lock()
 	killed := pr.killed

@@ -31,6 +31,9 @@ import (
 const (
 	readyPoll       = 25 * time.Millisecond
 	fastReadyWindow = 10 * time.Second
+	// execPoll spaces an exec readiness probe's commands meanwhile (the
+	// activator's probe frequency): each is a fork.
+	execPoll = 200 * time.Millisecond
 )
 
 // thresholds counts consecutive results the kubelet's way: a result changes only
@@ -71,7 +74,7 @@ func (p *pod) watch(ctx context.Context, proc *process, userPort int) {
 	if s := ps.liveness; s != nil {
 		wg.Go(func() { p.runLiveness(ctx, pb, proc, s, userPort, started) })
 	}
-	p.runReadiness(ctx, pb, ps.readiness, userPort, started)
+	p.runReadiness(ctx, pb, proc, ps.readiness, userPort, started)
 	wg.Wait()
 }
 
@@ -124,7 +127,7 @@ func (p *pod) runLiveness(ctx context.Context, pb *prober, proc *process, s *pro
 
 // runReadiness brings the pod into rotation the first time fast, then keeps it
 // there only while the readiness probe passes, until ctx ends.
-func (p *pod) runReadiness(ctx context.Context, pb *prober, s *probeSpec, userPort int, started time.Time) {
+func (p *pod) runReadiness(ctx context.Context, pb *prober, proc *process, s *probeSpec, userPort int, started time.Time) {
 	if !p.sleepUntil(ctx, started.Add(s.initialDelay)) {
 		return
 	}
@@ -132,6 +135,7 @@ func (p *pod) runReadiness(ctx context.Context, pb *prober, s *probeSpec, userPo
 	if ctx.Err() != nil {
 		return
 	}
+	ready = ready && !proc.isKilled()
 	if ready {
 		p.setState(PodReady, "")
 		// The next check is a period away, as the kubelet's would be.
@@ -153,7 +157,7 @@ func (p *pod) runReadiness(ctx context.Context, pb *prober, s *probeSpec, userPo
 		case ready && failed:
 			ready = false
 			p.setNotReady(fmt.Sprintf("readiness probe failed: %v", err))
-		case !ready && passed:
+		case !ready && passed && !proc.isKilled(): // a process being restarted stays out
 			ready = true
 			p.setState(PodReady, "")
 		}
@@ -161,18 +165,25 @@ func (p *pod) runReadiness(ctx context.Context, pb *prober, s *probeSpec, userPo
 	})
 }
 
-// firstReady polls the Front's readiness check (and an exec probe, which the queue
-// proxy turns into a TCP check) every readyPoll until both pass, for at most
-// fastReadyWindow. It reports whether they passed.
+// firstReady polls the Front's readiness check every readyPoll (and an exec probe,
+// which the queue proxy turns into a TCP check, every execPoll) until both pass,
+// for at most fastReadyWindow. It reports whether they passed.
 func (p *pod) firstReady(ctx context.Context, pb *prober, s *probeSpec, userPort int) bool {
 	deadline := p.r.clock.Now().Add(fastReadyWindow)
 	ok := false
+	var lastExec time.Time
 	p.every(ctx, readyPoll, func() bool {
 		fctx, cancel := context.WithTimeout(ctx, s.timeout)
 		ok = p.front.Ready(fctx)
 		cancel()
 		if ok && s.exec != nil {
-			ok = pb.attempt(ctx, s, userPort) == nil
+			// A command is a fork: at most one per execPoll.
+			if now := p.r.clock.Now(); now.Sub(lastExec) >= execPoll {
+				lastExec = now
+				ok = pb.attempt(ctx, s, userPort) == nil
+			} else {
+				ok = false
+			}
 		}
 		return !ok && p.r.clock.Now().Before(deadline)
 	})

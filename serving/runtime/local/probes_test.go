@@ -186,8 +186,9 @@ func TestHungAppLeavesRotationAndIsRestarted(t *testing.T) {
 	})
 	out := time.Since(hungAt)
 	t.Logf("hung app out of rotation after %v (failureThreshold %d × periodSeconds %v)", out, readinessFailures, period)
-	// The bound of issue 12, with half a second for a loaded machine.
-	if limit := readinessFailures*period + period + 500*time.Millisecond; out > limit {
+	// The bound of issue 12, with a second for a loaded machine: the app is stopped
+	// just after a check passed, so this is the bound's worst case (4.0 s measured).
+	if limit := readinessFailures*period + period + time.Second; out > limit {
 		t.Errorf("out of rotation after %v, want within %v", out, limit)
 	}
 	p, _ := podNamed(r, key, victim.Name)

@@ -57,7 +57,9 @@ type Options struct {
 	// MaxRestartBackoff caps RestartBackoff. Zero means 10s.
 	MaxRestartBackoff time.Duration
 	// TerminationGrace is how long a process has to exit after SIGTERM before its
-	// process group is killed. Zero means 10s.
+	// process group is killed, when its pod stops and when a failed liveness or
+	// startup probe restarts it (unless the probe sets its own
+	// terminationGracePeriodSeconds). Zero means 10s.
 	TerminationGrace time.Duration
 	// DrainQuietPeriod is how long a leaving pod's front waits with no new request
 	// before the pod stops. Zero means 1s: the ingress and the activator run in the
