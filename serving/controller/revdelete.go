@@ -20,7 +20,8 @@ func (c *Controller) RevisionDeleted(key types.NamespacedName) bool {
 	// current generation's revision again if this was it (revision.Current finds
 	// none), and nothing for an older one.
 	c.deleteRevisionLocked(key)
-	c.persistLocked()
+	c.touchLocked(key) // its record goes from the Store
+	c.persistLocked(false)
 	c.kick()
 	return true
 }
