@@ -1027,3 +1027,55 @@ func TestReadinessHTTP2AutoDetection(t *testing.T) {
 		})
 	}
 }
+
+// WaitIdle wakes every waiter when the last request ends (no polling), and
+// returns ctx's error when ctx ends first (issue 17: the local runtime's drain
+// polled InFlight every 10 ms).
+func TestWaitIdleWakesEveryWaiter(t *testing.T) {
+	app := &slowApp{release: make(chan struct{})}
+	srv := startApp(t, app)
+	p, err := NewProxy(ProxyOptions{Target: srv.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.CloseIdleConnections()
+	if err := p.WaitIdle(context.Background()); err != nil {
+		t.Fatalf("WaitIdle with nothing in flight = %v, want nil at once", err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		p.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/slow", nil))
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for app.started.Load() == 0 || p.InFlight() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the app")
+		}
+		time.Sleep(time.Millisecond) // poll interval of an observed condition
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.WaitIdle(ctx); err != context.Canceled {
+		t.Errorf("WaitIdle(cancelled) with a request in flight = %v, want context.Canceled", err)
+	}
+
+	const waiters = 3
+	woke := make(chan error, waiters)
+	for range waiters {
+		go func() { woke <- p.WaitIdle(context.Background()) }()
+	}
+	close(app.release)
+	<-served
+	for i := range waiters {
+		select {
+		case err := <-woke:
+			if err != nil {
+				t.Errorf("waiter %d: %v", i, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%d of %d waiters still waiting after the last request ended", waiters-i, waiters)
+		}
+	}
+}

@@ -165,29 +165,40 @@ func (p *Proxy) Run(ctx context.Context, l Listeners) error {
 	}
 	swg.Wait()
 	// Shutdown does not wait for hijacked connections; the active count does.
-	p.waitIdle(shutCtx)
+	_ = p.WaitIdle(shutCtx)
 	if p.active.Load() > 0 {
 		p.log.Warn("queue: shutdown timeout: closing connections still in use", "requests", p.active.Load())
 		p.closeHijacked()
 		for _, s := range servers {
 			_ = s.srv.Close()
 		}
-		p.waitIdle(context.Background())
+		_ = p.WaitIdle(context.Background())
 	}
 	wg.Wait()
 	p.CloseIdleConnections()
 	return firstErr()
 }
 
-// waitIdle waits until no request is inside ServeHTTP, or ctx ends.
-func (p *Proxy) waitIdle(ctx context.Context) {
+// WaitIdle waits until no request is inside the proxy (InFlight is 0), without
+// polling, and returns nil; or until ctx is done, and returns ctx's error. Any number
+// of callers may wait at once. After Drain it waits for the requests still running:
+// a pod can then be stopped without cutting them.
+func (p *Proxy) WaitIdle(ctx context.Context) error {
 	for p.active.Load() > 0 {
 		select {
 		case <-p.idleCh:
+			// idleCh holds one signal per drop to zero: hand it on, so that
+			// every other waiter wakes too and looks again (a stale signal
+			// only makes a later waiter look once more).
+			select {
+			case p.idleCh <- struct{}{}:
+			default:
+			}
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		}
 	}
+	return nil
 }
 
 // waitForDrain is Knative's /wait-for-drain: drain, answer 200, and if the proxy is

@@ -36,7 +36,12 @@ const testImage = "servekit.test/app:1"
 const controllerEnv = "SERVEKIT_E2E_CONTROLLER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(appEnv) != "" {
+	switch os.Getenv(appEnv) {
+	case "":
+	case "grpc":
+		grpcAppMain()
+		return
+	default:
 		appMain()
 		return
 	}
@@ -79,6 +84,10 @@ func appMain() {
 		}
 		fmt.Fprintf(w, "Hello %s!\n", os.Getenv("TARGET"))
 	})}
+	// HTTP/1.1 and h2c, as an app behind a revision whose port is named h2c must.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	go func() {
 		c := make(chan os.Signal, 1)
 		signal.Notify(c, syscall.SIGTERM)
@@ -128,7 +137,7 @@ func cacheDir(t testing.TB) string {
 
 // startPlatform runs a platform on a temp manifests dir holding files, with the
 // given config maps (YAML, "" for none).
-func startPlatform(t *testing.T, files map[string]string, configYAML string) *testPlatform {
+func startPlatform(t testing.TB, files map[string]string, configYAML string) *testPlatform {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
@@ -152,6 +161,9 @@ func startPlatform(t *testing.T, files map[string]string, configYAML string) *te
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if _, ok := t.(*testing.B); ok {
+		logger = slog.New(slog.DiscardHandler) // a benchmark's log is always printed
+	}
 	cfg, err := config.LoadDir(cfgDir, "example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +220,7 @@ func (tp *testPlatform) shutdown() {
 }
 
 // testWriter sends log lines to the test log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))

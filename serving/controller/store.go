@@ -16,8 +16,8 @@ import (
 
 // Store keeps what a Controller holds across restarts of its process: every
 // Service, Configuration, Revision and Route with its metadata (generations,
-// creation times, UIDs), spec and status, each Route's gradual rollout, and which
-// source applied which objects. serving/store implements it on an embedded
+// creation times, UIDs), spec and status, each Route's gradual rollout and last
+// good route table entry, and which source applied which objects. serving/store implements it on an embedded
 // transactional database (bbolt); a platform team can implement it on its own.
 //
 // A Controller calls Load once, in New, and Commit from then on with the records
@@ -40,6 +40,11 @@ const (
 	// RecordRollout is a Route's gradual rollout (a route.Rollout), keyed by the
 	// Route.
 	RecordRollout = "Rollout"
+	// RecordTableEntry is a Route's last good route table entry (a
+	// route.TableRoute), keyed by the Route: a Route whose traffic cannot be
+	// resolved after a restart serves what it served, as Knative's ingress object
+	// outlives a controller restart.
+	RecordTableEntry = "TableEntry"
 	// RecordSource is a source's applied objects: the references of what it holds
 	// and the objects as they were given to Apply. Its Namespace is "" and its
 	// Name the source (e.g. a manifest file's path).
@@ -49,7 +54,7 @@ const (
 // RecordKey names a record of a Store.
 type RecordKey struct {
 	// Kind is v1.KindService, v1.KindConfiguration, v1.KindRevision, v1.KindRoute,
-	// RecordRollout or RecordSource.
+	// RecordRollout, RecordTableEntry or RecordSource.
 	Kind string
 	// Namespace and Name name the object (Namespace is "" for a RecordSource).
 	Namespace, Name string
@@ -100,6 +105,9 @@ func (c *Controller) recordsLocked(only keySet, srcs map[string]bool) (map[Recor
 		if ro := c.mu.rollouts[k]; ro != nil {
 			put(RecordRollout, k, ro)
 		}
+		if e, ok := c.mu.entries[k]; ok {
+			put(RecordTableEntry, k, e)
+		}
 	}
 	putSource := func(src string) {
 		if refs, ok := c.mu.sources[src]; ok {
@@ -148,6 +156,9 @@ func (c *Controller) existsLocked(k RecordKey) bool {
 		return c.mu.routes[key] != nil
 	case RecordRollout:
 		return c.mu.rollouts[key] != nil
+	case RecordTableEntry:
+		_, ok := c.mu.entries[key]
+		return ok
 	case RecordSource:
 		_, ok := c.mu.sources[k.Name]
 		return ok
@@ -270,6 +281,11 @@ func (c *Controller) restore() error {
 			o := &route.Rollout{}
 			if err = json.Unmarshal(r.Value, o); err == nil {
 				c.mu.rollouts[key] = o
+			}
+		case RecordTableEntry:
+			var o route.TableRoute
+			if err = json.Unmarshal(r.Value, &o); err == nil {
+				c.mu.entries[key] = o
 			}
 		case RecordSource:
 			var o sourceRecord

@@ -274,7 +274,7 @@ func TestStoreCommitsEveryKind(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, c)
-	want := map[string]int{"Service": 2, "Configuration": 2, "Revision": 2, "Route": 2, "Rollout": 2, "Source": 2}
+	want := map[string]int{"Service": 2, "Configuration": 2, "Revision": 2, "Route": 2, "Rollout": 2, "TableEntry": 2, "Source": 2}
 	waitFor(t, "every record committed", func() bool { return maps.Equal(store.kinds(), want) })
 }
 
@@ -291,5 +291,37 @@ func TestStoreUndecodableRecord(t *testing.T) {
 	_, err = controller.New(controller.Options{Backend: newFakeBackend(), Store: store})
 	if err == nil || !strings.Contains(err.Error(), "Widget") {
 		t.Errorf("New = %v, want an error naming the unknown kind Widget", err)
+	}
+}
+
+// TestRestartKeepsLastGoodTableEntry: a Service whose traffic names a revision that
+// does not exist keeps serving what it served before (Knative keeps the last
+// ingress), and still does after a restart.
+func TestRestartKeepsLastGoodTableEntry(t *testing.T) {
+	store := newMemStore()
+	c1, stop1 := startWith(t, store)
+	if err := c1.Apply("pin.yaml", []v1.Object{testService("pin", "img:v1")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pin-00001 ready", func() bool {
+		st := c1.Status()
+		return len(st.Services) == 1 && st.Services[0].Ready
+	})
+	broken := testService("pin", "img:v1")
+	broken.Spec.Traffic = []v1.TrafficTarget{{RevisionName: "pin-00009", Percent: new(int64(100))}}
+	if err := c1.Apply("pin.yaml", []v1.Object{broken}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pin's traffic not resolved", func() bool {
+		st := c1.Status()
+		return len(st.Services) == 1 && !st.Services[0].Ready && strings.Contains(st.Services[0].Message, "pin-00009")
+	})
+	if code, body := serve(c1.Handler(), "pin.default.example.com"); code != http.StatusOK || body != "rev=pin-00001" {
+		t.Fatalf("before the restart: %d %q, want the last good entry's pin-00001", code, body)
+	}
+	stop1()
+	c2, _ := startWith(t, store)
+	if code, body := serve(c2.Handler(), "pin.default.example.com"); code != http.StatusOK || body != "rev=pin-00001" {
+		t.Errorf("after the restart: %d %q, want the last good entry's pin-00001", code, body)
 	}
 }

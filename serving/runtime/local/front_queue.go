@@ -63,26 +63,13 @@ func (f *queueFront) InFlight() int { return f.proxy.InFlight() }
 
 // Drain keeps the Front contract: the queue proxy's Drain returns once the quiet
 // period has passed without a new request (Knative's), and then this waits for the
-// requests still in flight, so the process is stopped only after they are answered.
+// requests still in flight (queue.Proxy.WaitIdle: woken by the last one, no
+// polling), so the process is stopped only after they are answered. The runtime's
+// ctx bounds both by Options.DrainTimeout, as Knative's queue proxy drain is
+// bounded by the pod's termination grace: a request still running then is cut.
 func (f *queueFront) Drain(ctx context.Context) error {
 	if err := f.proxy.Drain(ctx); err != nil {
 		return err
 	}
-	if f.proxy.InFlight() == 0 {
-		return nil
-	}
-	tick := time.NewTicker(drainPoll)
-	defer tick.Stop()
-	for f.proxy.InFlight() > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-	return nil
+	return f.proxy.WaitIdle(ctx)
 }
-
-// drainPoll is how often Drain looks at the requests in flight once the quiet
-// period has passed.
-const drainPoll = 10 * time.Millisecond

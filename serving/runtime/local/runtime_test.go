@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -405,5 +406,48 @@ func TestBuiltinsRunWithoutBuilding(t *testing.T) {
 	waitFor(t, "a ready pod", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
 	if body := get(t, "http://"+readyPods(r, key)[0].Address+"/"); !strings.HasPrefix(body, "K_SERVICE=") {
 		t.Errorf("body %q, want the helper's env dump", body)
+	}
+}
+
+// A request longer than the drain timeout does not hold the pod: the drain waits
+// for it up to Options.DrainTimeout (as Knative's queue proxy drain is bounded by
+// the pod's termination grace), then the pod stops and the request is cut.
+func TestDrainBoundedByDrainTimeout(t *testing.T) {
+	r, _ := startRuntime(t, Options{NewFront: newQueueFront, DrainQuietPeriod: 10 * time.Millisecond, DrainTimeout: 300 * time.Millisecond})
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	if err := r.Apply(testRevision(key.Name, helperContainer("serve"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Scale(key, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a ready pod", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
+	pod := readyPods(r, key)[0]
+	done := make(chan string, 1) // how the request ended
+	go func() {
+		resp, err := http.Get("http://" + pod.Address + "/slow?d=120s")
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- fmt.Sprintf("%d %v", resp.StatusCode, err)
+	}()
+	waitFor(t, "the request in flight", 10*time.Second, func() bool {
+		ps := r.Pods(key)
+		return len(ps) == 1 && ps[0].InFlight == 1
+	})
+	if err := r.Delete(key); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the pod gone long before the 120s request ends", 30*time.Second, func() bool { return len(r.Pods(key)) == 0 })
+	select {
+	case how := <-done:
+		if how == "200 <nil>" {
+			t.Error("the request outliving the drain timeout was answered 200; want it cut")
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the request outliving the drain timeout is still open after its pod stopped")
 	}
 }
