@@ -20,8 +20,10 @@
 // group gets SIGTERM and, after a grace period, SIGKILL, so nothing a pod forked
 // survives it. On Linux each pod's program runs under a small supervisor (this binary
 // re-executed, see supervisor_linux.go) that kills the whole group when the runtime's
-// process dies, even of SIGKILL, and a restarted runtime stops the groups a crashed
-// one left (records under the user's cache directory).
+// process dies, even of SIGKILL; it is the child subreaper of the program, so what
+// leaves the group (setsid) is still found and stopped with the pod. A restarted
+// runtime stops the groups a crashed one left (records under the user's cache
+// directory).
 //
 // The seed's image maps by default to the examples/helloworld program: the command
 // Options.Builtins gives for it, or a binary the runtime builds once with `go build`

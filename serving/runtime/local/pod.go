@@ -361,6 +361,9 @@ func (p *pod) stopProcess(pr *process) {
 
 // killGroup kills every process left in pr's group, and forgets its record.
 func (p *pod) killGroup(pr *process) {
+	// First what left the group (setsid) below the supervisor, while it still
+	// holds them: it is killed with the group.
+	killDescendants(pr.cmd.Process.Pid, sigKill)
 	if err := signalGroup(pr.cmd.Process.Pid, sigKill); err != nil {
 		p.r.logger.Warn("pod: kill", "pod", p.name, "err", err)
 		return // the record stays: a later runtime tries again

@@ -35,8 +35,16 @@ func init() {
 // parent-death signal reaches only the runtime's direct child, so a program started
 // through a wrapper (`sh -c "app ..."`) would outlive a runtime killed with SIGKILL.
 // The supervisor leads the pod's process group, starts the program in it, and when
-// the runtime dies kills the whole group. It exits as the program did, so the
-// runtime sees the program's exit. cmd must already be set up by startInGroup.
+// the runtime dies kills the whole group. It is a child subreaper
+// (PR_SET_CHILD_SUBREAPER): a descendant that leaves the group and is orphaned (a
+// daemon that calls setsid, a wrapper's background job once the wrapper exits) is
+// reparented to it, not to init, so it stays in the pod's process tree. The
+// supervisor passes the signals sent to the group on to descendants outside it,
+// stops those left when the program exits (SIGTERM, then SIGKILL after
+// orphanGrace), and kills every descendant when the runtime dies; the runtime kills
+// them before the group when the termination grace runs out (killDescendants). It
+// exits as the program did, so the runtime sees the program's exit. cmd must
+// already be set up by startInGroup.
 func superviseCmd(cmd *exec.Cmd) {
 	if cmd.Err != nil {
 		return // Start reports it
@@ -65,6 +73,11 @@ func supervise(parent string, args []string) int {
 	if orphaned() || len(args) < 2 {
 		return 1 // the runtime is gone already: start nothing
 	}
+	// Orphaned descendants come to this process instead of init (see superviseCmd).
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		fmt.Fprintf(os.Stderr, "servekit: pod supervisor: PR_SET_CHILD_SUBREAPER: %v\n", errno)
+	}
+	self, group := os.Getpid(), syscall.Getpgrp()
 	env := make([]string, 0, len(os.Environ()))
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, supervisorEnv+"=") {
@@ -92,6 +105,8 @@ func supervise(parent string, args []string) int {
 	for {
 		select {
 		case <-exited:
+			// What the program left behind goes with it.
+			stopDescendants(self)
 			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 			if !ws.Signaled() {
 				return ws.ExitStatus()
@@ -99,14 +114,148 @@ func supervise(parent string, args []string) int {
 			// Die of the same signal, so the runtime reports the program's end.
 			dieOf(ws.Signal())
 			return 128 + int(ws.Signal()) // a signal whose default is not to end a process
-		case <-sigs:
+		case sig := <-sigs:
 			if orphaned() {
-				// The runtime died: kill the pod's whole group, this process too.
+				// The runtime died: kill every descendant, then the pod's whole
+				// group, this process too.
+				killDescendants(self, syscall.SIGKILL)
 				_ = syscall.Kill(0, syscall.SIGKILL)
 				select {}
 			}
+			// A signal sent to the group (the runtime's SIGTERM): those that left
+			// the group get it too.
+			if s, ok := sig.(syscall.Signal); ok {
+				for _, d := range descendants(self) {
+					if d.pgid != group {
+						_ = syscall.Kill(d.pid, s)
+					}
+				}
+			}
 		}
 	}
+}
+
+// prSetChildSubreaper is prctl's PR_SET_CHILD_SUBREAPER (linux/prctl.h).
+const prSetChildSubreaper = 36
+
+// orphanGrace is how long descendants left when a pod's program exits have between
+// SIGTERM and SIGKILL.
+const orphanGrace = time.Second
+
+// proc is a process as /proc shows it.
+type proc struct{ pid, ppid, pgid int }
+
+// descendants returns every process below root in the process tree, read from /proc
+// in one pass (nil without /proc).
+func descendants(root int) []proc {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]proc{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := readProc(pid); ok {
+			children[p.ppid] = append(children[p.ppid], p)
+		}
+	}
+	var out []proc
+	queue := []int{root}
+	for len(queue) > 0 {
+		for _, c := range children[queue[0]] {
+			out = append(out, c)
+			queue = append(queue, c.pid)
+		}
+		queue = queue[1:]
+	}
+	return out
+}
+
+// readProc reads pid's parent and process group from /proc/<pid>/stat.
+func readProc(pid int) (proc, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return proc{}, false
+	}
+	// The command name (field 2) may hold spaces and parentheses: fields are
+	// counted after its closing parenthesis (state, ppid, pgrp, ...).
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return proc{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 3 {
+		return proc{}, false
+	}
+	ppid, err1 := strconv.Atoi(f[1])
+	pgid, err2 := strconv.Atoi(f[2])
+	if err1 != nil || err2 != nil {
+		return proc{}, false
+	}
+	return proc{pid: pid, ppid: ppid, pgid: pgid}, true
+}
+
+// killDescendants sends sig to every descendant of root, twice over, so that one
+// forked while the first pass ran gets it too.
+func killDescendants(root int, sig syscall.Signal) {
+	for range 2 {
+		for _, d := range descendants(root) {
+			_ = syscall.Kill(d.pid, sig)
+		}
+	}
+}
+
+// stopDescendants stops what is left below the supervisor (self) once the program
+// has exited: SIGTERM, up to orphanGrace for them to end, SIGKILL; it reaps them
+// all (they are its children once orphaned).
+func stopDescendants(self int) {
+	reap := func() {
+		for {
+			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				return
+			}
+		}
+	}
+	alive := func() bool {
+		reap()
+		for _, d := range descendants(self) {
+			if st, ok := procState(d.pid); ok && st != 'Z' {
+				return true
+			}
+		}
+		return false
+	}
+	if !alive() {
+		return
+	}
+	killDescendants(self, syscall.SIGTERM)
+	for deadline := time.Now().Add(orphanGrace); time.Now().Before(deadline); {
+		if !alive() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond) // a supervisor's wait for its orphans to end
+	}
+	killDescendants(self, syscall.SIGKILL)
+	for deadline := time.Now().Add(orphanGrace); alive() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// procState returns pid's state letter (R, S, Z, ...).
+func procState(pid int) (byte, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0, false
+	}
+	return b[i+2], true
 }
 
 // dieOf ends this process with sig's default action, as the program's process ended.

@@ -18,8 +18,12 @@ import (
 )
 
 // controllerEnv makes the test binary act as a controller (see controllerMain):
-// a process the test can kill with SIGKILL.
-const controllerEnv = "SERVEKIT_LOCAL_TEST_CONTROLLER"
+// a process the test can kill with SIGKILL. wrapperEnv, if set, is the pod's shell
+// script instead of wrappedSleep.
+const (
+	controllerEnv = "SERVEKIT_LOCAL_TEST_CONTROLLER"
+	wrapperEnv    = "SERVEKIT_LOCAL_TEST_WRAPPER"
+)
 
 func init() {
 	if pidFile, ok := os.LookupEnv(controllerEnv); ok {
@@ -32,6 +36,10 @@ func init() {
 // writes its pid to $PIDFILE and waits, as `sh -c "app ..."` does.
 const wrappedSleep = `sleep 300 & echo $! > "$PIDFILE.tmp" && mv "$PIDFILE.tmp" "$PIDFILE"; wait`
 
+// setsidSleep is wrappedSleep whose sleep leaves the pod's process group and
+// session (setsid), as a daemon does: group signals no longer reach it.
+const setsidSleep = `setsid sleep 300 & echo $! > "$PIDFILE.tmp" && mv "$PIDFILE.tmp" "$PIDFILE"; wait`
+
 // controllerMain runs a Runtime with one wrappedSleep pod until it is killed.
 func controllerMain(pidFile string) {
 	r, err := New(Options{NewFront: newTestFront, BaseEnv: []string{"PATH=" + os.Getenv("PATH")}})
@@ -39,7 +47,11 @@ func controllerMain(pidFile string) {
 		os.Exit(7)
 	}
 	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
-	c := corev1.Container{Image: "test", Command: []string{"/bin/sh", "-c", wrappedSleep},
+	script := wrappedSleep
+	if s := os.Getenv(wrapperEnv); s != "" {
+		script = s
+	}
+	c := corev1.Container{Image: "test", Command: []string{"/bin/sh", "-c", script},
 		Env: []corev1.EnvVar{{Name: "PIDFILE", Value: pidFile}}}
 	if err := r.Apply(testRevision(key.Name, c)); err != nil {
 		os.Exit(8)
@@ -66,28 +78,76 @@ func readPid(t *testing.T, path string) int {
 }
 
 // kill -9 of the controller kills what its pods' wrappers started (issue 17): before,
-// the parent-death signal killed only the shell and sleep lived on under PID 1.
+// the parent-death signal killed only the shell and sleep lived on under PID 1. An
+// app that left the pod's process group and session (setsid) goes too: the
+// supervisor is its subreaper and kills every descendant.
 func TestControllerKillKillsWrappedApp(t *testing.T) {
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	ctl := exec.Command(self, "-test.run=^$")
-	ctl.Env = append(os.Environ(), controllerEnv+"="+pidFile, "XDG_CACHE_HOME="+t.TempDir())
-	if err := ctl.Start(); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct{ name, script string }{{"in the group", wrappedSleep}, {"setsid", setsidSleep}} {
+		t.Run(tc.name, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			ctl := exec.Command(self, "-test.run=^$")
+			ctl.Env = append(os.Environ(), controllerEnv+"="+pidFile, wrapperEnv+"="+tc.script, "XDG_CACHE_HOME="+t.TempDir())
+			if err := ctl.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sleepPid := readPid(t, pidFile)
+			t.Cleanup(func() { _ = syscall.Kill(sleepPid, syscall.SIGKILL) }) // on failure
+			if processGone(sleepPid) {
+				t.Fatalf("sleep %d not running while the controller runs", sleepPid)
+			}
+			if tc.script == setsidSleep {
+				waitFor(t, "sleep in its own session", 10*time.Second, func() bool {
+					return sessionOf(sleepPid) == sleepPid
+				})
+			}
+			if err := ctl.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = ctl.Wait()
+			waitFor(t, "the wrapped app to be gone", 10*time.Second, func() bool { return processGone(sleepPid) })
+		})
 	}
-	sleepPid := readPid(t, pidFile)
-	t.Cleanup(func() { _ = syscall.Kill(sleepPid, syscall.SIGKILL) }) // on failure
-	if processGone(sleepPid) {
-		t.Fatalf("sleep %d not running while the controller runs", sleepPid)
+}
+
+// A pod that stops (scale to zero, here) takes with it what its program started,
+// even what left its process group (setsid): before, sleep lived on under PID 1.
+func TestPodStopKillsSetsidApp(t *testing.T) {
+	r, _ := startRuntime(t, Options{NewFront: newTestFront, BaseEnv: []string{"PATH=" + os.Getenv("PATH")}, TerminationGrace: 5 * time.Second})
+	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
+	for _, tc := range []struct {
+		name, script string
+	}{
+		// The shell dies of the group's SIGTERM; sleep gets it from the supervisor.
+		{"sigterm", setsidSleep},
+		// The shell ignores SIGTERM: the runtime kills everything after the grace.
+		{"ignores sigterm", `trap "" TERM; ` + setsidSleep},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			c := corev1.Container{Image: "test", Command: []string{"/bin/sh", "-c", tc.script},
+				Env: []corev1.EnvVar{{Name: "PIDFILE", Value: pidFile}}}
+			if err := r.Apply(testRevision(key.Name, c)); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Scale(key, 1); err != nil {
+				t.Fatal(err)
+			}
+			sleepPid := readPid(t, pidFile)
+			t.Cleanup(func() { _ = syscall.Kill(sleepPid, syscall.SIGKILL) }) // on failure
+			waitFor(t, "sleep in its own session", 10*time.Second, func() bool {
+				return sessionOf(sleepPid) == sleepPid
+			})
+			if err := r.Delete(key); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the pod gone", 30*time.Second, func() bool { return len(r.Pods(key)) == 0 })
+			waitFor(t, "sleep gone with its pod", 10*time.Second, func() bool { return processGone(sleepPid) })
+		})
 	}
-	if err := ctl.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = ctl.Wait()
-	waitFor(t, "the wrapped app to be gone", 10*time.Second, func() bool { return processGone(sleepPid) })
 }
 
 // processGroup returns the process group of pid.
@@ -240,4 +300,22 @@ func TestSupervisorExitsAsTheProgram(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sessionOf returns pid's session (field 6 of /proc/<pid>/stat), or 0.
+func sessionOf(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 4 {
+		return 0
+	}
+	sid, _ := strconv.Atoi(f[3])
+	return sid
 }
