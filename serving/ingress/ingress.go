@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -38,9 +39,11 @@ type RequestReport struct {
 	// Namespace, Route and Revision say where it went; Revision is empty for a
 	// request no route matched.
 	Namespace, Route, Revision string
-	// Code is the status sent (0 if nothing was written).
+	// Code is the status sent (0 if nothing was written); 101 for an upgraded
+	// request (a websocket).
 	Code int
-	// Latency is the time from arrival to the end of the response.
+	// Latency is the time from arrival to the end of the response; for an upgraded
+	// request, to the end of the connection.
 	Latency time.Duration
 	// ViaActivator is true when the request went through the activator.
 	ViaActivator bool
@@ -301,6 +304,18 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack takes the connection over for an upgraded request (a websocket): the
+// proxies hijack only to relay a pod's 101 Switching Protocols, which they write on
+// the connection and never through WriteHeader, so the report records 101 here
+// (issue 13: it said 0). The report's latency is then the connection's whole life.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.code == 0 {
+		w.code = http.StatusSwitchingProtocols
+	}
+	return c, brw, err
+}
 
 // ServeHTTP routes r: 404 when no route serves its host, 503 when the picked
 // revision is not known, else to a pod or the activator. It first removes the

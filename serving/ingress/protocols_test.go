@@ -247,45 +247,71 @@ func TestUpgradeH2CDeclined(t *testing.T) {
 // A websocket (an HTTP/1.1 Upgrade) to an h2c revision goes to the app over
 // HTTP/1.1, the only protocol that can carry it, on both paths.
 func TestUpgradeToH2CRevision(t *testing.T) {
-	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "websocket" {
-			fmt.Fprintf(w, "app got %s", r.Proto)
-			return
-		}
-		w.Header().Set("Connection", "Upgrade")
-		w.Header().Set("Upgrade", "websocket")
-		w.WriteHeader(http.StatusSwitchingProtocols)
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		line, _ := brw.ReadString('\n')
-		_, _ = brw.WriteString("echo " + line)
-		_ = brw.Flush()
-	})
 	for _, inPath := range []bool{false, true} {
 		t.Run(fmt.Sprintf("inPath=%t", inPath), func(t *testing.T) {
-			addr, _ := h2Stack(t, app, protocols(true, true), true, inPath)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: hello.default.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-			br := bufio.NewReader(c)
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != http.StatusSwitchingProtocols {
-				body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-				t.Fatalf("got %d %q, want 101", resp.StatusCode, body)
-			}
-			fmt.Fprint(c, "hi\n")
-			if line, err := br.ReadString('\n'); err != nil || line != "echo hi\n" {
-				t.Errorf("read %q, %v; want \"echo hi\\n\"", line, err)
+			addr, _ := h2Stack(t, wsEcho, protocols(true, true), true, inPath)
+			upgrade(t, addr)
+		})
+	}
+}
+
+// wsEcho answers an Upgrade request with 101 and echoes one line on the connection.
+var wsEcho = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Upgrade") != "websocket" {
+		fmt.Fprintf(w, "app got %s", r.Proto)
+		return
+	}
+	w.Header().Set("Connection", "Upgrade")
+	w.Header().Set("Upgrade", "websocket")
+	w.WriteHeader(http.StatusSwitchingProtocols)
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	line, _ := brw.ReadString('\n')
+	_, _ = brw.WriteString("echo " + line)
+	_ = brw.Flush()
+})
+
+// upgrade sends an Upgrade: websocket request for hello-00001 to the ingress at
+// addr, checks the 101 and one echoed line, and closes the connection.
+func upgrade(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: hello.default.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		t.Fatalf("got %d %q, want 101", resp.StatusCode, body)
+	}
+	fmt.Fprint(c, "hi\n")
+	if line, err := br.ReadString('\n'); err != nil || line != "echo hi\n" {
+		t.Errorf("read %q, %v; want \"echo hi\\n\"", line, err)
+	}
+}
+
+// Issue 13: an upgraded request (a websocket) was reported with code 0, as if
+// nothing had been answered. It is reported 101, on both paths, once the connection
+// ends.
+func TestUpgradeReported(t *testing.T) {
+	for _, inPath := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inPath=%t", inPath), func(t *testing.T) {
+			rec := &recorder{}
+			u := stack(t, wsEcho, inPath, rec, nil)
+			upgrade(t, strings.TrimPrefix(u, "http://"))
+			got := rec.wait(t, 1)
+			if len(got) != 1 || got[0].Code != http.StatusSwitchingProtocols || got[0].ViaActivator != inPath || got[0].Revision != helloKey.Name {
+				t.Errorf("reports %+v, want one with Code 101, ViaActivator %t, Revision %s", got, inPath, helloKey.Name)
 			}
 		})
 	}

@@ -437,6 +437,16 @@ func owned(rev *v1.Revision, meta metav1.Object) bool {
 	return ref != nil && ref.UID == rev.UID
 }
 
+// stale reports whether an existing child was left by a deleted revision of rev's
+// name: its controller is a Revision of that name with another UID (names are
+// unique, so that one is gone; Kubernetes' garbage collector would delete the child
+// in time, issue 15).
+func stale(rev *v1.Revision, meta metav1.Object) bool {
+	ref := metav1.GetControllerOf(meta)
+	return rev.UID != "" && ref != nil && ref.Kind == v1.KindRevision && ref.Name == rev.Name && ref.UID != rev.UID &&
+		meta.GetLabels()[serving.RevisionLabelKey] == rev.Name
+}
+
 func (b *Backend) createService(ctx context.Context, rev *v1.Revision, svc *corev1.Service) error {
 	_, err := b.client.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{})
 	if err == nil {
@@ -449,6 +459,19 @@ func (b *Backend) createService(ctx context.Context, rev *v1.Revision, svc *core
 	got, err := b.client.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("kube: revision %s/%s: get existing %s: %w", rev.Namespace, rev.Name, what, err)
+	}
+	if stale(rev, got) {
+		// Left by a deleted Revision of the same name: replace it.
+		uid := got.UID
+		err := b.client.CoreV1().Services(svc.Namespace).Delete(ctx, svc.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("kube: revision %s/%s: delete %s, left by a deleted revision: %w", rev.Namespace, rev.Name, what, err)
+		}
+		b.log.Info("kube: deleted a child of a deleted revision of the same name", "revision", rev.Namespace+"/"+rev.Name, "object", what)
+		if _, err := b.client.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("kube: revision %s/%s: create %s: %w", rev.Namespace, rev.Name, what, err)
+		}
+		return nil
 	}
 	if !owned(rev, got) {
 		return fmt.Errorf("kube: revision %s/%s: %s already exists and does not belong to the revision", rev.Namespace, rev.Name, what)
@@ -468,6 +491,19 @@ func (b *Backend) createDeployment(ctx context.Context, rev *v1.Revision, dep *a
 	got, err := b.client.AppsV1().Deployments(dep.Namespace).Get(ctx, dep.Name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("kube: revision %s/%s: get existing %s: %w", rev.Namespace, rev.Name, what, err)
+	}
+	if stale(rev, got) {
+		// Left by a deleted Revision of the same name: replace it.
+		uid := got.UID
+		err := b.client.AppsV1().Deployments(dep.Namespace).Delete(ctx, dep.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("kube: revision %s/%s: delete %s, left by a deleted revision: %w", rev.Namespace, rev.Name, what, err)
+		}
+		b.log.Info("kube: deleted a child of a deleted revision of the same name", "revision", rev.Namespace+"/"+rev.Name, "object", what)
+		if _, err := b.client.AppsV1().Deployments(dep.Namespace).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("kube: revision %s/%s: create %s: %w", rev.Namespace, rev.Name, what, err)
+		}
+		return nil
 	}
 	if !owned(rev, got) {
 		return fmt.Errorf("kube: revision %s/%s: %s already exists and does not belong to the revision", rev.Namespace, rev.Name, what)

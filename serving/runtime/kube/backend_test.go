@@ -147,8 +147,10 @@ func TestApplyRefusesForeignObjects(t *testing.T) {
 		obj: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{
 			Name: "helloworld-go-00001-deployment", Namespace: "default",
 			Labels: map[string]string{serving.RevisionLabelKey: "helloworld-go-00001"},
+			// (A Revision of the same name as owner would be a deleted one: its
+			// children are replaced, TestRealBackend.)
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "serving.knative.dev/v1", Kind: "Revision",
-				Name: "helloworld-go-00001", UID: "old-uid", Controller: ptr(true)}},
+				Name: "another-revision", UID: "old-uid", Controller: ptr(true)}},
 		}},
 		wantErr: "deployment default/helloworld-go-00001-deployment already exists and does not belong to the revision",
 	}, {

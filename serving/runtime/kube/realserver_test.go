@@ -345,7 +345,9 @@ func TestRealBackend(t *testing.T) {
 	}
 
 	// A restarted controller applies the same revision again: fine. A revision of the
-	// same name but another UID does not get the children.
+	// same name but another UID (the first one deleted and made again, issue 15)
+	// gets children of its own: those left by the deleted one are replaced. A child
+	// of the name that belongs to something else is still refused.
 	b2, err := New(Options{Client: cs, QueueImage: "example.com/servekit/queue-proxy:v1", StatsClient: fs})
 	if err != nil {
 		t.Fatal(err)
@@ -355,8 +357,36 @@ func TestRealBackend(t *testing.T) {
 	}
 	other := rev.DeepCopy()
 	other.UID = "another-uid"
-	if err := b2.Apply(other); err == nil || !strings.Contains(err.Error(), "does not belong to the revision") {
+	if err := b2.Apply(other); err != nil {
 		t.Errorf("Apply of a same-named revision with another UID: %v", err)
+	}
+	for _, get := range []func() (metav1.Object, error){
+		func() (metav1.Object, error) {
+			return cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+		},
+		func() (metav1.Object, error) {
+			return cs.CoreV1().Services("default").Get(ctx, "helloworld-go-00001-private", metav1.GetOptions{})
+		},
+	} {
+		obj, err := get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := metav1.GetControllerOf(obj); o == nil || o.UID != "another-uid" {
+			t.Errorf("%s: controller %+v, want the revision with the other UID", obj.GetName(), o)
+		}
+	}
+	foreign := rev.DeepCopy()
+	foreign.Name = "foreign"
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "foreign-deployment", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}}}}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.Apply(foreign); err == nil || !strings.Contains(err.Error(), "does not belong to the revision") {
+		t.Errorf("Apply of a revision whose Deployment name is taken by a foreign one: %v", err)
 	}
 
 	if err := b.Delete(seedKey); err != nil {

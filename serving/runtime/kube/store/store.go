@@ -61,6 +61,8 @@ type Options struct {
 	// *controller.Controller made with Options.SourceGenerations names Revisions
 	// from the API server's Configuration generations: Store confirms each
 	// Service's Configuration generation to it (ConfirmGeneration) after writing.
+	// One that has RevisionDeleted (a *controller.Controller) is told when a
+	// Revision it made is deleted from the API server by someone else.
 	Controller Controller
 	// Namespace limits the store to one namespace. Empty means all namespaces.
 	Namespace string
@@ -89,6 +91,17 @@ type Options struct {
 	// right parent, so its controller computes the same Revision names and routes as
 	// the leader's. SetLeader switches. False means a leader: the store writes.
 	Follower bool
+	// IngressName is the DNS name of the ingress's Kubernetes Service, e.g.
+	// "servekit-ingress.servekit.svc.cluster.local". When set, the store keeps a
+	// placeholder Service for each Route and each of its tags (Knative's
+	// networking layer does): an ExternalName Service to IngressName named like the
+	// Route ("<tag>-<route>" for a tag, see TagName) in the Route's namespace,
+	// labelled serving.knative.dev/route and owned by the Route, so that the
+	// Route's cluster-local addresses resolve inside the cluster. "" makes none.
+	IngressName string
+	// TagName names a tag's placeholder Service: config-network's tag-template
+	// (route.Config.TagName). Nil means "<tag>-<route>", the default template.
+	TagName func(route, tag string) (string, error)
 }
 
 // Ref names one object of one resource.
@@ -117,7 +130,8 @@ type Store struct {
 	informers map[string]cache.SharedIndexInformer // by resource
 	in        workqueue.TypedRateLimitingInterface[Ref]
 	out       workqueue.TypedRateLimitingInterface[Ref]
-	leader    atomic.Bool // writes to the API server (SetLeader)
+	leader    atomic.Bool   // writes to the API server (SetLeader)
+	ph        *placeholders // nil without Options.IngressName
 
 	mu struct {
 		sync.Mutex
@@ -136,6 +150,9 @@ type Store struct {
 		// rejected maps each API object whose last version the controller
 		// refused (or the store could not convert) to why.
 		rejected map[Ref]rejection
+		// deleted holds the UID of each Revision the informer saw deleted and
+		// write has not handled yet.
+		deleted map[Ref]types.UID
 	}
 }
 
@@ -191,8 +208,10 @@ func New(opts Options) (*Store, error) {
 	s.mu.wroteStatus = map[Ref]any{}
 	s.mu.uids = map[Ref]types.UID{}
 	s.mu.rejected = map[Ref]rejection{}
+	s.mu.deleted = map[Ref]types.UID{}
 
 	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(opts.Client, 0, opts.Namespace, nil)
+	s.ph = newPlaceholders(opts)
 	s.informers = map[string]cache.SharedIndexInformer{}
 	for _, gvr := range []schema.GroupVersionResource{ServicesGVR, ConfigurationsGVR, RoutesGVR, RevisionsGVR} {
 		inf := s.factory.ForResource(gvr).Informer()
@@ -218,7 +237,22 @@ func New(opts Options) (*Store, error) {
 			}
 		}
 		if gvr == RevisionsGVR {
-			continue // read for writing only; Revisions are never applied
+			// Revisions are never applied; a deleted one is handed to write.
+			if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
+				if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					obj = t.Obj
+				}
+				if m, err := meta(obj); err == nil {
+					ref := Ref{Resource: resource, Namespace: m.GetNamespace(), Name: m.GetName()}
+					s.mu.Lock()
+					s.mu.deleted[ref] = m.GetUID()
+					s.mu.Unlock()
+					s.out.Add(ref)
+				}
+			}}); err != nil {
+				return nil, fmt.Errorf("store: %s handler: %w", resource, err)
+			}
+			continue
 		}
 		enqueue := func(obj any) {
 			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -276,6 +310,10 @@ func (s *Store) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer s.factory.Shutdown()
 	s.factory.Start(ctx.Done())
+	if s.ph != nil {
+		defer s.ph.factory.Shutdown()
+		s.ph.factory.Start(ctx.Done())
+	}
 	wg.Go(func() {
 		<-ctx.Done()
 		s.in.ShutDown()
@@ -288,6 +326,9 @@ func (s *Store) Run(ctx context.Context) error {
 	syncs := make([]cache.InformerSynced, 0, len(s.informers))
 	for _, inf := range s.informers {
 		syncs = append(syncs, inf.HasSynced)
+	}
+	if s.ph != nil {
+		syncs = append(syncs, s.ph.informer.HasSynced)
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), syncs...) {
 		return nil
@@ -518,7 +559,7 @@ func (s *Store) processOut(ctx context.Context) bool {
 		return false
 	}
 	defer s.out.Done(ref)
-	if err := s.write(ctx, ref); err != nil {
+	if err := errors.Join(s.write(ctx, ref), s.writePlaceholders(ctx, ref)); err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("store: write failed; retrying", "object", ref.String(), "err", err, "retries", s.out.NumRequeues(ref))
 			s.out.AddRateLimited(ref)
@@ -547,6 +588,9 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 		if rev := s.opts.Backend.pendingRevision(key); rev != nil {
 			obj = rev // applied to the backend before the next Sync saw it
 		}
+	}
+	if ref.Resource == RevisionsGVR.Resource && s.revisionGone(ref, key, made) {
+		return nil
 	}
 	if !s.leader.Load() {
 		return s.follow(ref, obj, made, applied)
@@ -585,6 +629,14 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 		return s.writeStatus(ctx, ref, obj, current, gens.api)
 	}
 	// A child the controller made.
+	if ref.Resource == RevisionsGVR.Resource && made {
+		if _, ok := s.cached(ref); !ok {
+			// Deleted (its informer event comes: revisionGone) or not in the
+			// cache yet: not made again here, so a deleted older Revision stays
+			// deleted.
+			return nil
+		}
+	}
 	want, err := s.child(ref, obj)
 	if err != nil {
 		return err
@@ -619,6 +671,33 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 		return relErr // the controller has not reconciled this version yet
 	}
 	return errors.Join(relErr, s.writeStatus(ctx, ref, obj, current, current.GetGeneration()))
+}
+
+// revisionDeleter is the controller's side of a Revision deleted by someone else.
+type revisionDeleter interface {
+	RevisionDeleted(key types.NamespacedName) bool
+}
+
+// revisionGone handles a Revision the informer saw deleted: if it is the one the
+// store made or followed (same UID), the store forgets it and tells the controller,
+// which drops it as Knative does (its Deployment and Service with it) and makes it
+// again, as a new object, only if it was its Configuration's current revision. The
+// store's own deletes (the controller dropped the revision) are already forgotten.
+// It reports whether it handled a deletion.
+func (s *Store) revisionGone(ref Ref, key types.NamespacedName, made bool) bool {
+	s.mu.Lock()
+	uid, gone := s.mu.deleted[ref]
+	delete(s.mu.deleted, ref)
+	known := s.mu.uids[ref]
+	s.mu.Unlock()
+	if !gone || !made || known != "" && known != uid {
+		return false
+	}
+	s.forget(ref)
+	if d, ok := s.ctrl.(revisionDeleter); ok && d.RevisionDeleted(key) {
+		s.log.Info("store: revision deleted in the API server; the controller drops it", "object", ref.String(), "uid", string(uid))
+	}
+	return true
 }
 
 func (s *Store) forget(ref Ref) {
@@ -825,6 +904,19 @@ func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Uns
 		}
 	}
 	wantOwner := want.GetOwnerReferences()[0]
+	if o := metav1.GetControllerOf(cur); o != nil && o.UID != wantOwner.UID && o.Kind == wantOwner.Kind && o.Name == wantOwner.Name {
+		// An orphan: its owner was a deleted predecessor of the parent (same kind
+		// and name, another UID; names are unique, so that owner is gone).
+		// Kubernetes' garbage collector deletes it, in time; do it now, so that
+		// it never blocks the new parent's child (issue 15).
+		uid := cur.GetUID()
+		err := res.Delete(ctx, ref.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return nil, false, fmt.Errorf("store: delete %s, left by a deleted %s %s: %w", ref, o.Kind, o.Name, err)
+		}
+		s.log.Info("store: deleted an orphan of a deleted owner", "object", ref.String(), "ownerUID", string(o.UID))
+		return nil, false, fmt.Errorf("store: %s was left by a deleted %s %s: deleted, to be made again", ref, o.Kind, o.Name)
+	}
 	if o := metav1.GetControllerOf(cur); o == nil || o.UID != wantOwner.UID {
 		return nil, false, fmt.Errorf("store: %s already exists and is not controlled by %s %s", ref, wantOwner.Kind, wantOwner.Name)
 	}
