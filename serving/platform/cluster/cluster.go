@@ -32,7 +32,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/servekit/servekit/activator"
 	"github.com/servekit/servekit/autoscaler"
@@ -47,6 +50,10 @@ import (
 	"github.com/servekit/servekit/serving/runtime/kube/webhook"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
+
+// EventComponent is the source component of the Events the controller records
+// (kubectl describe: "From").
+const EventComponent = "servekit-controller"
 
 // Defaults of Options.
 const (
@@ -350,8 +357,16 @@ func (c *Cluster) Run(ctx context.Context) error {
 		}
 		ingressName = o.IngressService + "." + o.LeaseNamespace + ".svc." + domain
 	}
+	// Knative's Events (Created, ConfigurationReady, ...), recorded by the leader's
+	// store, so that `kubectl describe` shows them. The broadcaster's goroutines
+	// end with Run.
+	events := record.NewBroadcaster(record.WithContext(ctx))
+	defer events.Shutdown()
+	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
+	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: EventComponent})
 	st, err := store.New(store.Options{
-		Client: c.dyn, Controller: ctrl, Backend: backend, Namespace: o.Namespace, Logger: log,
+		Recorder: recorder,
+		Client:   c.dyn, Controller: ctrl, Backend: backend, Namespace: o.Namespace, Logger: log,
 		Follower:    true, // until this replica holds the Lease
 		IngressName: ingressName, TagName: o.Config.Network.TagName,
 	})

@@ -201,7 +201,19 @@ func (s *Store) ensurePlaceholder(ctx context.Context, want *corev1.Service) err
 			return fmt.Errorf("store: placeholder Service %s: %w", key, err)
 		}
 	}
-	if o := metav1.GetControllerOf(cur); o == nil || o.UID != want.OwnerReferences[0].UID {
+	owner := want.OwnerReferences[0]
+	if o := metav1.GetControllerOf(cur); o != nil && o.UID != owner.UID && o.Kind == owner.Kind && o.Name == owner.Name {
+		// Left by a deleted Route of the same name (names are unique, so that
+		// one is gone): the garbage collector's, in time; deleted now so that it
+		// does not block the new Route's, as the store does with its other
+		// children. Made again by the next write.
+		err := res.Delete(ctx, want.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cur.UID}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("store: delete placeholder Service %s, left by a deleted Route: %w", key, err)
+		}
+		return fmt.Errorf("store: placeholder Service %s was left by a deleted Route: deleted, to be made again", key)
+	}
+	if o := metav1.GetControllerOf(cur); o == nil || o.UID != owner.UID {
 		return fmt.Errorf("store: there is an existing placeholder Service %q that we do not own", want.Name)
 	}
 	next := cur.DeepCopy()

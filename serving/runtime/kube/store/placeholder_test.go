@@ -49,8 +49,9 @@ func setTraffic(t *testing.T, dyn dynamic.Interface, traffic []any) {
 // placeholder Kubernetes Service for its Route and one for the tag, named by the
 // hosts of the Route's cluster-local address and tag: ExternalName to the ingress,
 // labelled with the Route and owned by the API Route. One that is changed by hand is
-// put back; one in step is not rewritten. A removed tag's Service goes; when the
-// Service is deleted, the garbage collector (simulated) leaves none dangling.
+// put back; one in step is not rewritten. A removed tag's Service goes. One left by
+// a deleted Route does not block a new Route of the same name. When the Service is
+// deleted, the garbage collector (simulated) leaves none dangling.
 func TestRealPlaceholderServices(t *testing.T) {
 	cfg := kubetest.Start(t)
 	ctx := context.Background()
@@ -164,6 +165,30 @@ func TestRealPlaceholderServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the Route deleted", func() bool {
+		_, err := get(ctx, dyn, store.RoutesGVR, "helloworld-go")
+		return apierrors.IsNotFound(err)
+	})
+	// Made again before any garbage collection: the placeholder left by the deleted
+	// Route does not block the new Route's (it is replaced, owned by the new UID).
+	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, seed(t), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var rt2 *unstructured.Unstructured
+	waitFor(t, "the new Route", func() bool {
+		rt2, err = get(ctx, dyn, store.RoutesGVR, "helloworld-go")
+		return err == nil
+	})
+	if rt2.GetUID() == rt.GetUID() {
+		t.Fatalf("the new Route has the old one's UID %s", rt.GetUID())
+	}
+	waitFor(t, "the placeholder owned by the new Route", func() bool {
+		got, err = placeholder("helloworld-go")
+		return err == nil && len(got.OwnerReferences) == 1 && got.OwnerReferences[0].UID == rt2.GetUID()
+	})
+	if err := dyn.Resource(store.ServicesGVR).Namespace("default").Delete(ctx, "helloworld-go", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new Route deleted", func() bool {
 		_, err := get(ctx, dyn, store.RoutesGVR, "helloworld-go")
 		return apierrors.IsNotFound(err)
 	})

@@ -25,7 +25,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/yaml"
 
 	"github.com/servekit/servekit/autoscaler"
@@ -129,11 +132,17 @@ func seedFlow(t *testing.T, cfg, runCfg *rest.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.New(store.Options{Client: dynamic.NewForConfigOrDie(runCfg), Controller: ctrl, Backend: wrapped, Namespace: "default", SyncInterval: 100 * time.Millisecond, Logger: log, IngressName: testIngress})
+	// Events as the controller records them (serving/platform/cluster), with its
+	// identity (RBAC).
+	runCtx, cancel := context.WithCancel(ctx)
+	events := record.NewBroadcaster(record.WithContext(runCtx))
+	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubernetes.NewForConfigOrDie(runCfg).CoreV1().Events("")})
+	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "servekit-controller"})
+	st, err := store.New(store.Options{Client: dynamic.NewForConfigOrDie(runCfg), Controller: ctrl, Backend: wrapped, Namespace: "default", SyncInterval: 100 * time.Millisecond, Logger: log, IngressName: testIngress,
+		Recorder: recorder})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 2)
 	go func() { done <- ctrl.Run(runCtx) }()
 	go func() { done <- st.Run(runCtx) }()
@@ -144,6 +153,7 @@ func seedFlow(t *testing.T, cfg, runCfg *rest.Config) {
 				t.Errorf("Run: %v", err)
 			}
 		}
+		events.Shutdown()
 	})
 
 	// The admission webhooks, as the controller runs them, with its identity.
@@ -307,6 +317,59 @@ func seedFlow(t *testing.T, cfg, runCfg *rest.Config) {
 			gen, _, _ := unstructured.NestedInt64(got.Object, "status", "observedGeneration")
 			return name == "helloworld-go-00002" && gen == 2 && got.GetGeneration() == 2
 		})
+	})
+
+	t.Run("events", func(t *testing.T) {
+		cfgObj, err := get(ctx, dyn, store.ConfigurationsGVR, "helloworld-go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What kubectl describe shows: the Events whose involvedObject is the
+		// object's UID, by "type reason: message" with their counts.
+		described := func(uid types.UID) map[string]int32 {
+			list, err := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(uid)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]int32{}
+			for _, e := range list.Items {
+				out[e.Type+" "+e.Reason+": "+e.Message] += e.Count
+			}
+			return out
+		}
+		for _, c := range []struct {
+			what string
+			uid  types.UID
+			want map[string]int32
+		}{
+			{"the Service", svc.GetUID(), map[string]int32{
+				`Normal Created: Created Configuration "helloworld-go"`: 1,
+				`Normal Created: Created Route "helloworld-go"`:         1,
+			}},
+			{"the Configuration", cfgObj.GetUID(), map[string]int32{
+				`Normal Created: Created Revision "helloworld-go-00001"`:                             1,
+				`Normal Created: Created Revision "helloworld-go-00002"`:                             1,
+				`Normal ConfigurationReady: Configuration becomes ready`:                             1,
+				`Normal LatestReadyUpdate: LatestReadyRevisionName updated to "helloworld-go-00001"`: 1,
+			}},
+		} {
+			// Recorded asynchronously: wait for them all, then compare (each
+			// once, though the store wrote every object many times since, at
+			// 100ms, and nothing else: no Warning).
+			var got map[string]int32
+			waitFor(t, "the Events of "+c.what, func() bool {
+				got = described(c.uid)
+				for k := range c.want {
+					if got[k] == 0 {
+						return false
+					}
+				}
+				return true
+			})
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("Events of %s (-want +got):\n%s", c.what, diff)
+			}
+		}
 	})
 
 	t.Run("deleting the Service deletes its children", func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -102,6 +103,12 @@ type Options struct {
 	// TagName names a tag's placeholder Service: config-network's tag-template
 	// (route.Config.TagName). Nil means "<tag>-<route>", the default template.
 	TagName func(route, tag string) (string, error)
+	// Recorder, if not nil, receives Knative's Events (see events.go): Created on
+	// a Service for its Configuration and Route and on a Configuration for its
+	// Revision, ConfigurationReady, LatestReadyUpdate, LatestCreatedFailed and
+	// LatestReadyFailed on a Configuration, InternalError on an object whose write
+	// fails; each once per change, never per resync. Nil records none.
+	Recorder record.EventRecorder
 }
 
 // Ref names one object of one resource.
@@ -153,6 +160,9 @@ type Store struct {
 		// deleted holds the UID of each Revision the informer saw deleted and
 		// write has not handled yet.
 		deleted map[Ref]types.UID
+		// lastError is the message of the last InternalError Event recorded
+		// for each object whose write still fails.
+		lastError map[Ref]string
 	}
 }
 
@@ -209,6 +219,7 @@ func New(opts Options) (*Store, error) {
 	s.mu.uids = map[Ref]types.UID{}
 	s.mu.rejected = map[Ref]rejection{}
 	s.mu.deleted = map[Ref]types.UID{}
+	s.mu.lastError = map[Ref]string{}
 
 	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(opts.Client, 0, opts.Namespace, nil)
 	s.ph = newPlaceholders(opts)
@@ -559,7 +570,11 @@ func (s *Store) processOut(ctx context.Context) bool {
 		return false
 	}
 	defer s.out.Done(ref)
-	if err := errors.Join(s.write(ctx, ref), s.writePlaceholders(ctx, ref)); err != nil {
+	err := errors.Join(s.write(ctx, ref), s.writePlaceholders(ctx, ref))
+	if ctx.Err() == nil && s.leader.Load() {
+		s.recordError(ref, err)
+	}
+	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("store: write failed; retrying", "object", ref.String(), "err", err, "retries", s.out.NumRequeues(ref))
 			s.out.AddRateLimited(ref)
@@ -644,9 +659,13 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 	if want == nil {
 		return fmt.Errorf("store: %s: owner %s is not in the API server yet", ref, ownerRef(ref, obj))
 	}
+	_, wasCached := s.cached(ref)
 	current, fresh, err := s.ensureChild(ctx, ref, want)
 	if err != nil {
 		return err
+	}
+	if fresh && !wasCached && current.GetGeneration() <= 1 {
+		s.recordCreated(ref, current) // made now (not an update of one found)
 	}
 	if cfg, ok := obj.(*v1.Configuration); ok && cfg.Generation == 0 {
 		// A Service's Configuration waiting for its generation: the API server's,
@@ -971,7 +990,17 @@ func (s *Store) writeStatus(ctx context.Context, ref Ref, obj v1.Object, cur *un
 		status = map[string]any{}
 	}
 	status["observedGeneration"] = apiGen
-	return s.putStatus(ctx, ref, cur, status)
+	s.mu.Lock()
+	prev := s.mu.wroteStatus[ref]
+	s.mu.Unlock()
+	if prev == nil {
+		prev = cur.Object["status"]
+	}
+	if err := s.putStatus(ctx, ref, cur, status); err != nil {
+		return err
+	}
+	s.recordStatusChange(ref, cur, prev, status)
+	return nil
 }
 
 // writeRejected writes the status of an object whose version rej the controller
