@@ -56,7 +56,7 @@ spec:
 EOF
 done
 
-"$work/controller" --manifests "$work/manifests" --config "$work/config" \
+"$work/controller" --manifests "$work/manifests" --config "$work/config" --state-dir "$work/state" \
 	--listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN" >"$work/log" 2>&1 &
 pid=$!
 

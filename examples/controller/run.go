@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&co.PeersService, "peers-service", "", "cluster mode: headless Service (in --lease-namespace) whose ready endpoints are the replicas; they share activator demand and split capacity (default: alone)")
 	fs.StringVar(&co.WebhookListen, "webhook-listen", "", "cluster mode: serve the admission webhooks (Knative's defaults and validation when objects are written) over TLS on this address; without --webhook-service they are registered by URL https://ADDR, so ADDR's host must be reachable by the API server (outside a cluster: 127.0.0.1:8443); empty: no webhooks (see docs/kubernetes-cluster.md)")
 	fs.StringVar(&co.WebhookService, "webhook-service", "", "cluster mode: register the webhooks by this Service (in --lease-namespace, port 443, reaching --webhook-listen), as in a pod (config/deploy: servekit-webhook)")
+	fs.StringVar(&co.IngressService, "ingress-service", "", "cluster mode: the ingress's Service (in --lease-namespace; config/deploy: servekit-ingress): each Route and tag gets a placeholder Service, an ExternalName to it, so its cluster-local address resolves in the cluster; empty: none")
 	fs.StringVar(&co.PeerTokenSecret, "peer-token-secret", "servekit-peer-token", "cluster mode: Secret (in --lease-namespace, key \"token\", created if missing) shared by the activators, the queue proxies and the peers; empty disables the token")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: controller [flags]            run the platform")

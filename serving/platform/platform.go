@@ -263,6 +263,12 @@ func New(o Options) (*Platform, error) {
 		}
 		return nil, err
 	}
+	if err := sameManifests(ctrl.Sources(), o.Manifests, o.StateDir); err != nil {
+		if st != nil {
+			st.Close()
+		}
+		return nil, err
+	}
 	p.ctrl, p.rt, p.config, p.images, p.store = ctrl, rt, cw, iw, st
 	p.watcher = manifests.NewWatcher(o.Manifests, ctrl, log, o.PollInterval)
 	// The sources restored from the state: the first scan applies those still
@@ -283,6 +289,24 @@ func New(o Options) (*Platform, error) {
 		}
 	}
 	return p, nil
+}
+
+// sameManifests refuses a state directory whose objects all came from manifest
+// files of another directory: the first scan would delete every one of them (their
+// files are not in this directory), and another manifests directory with the
+// default --state-dir is more likely a second project or a test than a move.
+func sameManifests(sources []string, dir, stateDir string) error {
+	if len(sources) == 0 {
+		return nil
+	}
+	for _, src := range sources {
+		if filepath.Dir(src) == dir {
+			return nil
+		}
+	}
+	return fmt.Errorf("platform: Options.StateDir %s holds the objects of the manifests in %s, not of %s: "+
+		"give this manifests directory a state directory of its own, or remove %s to start empty (its objects would all be deleted)",
+		stateDir, filepath.Dir(sources[0]), dir, stateDir)
 }
 
 // closeStore closes the state, if any, releasing its lock.

@@ -127,3 +127,43 @@ spec:
 		b.StartTimer()
 	}
 }
+
+// TestStateDirOfAnotherManifestsDir: a state directory whose objects came from
+// another manifests directory is refused, naming both, rather than having all its
+// objects deleted by the first scan; the directory it belongs to still starts.
+func TestStateDirOfAnotherManifestsDir(t *testing.T) {
+	state, mine, other := t.TempDir(), t.TempDir(), t.TempDir()
+	svc := "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: hello\nspec:\n  template:\n    spec:\n      containers:\n        - image: example.com/hello\n"
+	if err := os.WriteFile(filepath.Join(mine, "hello.yaml"), []byte(svc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := platform.Options{Manifests: mine, StateDir: state, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", PollInterval: 10 * time.Millisecond}
+	p, err := platform.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runUntil(t, p)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(p.Controller().Status().Services) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("hello.yaml not applied within 30s")
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval of an observed condition
+	}
+	stop()
+
+	o.Manifests = other
+	_, err = platform.New(o)
+	if err == nil || !strings.Contains(err.Error(), mine) || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), state) {
+		t.Fatalf("New on another manifests directory = %v, want an error naming %s, %s and %s", err, state, mine, other)
+	}
+	o.Manifests = mine
+	p, err = platform.New(o)
+	if err != nil {
+		t.Fatalf("New on its own manifests directory: %v", err)
+	}
+	if got := p.Controller().Status().Services; len(got) != 1 || got[0].Name != "hello" {
+		t.Errorf("services restored: %+v, want hello", got)
+	}
+	runUntil(t, p)()
+}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/servekit/servekit/activator"
 	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/route"
 	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/platform/internal/serve"
@@ -101,6 +102,12 @@ type Options struct {
 	// without Knative's defaults and invalid ones are refused only in their
 	// status (see docs/kubernetes-cluster.md).
 	WebhookListen, WebhookService string
+	// IngressService names the ingress's Kubernetes Service in LeaseNamespace
+	// (config/deploy: servekit-ingress). When set, each Route and each of its tags
+	// gets a placeholder Service, an ExternalName to
+	// "<IngressService>.<LeaseNamespace>.svc.cluster.local", so that its
+	// cluster-local address resolves (store.Options.IngressName). "" makes none.
+	IngressService string
 	// WebhookListener, if not nil, is the listener to serve the webhooks on
 	// instead of binding WebhookListen (Run closes it); its address is the URL's
 	// when WebhookService is "".
@@ -335,9 +342,18 @@ func (c *Cluster) Run(ctx context.Context) error {
 		}
 		pr = peers.New(peers.Options{Self: net.JoinHostPort(o.PodIP, port), Token: token, Recorder: ctrl, Logger: log, Transport: peerTransport})
 	}
+	var ingressName string
+	if o.IngressService != "" {
+		domain := o.Config.Network.ClusterDomain
+		if domain == "" {
+			domain = route.DefaultClusterDomain
+		}
+		ingressName = o.IngressService + "." + o.LeaseNamespace + ".svc." + domain
+	}
 	st, err := store.New(store.Options{
 		Client: c.dyn, Controller: ctrl, Backend: backend, Namespace: o.Namespace, Logger: log,
-		Follower: true, // until this replica holds the Lease
+		Follower:    true, // until this replica holds the Lease
+		IngressName: ingressName, TagName: o.Config.Network.TagName,
 	})
 	if err != nil {
 		return err

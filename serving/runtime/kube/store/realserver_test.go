@@ -129,7 +129,7 @@ func seedFlow(t *testing.T, cfg, runCfg *rest.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.New(store.Options{Client: dynamic.NewForConfigOrDie(runCfg), Controller: ctrl, Backend: wrapped, Namespace: "default", SyncInterval: 100 * time.Millisecond, Logger: log})
+	st, err := store.New(store.Options{Client: dynamic.NewForConfigOrDie(runCfg), Controller: ctrl, Backend: wrapped, Namespace: "default", SyncInterval: 100 * time.Millisecond, Logger: log, IngressName: testIngress})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +171,18 @@ func seedFlow(t *testing.T, cfg, runCfg *rest.Config) {
 		}
 		if diff := cmp.Diff(controllerRef(t, "Configuration", "helloworld-go", cfgObj.GetUID()), rev.GetOwnerReferences()); diff != "" {
 			t.Errorf("Revision owner (-want +got):\n%s", diff)
+		}
+		// The Route's placeholder Service (with runCfg's rights: RBAC).
+		var ph *corev1.Service
+		waitFor(t, "the Route's placeholder Service", func() bool {
+			ph, _ = cs.CoreV1().Services("default").Get(ctx, "helloworld-go", metav1.GetOptions{})
+			return ph != nil && ph.Name != ""
+		})
+		if diff := cmp.Diff(controllerRef(t, "Route", "helloworld-go", rt.GetUID()), ph.OwnerReferences); diff != "" {
+			t.Errorf("placeholder Service owner (-want +got):\n%s", diff)
+		}
+		if ph.Spec.Type != corev1.ServiceTypeExternalName || ph.Spec.ExternalName != testIngress {
+			t.Errorf("placeholder Service is %s %q, want ExternalName %q", ph.Spec.Type, ph.Spec.ExternalName, testIngress)
 		}
 		labels := map[string]string{"app": "helloworld-go", "serving.knative.dev/service": "helloworld-go", "serving.knative.dev/configuration": "helloworld-go"}
 		for k, v := range labels {

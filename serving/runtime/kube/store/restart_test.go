@@ -19,8 +19,9 @@ import (
 )
 
 // startStack runs a controller, its kube backend and a store against cfg until the
-// returned stop is called (stop waits for all of them).
-func startStack(t *testing.T, cfg *rest.Config) (ctrl *controller.Controller, stop func()) {
+// returned stop is called (stop waits for all of them). Each of with changes the
+// store's options.
+func startStack(t *testing.T, cfg *rest.Config, with ...func(*store.Options)) (ctrl *controller.Controller, stop func()) {
 	t.Helper()
 	kb, err := kube.New(kube.Options{Client: kubernetes.NewForConfigOrDie(cfg), Namespace: "default", QueueImage: "example.com/servekit/queue-proxy:v1", StatsClient: noStats{}})
 	if err != nil {
@@ -31,7 +32,11 @@ func startStack(t *testing.T, cfg *rest.Config) (ctrl *controller.Controller, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.New(store.Options{Client: dynamic.NewForConfigOrDie(cfg), Controller: ctrl, Backend: b, Namespace: "default", SyncInterval: 100 * time.Millisecond})
+	so := store.Options{Client: dynamic.NewForConfigOrDie(cfg), Controller: ctrl, Backend: b, Namespace: "default", SyncInterval: 100 * time.Millisecond}
+	for _, f := range with {
+		f(&so)
+	}
+	st, err := store.New(so)
 	if err != nil {
 		t.Fatal(err)
 	}

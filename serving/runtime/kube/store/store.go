@@ -91,6 +91,17 @@ type Options struct {
 	// right parent, so its controller computes the same Revision names and routes as
 	// the leader's. SetLeader switches. False means a leader: the store writes.
 	Follower bool
+	// IngressName is the DNS name of the ingress's Kubernetes Service, e.g.
+	// "servekit-ingress.servekit.svc.cluster.local". When set, the store keeps a
+	// placeholder Service for each Route and each of its tags (Knative's
+	// networking layer does): an ExternalName Service to IngressName named like the
+	// Route ("<tag>-<route>" for a tag, see TagName) in the Route's namespace,
+	// labelled serving.knative.dev/route and owned by the Route, so that the
+	// Route's cluster-local addresses resolve inside the cluster. "" makes none.
+	IngressName string
+	// TagName names a tag's placeholder Service: config-network's tag-template
+	// (route.Config.TagName). Nil means "<tag>-<route>", the default template.
+	TagName func(route, tag string) (string, error)
 }
 
 // Ref names one object of one resource.
@@ -119,7 +130,8 @@ type Store struct {
 	informers map[string]cache.SharedIndexInformer // by resource
 	in        workqueue.TypedRateLimitingInterface[Ref]
 	out       workqueue.TypedRateLimitingInterface[Ref]
-	leader    atomic.Bool // writes to the API server (SetLeader)
+	leader    atomic.Bool   // writes to the API server (SetLeader)
+	ph        *placeholders // nil without Options.IngressName
 
 	mu struct {
 		sync.Mutex
@@ -199,6 +211,7 @@ func New(opts Options) (*Store, error) {
 	s.mu.deleted = map[Ref]types.UID{}
 
 	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(opts.Client, 0, opts.Namespace, nil)
+	s.ph = newPlaceholders(opts)
 	s.informers = map[string]cache.SharedIndexInformer{}
 	for _, gvr := range []schema.GroupVersionResource{ServicesGVR, ConfigurationsGVR, RoutesGVR, RevisionsGVR} {
 		inf := s.factory.ForResource(gvr).Informer()
@@ -297,6 +310,10 @@ func (s *Store) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer s.factory.Shutdown()
 	s.factory.Start(ctx.Done())
+	if s.ph != nil {
+		defer s.ph.factory.Shutdown()
+		s.ph.factory.Start(ctx.Done())
+	}
 	wg.Go(func() {
 		<-ctx.Done()
 		s.in.ShutDown()
@@ -309,6 +326,9 @@ func (s *Store) Run(ctx context.Context) error {
 	syncs := make([]cache.InformerSynced, 0, len(s.informers))
 	for _, inf := range s.informers {
 		syncs = append(syncs, inf.HasSynced)
+	}
+	if s.ph != nil {
+		syncs = append(syncs, s.ph.informer.HasSynced)
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), syncs...) {
 		return nil
@@ -539,7 +559,7 @@ func (s *Store) processOut(ctx context.Context) bool {
 		return false
 	}
 	defer s.out.Done(ref)
-	if err := s.write(ctx, ref); err != nil {
+	if err := errors.Join(s.write(ctx, ref), s.writePlaceholders(ctx, ref)); err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("store: write failed; retrying", "object", ref.String(), "err", err, "retries", s.out.NumRequeues(ref))
 			s.out.AddRateLimited(ref)
