@@ -1,17 +1,20 @@
 package activator
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/http/httputil"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/servekit/servekit/queue"
 )
@@ -53,7 +56,10 @@ type HandlerOptions struct {
 //     forwarded (a pod would trust it as its own kubelet's);
 //   - unknown revision → 404 with the reason;
 //   - queue full, or deadline shorter than the expected cold start → 503 with the reason;
-//   - no pod within the revision timeout → 503 "activator request timeout";
+//   - no pod within the revision timeout → 503 "activator request timeout" (an
+//     upgrade request, a websocket, is bounded by it only until the pod's 101: the
+//     upgraded connection then lives as long as the client and the app keep it, as
+//     behind the queue proxy);
 //   - the pod could not be reached (after failover) → 502; the revision timeout passing
 //     before the pod answered → 504 "activator request timeout";
 //   - the client's body could not be read (malformed chunked encoding) → 400, 413
@@ -136,6 +142,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), rev.Timeout)
 	defer cancel()
+	pctx := ctx // the proxied request's context
+	if isUpgrade(r) {
+		// One rule wherever the activator sits, the queue proxy's (and Knative's):
+		// the revision timeout bounds the wait for a pod and for its answer, not the
+		// life of the upgraded connection (issue 13: a websocket was cut at
+		// timeoutSeconds through the activator, not on the direct path). The timer
+		// is stopped when the proxy hijacks the connection to relay the 101.
+		uctx, ucancel := context.WithCancelCause(r.Context())
+		defer ucancel(nil)
+		timer := time.AfterFunc(rev.Timeout, func() { ucancel(context.DeadlineExceeded) })
+		defer timer.Stop()
+		w = upgradeWriter{ResponseWriter: w, timer: timer}
+		pctx = uctx
+	}
 	if r.Header.Get("Expect") != "" {
 		// "Expect: 100-continue" goes to the pod, which decides (the transport
 		// waits for its 100 Continue before it sends the body, see NewTransport).
@@ -158,7 +178,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	err = h.t.TrySized(ctx, key, RequestHeadSize(r), func(dest string) error {
 		a := &attempt{dest: dest, body: body}
-		actx := context.WithValue(ctx, attemptKey{}, a)
+		actx := context.WithValue(pctx, attemptKey{}, a)
 		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteHeaders: func() { a.sent.Store(true) }})
 		ar := r.WithContext(actx)
 		if body != nil {
@@ -216,7 +236,10 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 // nothing and tells Try to fail over.
 func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	a := r.Context().Value(attemptKey{}).(*attempt)
-	ctxErr := r.Context().Err()
+	var ctxErr error
+	if r.Context().Err() != nil {
+		ctxErr = context.Cause(r.Context()) // DeadlineExceeded for the revision timeout
+	}
 	if a.body != nil && a.body.failed.Load() {
 		// The client's body could not be read (malformed chunked encoding, a client
 		// gone mid-body): the client's fault, not the pod's. No failover, no warning
@@ -272,6 +295,22 @@ func (w continueWriter) WriteHeader(code int) {
 
 // Unwrap keeps http.ResponseController (flush, hijack) working.
 func (w continueWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// upgradeWriter stops the revision timeout of an upgrade request when the proxy
+// hijacks the connection to relay the pod's 101: from then on the connection is the
+// client's and the app's.
+type upgradeWriter struct {
+	http.ResponseWriter
+	timer *time.Timer
+}
+
+func (w upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.timer.Stop()
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Unwrap keeps http.ResponseController (flush) working.
+func (w upgradeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // onceBody wraps a request body so that closing it (the transport does on failure)
 // leaves it readable for the next attempt, and records whether it was read.

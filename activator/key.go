@@ -21,7 +21,8 @@ type Revision struct {
 	// unlimited (the revision's gate is open as soon as it has a ready pod). It cannot
 	// change once set: revisions are immutable.
 	ContainerConcurrency int
-	// Timeout bounds each request, time spent waiting for capacity included; zero means
+	// Timeout bounds each request, time spent waiting for capacity included (an
+	// upgraded connection only until its 101 Switching Protocols); zero means
 	// DefaultTimeout.
 	Timeout time.Duration
 	// H2C is true when the revision's pods speak cleartext HTTP/2 (Knative: its

@@ -53,9 +53,16 @@ func startServer(t *testing.T, h http.Handler, p *http.Protocols) (addr string, 
 // revision's port is named h2c. appProto are the protocols the app speaks. It returns
 // the ingress address and the count of connections the app accepted.
 func h2Stack(t *testing.T, app http.Handler, appProto *http.Protocols, h2cRev, inPath bool) (string, *atomic.Int64) {
+	return timeoutStack(t, app, appProto, h2cRev, inPath, 0)
+}
+
+// timeoutStack is h2Stack with the revision timeout (timeoutSeconds) given to the
+// activator and the queue proxy; zero means 30s in the activator and none in the queue
+// proxy.
+func timeoutStack(t *testing.T, app http.Handler, appProto *http.Protocols, h2cRev, inPath bool, timeout time.Duration) (string, *atomic.Int64) {
 	t.Helper()
 	appAddr, appConns := startServer(t, app, appProto)
-	qp, err := queue.NewProxy(queue.ProxyOptions{Target: appAddr})
+	qp, err := queue.NewProxy(queue.ProxyOptions{Target: appAddr, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +72,10 @@ func h2Stack(t *testing.T, app http.Handler, appProto *http.Protocols, h2cRev, i
 	rev := ingress.NewRevision(helloKey)
 	rev.SetH2C(h2cRev)
 	thr := activator.NewThrottler(activator.Options{})
-	if err := thr.SetRevision(rev.Key(), activator.Revision{Timeout: 30 * time.Second, H2C: h2cRev}); err != nil {
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	if err := thr.SetRevision(rev.Key(), activator.Revision{Timeout: timeout, H2C: h2cRev}); err != nil {
 		t.Fatal(err)
 	}
 	if err := thr.UpdateEndpoints(rev.Key(), []string{podAddr}); err != nil {
@@ -312,6 +322,79 @@ func TestUpgradeReported(t *testing.T) {
 			got := rec.wait(t, 1)
 			if len(got) != 1 || got[0].Code != http.StatusSwitchingProtocols || got[0].ViaActivator != inPath || got[0].Revision != helloKey.Name {
 				t.Errorf("reports %+v, want one with Code 101, ViaActivator %t, Revision %s", got, inPath, helloKey.Name)
+			}
+		})
+	}
+}
+
+// Issue 13: one timeout rule for a revision wherever the activator sits. Through the
+// activator a websocket was cut at timeoutSeconds; behind the queue proxy alone it was
+// not. Now, on both paths, timeoutSeconds bounds a request until its response (a slow
+// one gets 504) and an upgrade until its 101, and the upgraded connection lives on.
+func TestOneTimeoutRule(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			select { // a slow answer: past the revision timeout
+			case <-time.After(10 * time.Second):
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "websocket")
+		w.WriteHeader(http.StatusSwitchingProtocols)
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for {
+			line, err := brw.ReadString('\n')
+			if err != nil {
+				return
+			}
+			_, _ = brw.WriteString("echo " + line)
+			_ = brw.Flush()
+		}
+	})
+	for _, inPath := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inPath=%t", inPath), func(t *testing.T) {
+			addr, _ := timeoutStack(t, app, protocols(true, false), false, inPath, timeout)
+			req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/slow", nil)
+			req.Host = "hello.default.example.com"
+			resp, err := client(t, false).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusGatewayTimeout {
+				t.Errorf("a request slower than the timeout got %d, want 504", resp.StatusCode)
+			}
+
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: hello.default.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+			br := bufio.NewReader(c)
+			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v, %v; want 101", resp, err)
+			}
+			opened := time.Now()
+			for i := 0; i < 2; i++ {
+				if i == 1 {
+					// Let three revision timeouts pass: there is nothing to observe but
+					// the connection staying open.
+					time.Sleep(3*timeout - time.Since(opened))
+				}
+				fmt.Fprintf(c, "m%d\n", i)
+				want := fmt.Sprintf("echo m%d\n", i)
+				if line, err := br.ReadString('\n'); err != nil || line != want {
+					t.Fatalf("after %v: read %q, %v; want %q", time.Since(opened).Round(time.Millisecond), line, err, want)
+				}
 			}
 		})
 	}

@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -43,35 +42,6 @@ func setTraffic(t *testing.T, dyn dynamic.Interface, traffic []any) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-// collectGarbage plays Kubernetes' garbage collector (no kube-controller-manager runs
-// in the harness) for the core Services of the namespace: it deletes those with an
-// owner reference whose object (a Route or Revision) no longer exists with that UID.
-func collectGarbage(t *testing.T, cs kubernetes.Interface, dyn dynamic.Interface) {
-	t.Helper()
-	ctx := context.Background()
-	gvrs := map[string]schema.GroupVersionResource{"Route": store.RoutesGVR, "Revision": store.RevisionsGVR}
-	svcs, err := cs.CoreV1().Services("default").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range svcs.Items {
-		for _, o := range s.OwnerReferences {
-			gvr, ok := gvrs[o.Kind]
-			if !ok {
-				continue
-			}
-			owner, err := get(ctx, dyn, gvr, o.Name)
-			if err == nil && owner.GetUID() == o.UID {
-				continue
-			}
-			if err := cs.CoreV1().Services("default").Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				t.Fatal(err)
-			}
-			break
-		}
 	}
 }
 
@@ -197,7 +167,7 @@ func TestRealPlaceholderServices(t *testing.T) {
 		_, err := get(ctx, dyn, store.RoutesGVR, "helloworld-go")
 		return apierrors.IsNotFound(err)
 	})
-	collectGarbage(t, cs, dyn)
+	collectGarbage(t, dyn, cs) // deletion_test.go
 	left, err := cs.CoreV1().Services("default").List(ctx, metav1.ListOptions{LabelSelector: serving.RouteLabelKey})
 	if err != nil {
 		t.Fatal(err)
