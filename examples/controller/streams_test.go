@@ -23,7 +23,7 @@ import (
 // serveStream serves the e2e app's streaming endpoints and reports whether r was for
 // one: /ws, a websocket that first pushes "hello from <revision>", then echoes each
 // message, and closes with 4001 "bye" when sent "close"; /sse, five server-sent
-// events 100 ms apart.
+// events 200 ms apart.
 func serveStream(w http.ResponseWriter, r *http.Request) bool {
 	switch r.URL.Path {
 	case "/ws":
@@ -55,7 +55,7 @@ func serveStream(w http.ResponseWriter, r *http.Request) bool {
 		for i := range 5 {
 			if i > 0 {
 				select {
-				case <-time.After(100 * time.Millisecond):
+				case <-time.After(200 * time.Millisecond):
 				case <-r.Context().Done():
 					return true
 				}
@@ -177,7 +177,7 @@ func TestWebsocketAndSSE(t *testing.T) {
 				if strings.Join(got, ",") != "0,1,2,3,4" {
 					t.Errorf("events %q, want 0..4", got)
 				}
-				// The app writes the five events over 400 ms: the first must arrive
+				// The app writes the five events over 800 ms: the first must arrive
 				// well before the last, or the platform buffered the stream.
 				if d := last.Sub(first); d < 250*time.Millisecond {
 					t.Errorf("first to last event: %v, want >= 250ms (the events were buffered)", d)
