@@ -3,6 +3,7 @@ module github.com/servekit/servekit
 go 1.26.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/google/go-cmp v0.7.0
 	go.etcd.io/bbolt v1.5.0
 	go.opencensus.io v0.24.0

@@ -28,6 +28,10 @@ type Revision struct {
 	ContainerConcurrency int `json:"containerConcurrency"`
 	// TimeoutSeconds: 0 means 300 (activator.DefaultTimeout).
 	TimeoutSeconds int `json:"timeoutSeconds"`
+	// Protocol is what the pods speak, with Knative's port names: "h2c" sends them
+	// requests over cleartext HTTP/2 (activator.Revision.H2C: gRPC); "" or "http1",
+	// over HTTP/1.1.
+	Protocol string `json:"protocol,omitempty"`
 	// Hosts route requests to this revision by Host header (port ignored, case
 	// insensitive).
 	Hosts []string `json:"hosts"`
@@ -43,7 +47,8 @@ func (r Revision) Key() activator.RevisionKey {
 
 // Parse reads a Config from YAML or JSON; empty input is an empty Config. Unknown
 // fields and invalid values (a missing namespace or name, a negative
-// containerConcurrency or timeoutSeconds, a revision or a host listed twice) are
+// containerConcurrency or timeoutSeconds, an unknown protocol, a revision or a host
+// listed twice) are
 // errors that name the field, e.g. "revisions[1].hosts[0]".
 func Parse(data []byte) (*Config, error) {
 	var c Config
@@ -66,6 +71,8 @@ func Parse(data []byte) (*Config, error) {
 			return nil, fmt.Errorf("endpoints file: %s.containerConcurrency: must be >= 0, got %d", f, r.ContainerConcurrency)
 		case r.TimeoutSeconds < 0:
 			return nil, fmt.Errorf("endpoints file: %s.timeoutSeconds: must be >= 0, got %d", f, r.TimeoutSeconds)
+		case r.Protocol != "" && r.Protocol != "http1" && r.Protocol != "h2c":
+			return nil, fmt.Errorf("endpoints file: %s.protocol: must be \"\", \"http1\" or \"h2c\", got %q", f, r.Protocol)
 		case seen[r.Key()]:
 			return nil, fmt.Errorf("endpoints file: %s: revision %s listed twice", f, r.Key())
 		}

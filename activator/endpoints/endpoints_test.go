@@ -35,6 +35,12 @@ func TestParse(t *testing.T) {
 		{name: "no namespace", in: "revisions:\n- name: b\n", wantErr: "revisions[0].namespace: required"},
 		{name: "negative cc", in: "revisions:\n- {namespace: a, name: b, containerConcurrency: -1}\n", wantErr: "revisions[0].containerConcurrency: must be >= 0, got -1"},
 		{name: "negative timeout", in: "revisions:\n- {namespace: a, name: b, timeoutSeconds: -5}\n", wantErr: "revisions[0].timeoutSeconds: must be >= 0, got -5"},
+		{
+			name: "h2c",
+			in:   "revisions:\n- {namespace: a, name: b, protocol: h2c}\n",
+			want: &Config{Revisions: []Revision{{Namespace: "a", Name: "b", Protocol: "h2c"}}},
+		},
+		{name: "unknown protocol", in: "revisions:\n- {namespace: a, name: b, protocol: http2}\n", wantErr: `revisions[0].protocol: must be "", "http1" or "h2c", got "http2"`},
 		{name: "duplicate revision", in: "revisions:\n- {namespace: a, name: b}\n- {namespace: a, name: b}\n", wantErr: "revisions[1]: revision a/b listed twice"},
 		{name: "duplicate host", in: "revisions:\n- {namespace: a, name: b, hosts: [x]}\n- {namespace: a, name: c, hosts: [X]}\n", wantErr: `revisions[1].hosts[0]: host "x" already routes to a/b`},
 		{name: "not yaml", in: "revisions: [", wantErr: "endpoints file"},

@@ -58,7 +58,7 @@ func (s *Source) Apply(c *Config) {
 func (s *Source) applyLocked(c *Config) {
 	next := map[activator.RevisionKey]bool{}
 	for _, r := range c.Revisions {
-		rev := activator.Revision{ContainerConcurrency: r.ContainerConcurrency, Timeout: time.Duration(r.TimeoutSeconds) * time.Second}
+		rev := activator.Revision{ContainerConcurrency: r.ContainerConcurrency, Timeout: time.Duration(r.TimeoutSeconds) * time.Second, H2C: r.Protocol == "h2c"}
 		if err := s.target.SetRevision(r.Key(), rev); err != nil {
 			s.log.Warn("ignoring revision", "revision", r.Key().String(), "reason", err.Error())
 			continue

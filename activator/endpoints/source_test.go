@@ -36,7 +36,7 @@ func (f *fakeTarget) SetRevision(key activator.RevisionKey, r activator.Revision
 	if key == f.refuse {
 		return errors.New("refused")
 	}
-	f.record(fmt.Sprintf("set %s cc=%d timeout=%v", key, r.ContainerConcurrency, r.Timeout))
+	f.record(fmt.Sprintf("set %s cc=%d timeout=%v h2c=%t", key, r.ContainerConcurrency, r.Timeout, r.H2C))
 	return nil
 }
 
@@ -61,15 +61,15 @@ func TestSourceApply(t *testing.T) {
 	s := NewSource(ft, nil)
 	s.Apply(&Config{Revisions: []Revision{
 		{Namespace: "a", Name: "x", ContainerConcurrency: 1, TimeoutSeconds: 5, Hosts: []string{"X.example.com"}, Addresses: []string{"10.0.0.1:80"}},
-		{Namespace: "a", Name: "y"},
+		{Namespace: "a", Name: "y", Protocol: "h2c"},
 		{Namespace: "a", Name: "bad"},
 	}})
-	want := []string{"endpoints a/x [10.0.0.1:80]", "endpoints a/y []", "set a/x cc=1 timeout=5s", "set a/y cc=0 timeout=0s"}
+	want := []string{"endpoints a/x [10.0.0.1:80]", "endpoints a/y []", "set a/x cc=1 timeout=5s h2c=false", "set a/y cc=0 timeout=0s h2c=true"}
 	if diff := cmp.Diff(want, ft.take()); diff != "" {
 		t.Errorf("first Apply (-want +got):\n%s", diff)
 	}
-	s.Apply(&Config{Revisions: []Revision{{Namespace: "a", Name: "y", Addresses: []string{"10.0.0.2:80"}}}})
-	want = []string{"endpoints a/y [10.0.0.2:80]", "remove a/x", "set a/y cc=0 timeout=0s"}
+	s.Apply(&Config{Revisions: []Revision{{Namespace: "a", Name: "y", Protocol: "h2c", Addresses: []string{"10.0.0.2:80"}}}})
+	want = []string{"endpoints a/y [10.0.0.2:80]", "remove a/x", "set a/y cc=0 timeout=0s h2c=true"}
 	if diff := cmp.Diff(want, ft.take()); diff != "" {
 		t.Errorf("second Apply (-want +got):\n%s", diff)
 	}
@@ -107,7 +107,7 @@ func TestSourceLoadAndWatch(t *testing.T) {
 	if err := s.Load(file); err != nil { // unchanged: nothing applied
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"endpoints a/x []", "set a/x cc=0 timeout=0s"}, ft.take()); diff != "" {
+	if diff := cmp.Diff([]string{"endpoints a/x []", "set a/x cc=0 timeout=0s h2c=false"}, ft.take()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	write("revisions: [")
@@ -135,7 +135,7 @@ func TestSourceLoadAndWatch(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Watch: %v", err)
 	}
-	if diff := cmp.Diff([]string{"endpoints a/w []", "remove a/x", "set a/w cc=0 timeout=0s"}, ft.take()); diff != "" {
+	if diff := cmp.Diff([]string{"endpoints a/w []", "remove a/x", "set a/w cc=0 timeout=0s h2c=false"}, ft.take()); diff != "" {
 		t.Errorf("after Watch (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(logs.String(), "endpoints loaded") {

@@ -15,8 +15,9 @@
 //	  timeoutSeconds: 300
 //	  hosts: [hello.default.example.com]
 //	  addresses: ["127.0.0.1:8081", "127.0.0.1:8082"]
+//	  protocol: http1 # or h2c: the pods are sent requests over cleartext HTTP/2 (gRPC)
 //
-// Requests are routed by Host: a listed host, or <revision>.<namespace>.svc.<domain>;
+// It serves HTTP/1.1 and h2c (prior knowledge). Requests are routed by Host: a listed host, or <revision>.<namespace>.svc.<domain>;
 // with -trust-knative-headers also by Knative's Knative-Serving-Namespace/Revision
 // headers (only where no client can reach the activator directly).
 //

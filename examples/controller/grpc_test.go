@@ -327,3 +327,74 @@ func grpcStreamScaleUp(t *testing.T, tp *testPlatform, conn *grpc.ClientConn, sv
 		t.Errorf("end of stream: %v, want io.EOF (status OK)", err)
 	}
 }
+
+// TestGRPCIdleStreamsHoldScale: an open gRPC stream counts as one request for its
+// whole life, idle or not (issue 13 item 4). Twenty idle streams on a revision with
+// containerConcurrency 10 and a target of 10 (at 100% utilization) scale it to two
+// pods, and it stays at two while they are open, past a whole stable window.
+func TestGRPCIdleStreamsHoldScale(t *testing.T) {
+	const streams = 20
+	tp := startPlatform(t, map[string]string{"streams.yaml": fmt.Sprintf(`apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: streams
+spec:
+  template:
+    metadata:
+      annotations:
+        autoscaling.knative.dev/target: "10"
+        autoscaling.knative.dev/target-utilization-percentage: "100"
+        autoscaling.knative.dev/max-scale: "4"
+    spec:
+      containerConcurrency: 10
+      containers:
+        - image: %s
+          ports:
+            - name: h2c
+              containerPort: 8080
+          env:
+            - name: %s
+              value: grpc
+`, testImage, appEnv)}, fastConfig)
+	tp.waitStatus(t, "streams Ready", time.Minute, serviceReady("streams", "streams-00001"))
+	conn := tp.dialGRPC(t, "streams.default.example.com")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Each stream sends one message and waits for its echo (the ten beyond the
+	// first pod's capacity wait in the activator for the second), then idles.
+	errs := make(chan error, streams)
+	for i := range streams {
+		go func() {
+			s, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, streamMethod)
+			if err == nil {
+				err = s.SendMsg(wrapperspb.String(strconv.Itoa(i)))
+			}
+			if err == nil {
+				err = s.RecvMsg(new(wrapperspb.StringValue))
+			}
+			errs <- err
+		}()
+	}
+	deadline := time.After(time.Minute)
+	for range streams {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatalf("a stream failed: %v", err)
+			}
+		case <-deadline:
+			t.Fatalf("not every stream was answered within a minute: %+v", revision(tp.status(t), "streams", "streams-00001"))
+		}
+	}
+	tp.waitStatus(t, "two ready pods", time.Minute, func(st controller.Status) bool {
+		r := revision(st, "streams", "streams-00001")
+		return r != nil && r.ReadyPods == 2
+	})
+	// Past a whole stable window (6 s) with no traffic but the open streams, the
+	// revision neither scales down nor up.
+	for end := time.Now().Add(8 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if r := revision(tp.status(t), "streams", "streams-00001"); r == nil || r.DesiredScale != 2 || r.ActualPods != 2 {
+			t.Fatalf("with %d idle streams open: %+v, want 2 pods desired and running", streams, r)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package controller
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,8 +81,10 @@ type Controller struct {
 		// applied maps a source to the JSON of the objects last given to Apply
 		// (namespaced, not defaulted): applying the same objects again is a no-op.
 		applied map[string][]byte
-		// persisted is what the Store holds: each record as last committed.
-		persisted map[RecordKey][]byte
+		// persisted is what the Store holds: each record's SHA-256 as last
+		// committed (a hash, not the bytes: the records are the size of the
+		// objects).
+		persisted map[RecordKey][sha256.Size]byte
 		// touched and touchedSrc name the objects and sources changed since the
 		// last commit (persistLocked); persistAll asks for a comparison of every
 		// record (after a failed commit).
@@ -260,7 +263,7 @@ func New(o Options) (*Controller, error) {
 	c.mu.state = make(map[types.NamespacedName]*revState)
 	c.mu.sources = make(map[string][]objRef)
 	c.mu.applied = make(map[string][]byte)
-	c.mu.persisted = make(map[RecordKey][]byte)
+	c.mu.persisted = make(map[RecordKey][sha256.Size]byte)
 	c.mu.touched = keySet{}
 	c.mu.touchedSrc = make(map[string]bool)
 	c.mu.invalid = make(map[string]string)

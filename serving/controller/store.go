@@ -1,8 +1,8 @@
 package controller
 
 import (
-	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -211,7 +211,7 @@ func (c *Controller) persistLocked(all bool) {
 	var puts []Record
 	var dels []RecordKey
 	for k, v := range cur {
-		if old, ok := c.mu.persisted[k]; !ok || !bytes.Equal(old, v) {
+		if old, ok := c.mu.persisted[k]; !ok || old != sha256.Sum256(v) {
 			puts = append(puts, Record{RecordKey: k, Value: v})
 		}
 	}
@@ -235,7 +235,7 @@ func (c *Controller) persistLocked(all bool) {
 	}
 	c.mu.persistAll = false
 	for _, r := range puts {
-		c.mu.persisted[r.RecordKey] = r.Value
+		c.mu.persisted[r.RecordKey] = sha256.Sum256(r.Value)
 	}
 	for _, k := range dels {
 		delete(c.mu.persisted, k)
@@ -251,7 +251,7 @@ func compareKeys(a, b RecordKey) int {
 // Ready starts at zero pods and stays Ready (see addRevisionLocked). A record
 // that does not decode fails New: a store is never partly or silently misread.
 func (c *Controller) restore() error {
-	loaded := map[RecordKey][]byte{}
+	loaded := map[RecordKey][sha256.Size]byte{}
 	revs := map[types.NamespacedName]*v1.Revision{}
 	err := c.store.Load(func(r Record) error {
 		key := types.NamespacedName{Namespace: r.Namespace, Name: r.Name}
@@ -299,7 +299,7 @@ func (c *Controller) restore() error {
 		if err != nil {
 			return fmt.Errorf("record %s %s: %w", r.Kind, key, err)
 		}
-		loaded[r.RecordKey] = bytes.Clone(r.Value)
+		loaded[r.RecordKey] = sha256.Sum256(r.Value)
 		return nil
 	})
 	if err != nil {

@@ -332,7 +332,8 @@ func TestUpgradeReported(t *testing.T) {
 // not. Now, on both paths, timeoutSeconds bounds a request until its response (a slow
 // one gets 504) and an upgrade until its 101, and the upgraded connection lives on.
 func TestOneTimeoutRule(t *testing.T) {
-	const timeout = 200 * time.Millisecond
+	// Long enough for an upgrade through every hop on a loaded machine.
+	const timeout = time.Second
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "websocket" {
 			select { // a slow answer: past the revision timeout
@@ -360,6 +361,7 @@ func TestOneTimeoutRule(t *testing.T) {
 	})
 	for _, inPath := range []bool{false, true} {
 		t.Run(fmt.Sprintf("inPath=%t", inPath), func(t *testing.T) {
+			t.Parallel() // each waits three timeouts
 			addr, _ := timeoutStack(t, app, protocols(true, false), false, inPath, timeout)
 			req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/slow", nil)
 			req.Host = "hello.default.example.com"

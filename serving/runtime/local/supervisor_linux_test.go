@@ -116,7 +116,7 @@ func TestControllerKillKillsWrappedApp(t *testing.T) {
 // A pod that stops (scale to zero, here) takes with it what its program started,
 // even what left its process group (setsid): before, sleep lived on under PID 1.
 func TestPodStopKillsSetsidApp(t *testing.T) {
-	r, _ := startRuntime(t, Options{NewFront: newTestFront, BaseEnv: []string{"PATH=" + os.Getenv("PATH")}, TerminationGrace: 5 * time.Second})
+	r, _ := startRuntime(t, Options{NewFront: newTestFront, BaseEnv: []string{"PATH=" + os.Getenv("PATH")}, TerminationGrace: time.Second})
 	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
 	for _, tc := range []struct {
 		name, script string
