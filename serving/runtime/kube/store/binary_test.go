@@ -103,7 +103,8 @@ func TestRealControllerBinaryClusterMode(t *testing.T) {
 	admin := freeAddr(t)
 	var logs syncBuffer
 	cmd := exec.Command(bin, "--kubeconfig", writeKubeconfig(t, cfg), "--queue-image", "example.com/servekit/queue-proxy:v1",
-		"--listen", freeAddr(t), "--admin", admin, "--identity", "replica-1", "--webhook-listen", "127.0.0.1:0")
+		"--listen", freeAddr(t), "--admin", admin, "--identity", "replica-1", "--webhook-listen", "127.0.0.1:0",
+		"--ingress-service", "servekit-ingress")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -154,6 +155,24 @@ func TestRealControllerBinaryClusterMode(t *testing.T) {
 			return err == nil
 		})
 	}
+	// --ingress-service: the Route's placeholder Service, an ExternalName to the
+	// ingress's Service in --lease-namespace; and the binary's Events.
+	waitFor(t, "the Route's placeholder Service, ExternalName to servekit-ingress", func() bool {
+		ph, err := cs.CoreV1().Services("default").Get(ctx, "helloworld-go", metav1.GetOptions{})
+		return err == nil && ph.Spec.Type == corev1.ServiceTypeExternalName && ph.Spec.ExternalName == "servekit-ingress.servekit.svc.cluster.local"
+	})
+	waitFor(t, "the Service's Created Events from servekit-controller", func() bool {
+		list, err := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(created.GetUID())})
+		if err != nil {
+			return false
+		}
+		for _, e := range list.Items {
+			if e.Reason == "Created" && e.Message == `Created Route "helloworld-go"` && e.Source.Component == "servekit-controller" {
+				return true
+			}
+		}
+		return false
+	})
 	lease, err := cs.CoordinationV1().Leases("servekit").Get(ctx, "servekit-controller", metav1.GetOptions{})
 	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "replica-1" {
 		t.Errorf("lease = %+v, %v; want held by replica-1", lease, err)
