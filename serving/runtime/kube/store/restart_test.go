@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -89,15 +90,26 @@ func TestRealRestartAdoptsChildren(t *testing.T) {
 
 	// Wipe the statuses, so that the second controller's writes can be seen: the
 	// Revision's is written only after it was adopted and applied to the backend.
-	rev1.Object["status"] = map[string]any{}
-	if _, err := dyn.Resource(store.RevisionsGVR).Namespace("default").UpdateStatus(ctx, rev1, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	// A write the first controller sent just before stop can still land after it
+	// (cancelling a request does not withdraw it from the API server), hence the
+	// retry on conflict.
+	wipe := func(gvr schema.GroupVersionResource, name string, status map[string]any) {
+		t.Helper()
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			o, err := get(ctx, dyn, gvr, name)
+			if err != nil {
+				return err
+			}
+			o.Object["status"] = status
+			_, err = dyn.Resource(gvr).Namespace("default").UpdateStatus(ctx, o, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	svc, _ := get(ctx, dyn, store.ServicesGVR, "helloworld-go")
-	svc.Object["status"] = map[string]any{"url": "http://stale"}
-	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	wipe(store.RevisionsGVR, "helloworld-go-00001", map[string]any{})
+	wipe(store.ServicesGVR, "helloworld-go", map[string]any{"url": "http://stale"})
 
 	ctrl2, _ := startStack(t, cfg)
 	waitFor(t, "the statuses written by the second controller", func() bool {
