@@ -211,13 +211,13 @@ func (p *pod) supervise(ctx context.Context, userPort int) {
 			case <-p.stop:
 				stopWatch()
 				<-watched
-				p.stopProcess(proc)
+				p.stopProcess(ctx, proc)
 				return
 			case <-ctx.Done():
 				stopWatch()
 				<-watched
 				p.terminate()
-				p.stopProcess(proc)
+				p.stopProcess(ctx, proc)
 				return
 			}
 		}
@@ -340,11 +340,12 @@ func (p *pod) startProcess(ctx context.Context, userPort int) (*process, error) 
 	return pr, nil
 }
 
-// stopProcess sends SIGTERM to the process group, waits up to the termination grace
-// for the leader to exit, then kills whatever is left of the group.
-func (p *pod) stopProcess(pr *process) {
+// stopProcess drains the front, sends SIGTERM to the process group, waits up to the
+// termination grace for the leader to exit, then kills whatever is left of the group.
+// ctx is the runtime's: once it is done (shutdown), the drain is cut short.
+func (p *pod) stopProcess(ctx context.Context, pr *process) {
 	// Drain the front first: requests in flight finish before the app is told to stop.
-	dctx, cancel := context.WithTimeout(context.Background(), p.r.opts.DrainTimeout)
+	dctx, cancel := p.drainContext(ctx)
 	_ = p.front.Drain(dctx)
 	cancel()
 	pid := pr.cmd.Process.Pid
@@ -357,6 +358,26 @@ func (p *pod) stopProcess(pr *process) {
 	}
 	p.killGroup(pr)
 	<-pr.exited
+}
+
+// drainContext bounds a leaving pod's drain. A pod that leaves while the runtime runs
+// (scale-down, its revision deleted or replaced) waits for its requests up to the
+// revision's timeoutSeconds, as a Knative pod does: Knative sets the pod's
+// terminationGracePeriodSeconds to the revision's timeout, and the queue proxy drains
+// within it. A revision with no timeout (one not defaulted by a controller) waits
+// Options.DrainTimeout. Once the runtime shuts down (ctx done), whatever is left of
+// the wait is cut to Options.DrainTimeout, the platform's --drain-timeout.
+func (p *pod) drainContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	bound := p.rev.spec.front.Timeout
+	if bound <= 0 || ctx.Err() != nil {
+		bound = p.r.opts.DrainTimeout
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), bound)
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(p.r.opts.DrainTimeout, cancel)
+		context.AfterFunc(dctx, func() { t.Stop() })
+	})
+	return dctx, func() { stop(); cancel() }
 }
 
 // killGroup kills every process left in pr's group, and forgets its record.

@@ -66,7 +66,10 @@ type Options struct {
 	// same process and stop routing to a leaving pod at once, so Knative's 30s (which
 	// covers load balancers and the activator learning of it) is not needed.
 	DrainQuietPeriod time.Duration
-	// DrainTimeout bounds a pod's drain before it is stopped anyway. Zero means 30s.
+	// DrainTimeout bounds the drain of the pods still running when the runtime shuts
+	// down (Run's ctx done), and of a leaving pod whose revision has no timeoutSeconds;
+	// a pod that leaves while the runtime runs waits for its requests up to its
+	// revision's timeoutSeconds, as a Knative pod's termination grace is. Zero means 30s.
 	DrainTimeout time.Duration
 	// Logger receives pod lifecycle events (started, ready, crashed, stopped). Nil
 	// means discard.

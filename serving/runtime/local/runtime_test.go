@@ -409,45 +409,57 @@ func TestBuiltinsRunWithoutBuilding(t *testing.T) {
 	}
 }
 
-// A request longer than the drain timeout does not hold the pod: the drain waits
-// for it up to Options.DrainTimeout (as Knative's queue proxy drain is bounded by
-// the pod's termination grace), then the pod stops and the request is cut.
-func TestDrainBoundedByDrainTimeout(t *testing.T) {
-	r, _ := startRuntime(t, Options{NewFront: newQueueFront, DrainQuietPeriod: 10 * time.Millisecond, DrainTimeout: 300 * time.Millisecond})
-	key := types.NamespacedName{Namespace: "default", Name: "svc-00001"}
-	if err := r.Apply(testRevision(key.Name, helperContainer("serve"))); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Scale(key, 1); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "a ready pod", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
-	pod := readyPods(r, key)[0]
-	done := make(chan string, 1) // how the request ended
-	go func() {
-		resp, err := http.Get("http://" + pod.Address + "/slow?d=120s")
-		if err != nil {
-			done <- err.Error()
-			return
+// TestDrainBoundedByRevisionTimeout: a pod that leaves while the runtime runs (its
+// revision deleted) waits for its requests up to the revision's timeoutSeconds, not
+// the shorter DrainTimeout, as a Knative pod's termination grace is the revision's
+// timeout; a request longer than that is cut when the pod goes.
+func TestDrainBoundedByRevisionTimeout(t *testing.T) {
+	r, _ := startRuntime(t, Options{NewFront: newQueueFront, DrainQuietPeriod: 10 * time.Millisecond, DrainTimeout: 100 * time.Millisecond})
+	for _, tc := range []struct {
+		name, d string
+		want200 bool
+	}{
+		{"svc-00001", "1500ms", true}, // outlives DrainTimeout, within the revision's 4 s
+		{"svc-00002", "120s", false},  // outlives the revision's timeout too
+	} {
+		key := types.NamespacedName{Namespace: "default", Name: tc.name}
+		rev := testRevision(key.Name, helperContainer("serve"))
+		four := int64(4)
+		rev.Spec.TimeoutSeconds = &four
+		if err := r.Apply(rev); err != nil {
+			t.Fatal(err)
 		}
-		_, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- fmt.Sprintf("%d %v", resp.StatusCode, err)
-	}()
-	waitFor(t, "the request in flight", 10*time.Second, func() bool {
-		ps := r.Pods(key)
-		return len(ps) == 1 && ps[0].InFlight == 1
-	})
-	if err := r.Delete(key); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the pod gone long before the 120s request ends", 30*time.Second, func() bool { return len(r.Pods(key)) == 0 })
-	select {
-	case how := <-done:
-		if how == "200 <nil>" {
-			t.Error("the request outliving the drain timeout was answered 200; want it cut")
+		if err := r.Scale(key, 1); err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Error("the request outliving the drain timeout is still open after its pod stopped")
+		waitFor(t, "a ready pod", 30*time.Second, func() bool { return len(readyPods(r, key)) == 1 })
+		pod := readyPods(r, key)[0]
+		done := make(chan string, 1) // how the request ended
+		go func() {
+			resp, err := http.Get("http://" + pod.Address + "/slow?d=" + tc.d)
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			done <- fmt.Sprintf("%d %v", resp.StatusCode, err)
+		}()
+		waitFor(t, "the request in flight", 10*time.Second, func() bool {
+			ps := r.Pods(key)
+			return len(ps) == 1 && ps[0].InFlight == 1
+		})
+		if err := r.Delete(key); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the pod gone", 30*time.Second, func() bool { return len(r.Pods(key)) == 0 })
+		select {
+		case how := <-done:
+			if got := how == "200 <nil>"; got != tc.want200 {
+				t.Errorf("%s: request of %s ended %q; want answered 200: %v", tc.name, tc.d, how, tc.want200)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s: the request is still open after its pod stopped", tc.name)
+		}
 	}
 }
