@@ -52,8 +52,10 @@ type HandlerOptions struct {
 // Answers of its own (plain text):
 //   - `K-Network-Probe: activator` → 200 "activator" (Knative's autoscaler checks with
 //     it that the activator is in the path); any other K-Network-Probe value → 400;
-//   - a kubelet probe (User-Agent kube-probe/…, or K-Kubelet-Probe) → 200 "ok", never
-//     forwarded (a pod would trust it as its own kubelet's);
+//   - a kubelet probe (User-Agent kube-probe/…, or K-Kubelet-Probe) for no revision
+//     (the kubelet checks the activator at its own address) → 200 "ok"; a request
+//     that names a revision is traffic whatever its User-Agent, forwarded without
+//     K-Kubelet-Probe (a pod would trust it as its own kubelet's);
 //   - unknown revision → 404 with the reason;
 //   - queue full, or deadline shorter than the expected cold start → 503 with the reason;
 //   - no pod within the revision timeout → 503 "activator request timeout" (an
@@ -125,12 +127,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusBadRequest, fmt.Sprintf("unexpected probe header value: %q", v))
 		return
 	}
-	if r.Header.Get(queue.KubeletProbeHeader) != "" || strings.HasPrefix(r.UserAgent(), "kube-probe/") {
-		writeText(w, http.StatusOK, "ok")
-		return
-	}
 	key, err := h.resolver.Resolve(r)
 	if err != nil {
+		if r.Header.Get(queue.KubeletProbeHeader) != "" || strings.HasPrefix(r.UserAgent(), "kube-probe/") {
+			// The kubelet checks the activator itself, at its own address: a
+			// request for a revision is traffic, whatever its User-Agent says.
+			writeText(w, http.StatusOK, "ok")
+			return
+		}
 		writeText(w, http.StatusNotFound, err.Error())
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -286,10 +288,27 @@ func TestAnswers(t *testing.T) {
 			t.Errorf("K-Network-Probe: queue at the activator: %d, want 400", r.code)
 		}
 	})
-	t.Run("kubelet probe never forwarded", func(t *testing.T) {
+	t.Run("kubelet probe of the activator itself", func(t *testing.T) {
+		for _, hdr := range []http.Header{{"User-Agent": {"kube-probe/1.33"}}, {"K-Kubelet-Probe": {"x"}}} {
+			req, _ := http.NewRequest(http.MethodGet, a.srv.URL+"/healthz", nil)
+			maps.Copy(req.Header, hdr)
+			resp, err := a.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || string(b) != "ok\n" {
+				t.Errorf("%v, no revision: %d %q, want 200 \"ok\"", hdr, resp.StatusCode, b)
+			}
+		}
+	})
+	t.Run("a kube-probe User-Agent for a revision is traffic", func(t *testing.T) {
+		// testKey has no pod: a request for it waits its 50 ms timeout and gets a
+		// 503, whatever its User-Agent (issue 13: an outside client got "ok").
 		hdr := http.Header{"User-Agent": {"kube-probe/1.33"}}
-		if r := a.do(t, testKey, "k", hdr); r.code != http.StatusOK {
-			t.Errorf("kube-probe: %d, want 200", r.code)
+		if r := a.do(t, testKey, "k", hdr); r.code != http.StatusServiceUnavailable {
+			t.Errorf("kube-probe for a revision: %d %q, want 503 (held like any request)", r.code, r.body)
 		}
 	})
 }

@@ -424,8 +424,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if trusted && isHealthUA(r.UserAgent()) {
-		// A peer's health check without K-Network-Probe: queue (Knative: 400).
+	if trusted && isHealthUA(r.UserAgent()) && h.Get(ProxyHeaderName) != ProxyHeaderValue {
+		// A peer's health check without K-Network-Probe: queue (Knative: 400). A
+		// request the activator forwards (K-Proxy-Request: activator) is a client's,
+		// whatever its User-Agent: it goes to the app.
 		if p.draining.Load() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return

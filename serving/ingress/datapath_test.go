@@ -35,7 +35,10 @@ func stack(t *testing.T, app http.Handler, inPath bool, rep ingress.Reporter, lo
 	t.Helper()
 	appSrv := httptest.NewServer(app)
 	t.Cleanup(appSrv.Close)
-	qp, err := queue.NewProxy(queue.ProxyOptions{Target: strings.TrimPrefix(appSrv.URL, "http://"), Logger: log})
+	// The peer token, as the platforms set it: the activator's forwarded requests are
+	// trusted by the queue proxy, the ingress's direct ones are not.
+	const token = "stack-peer-token"
+	qp, err := queue.NewProxy(queue.ProxyOptions{Target: strings.TrimPrefix(appSrv.URL, "http://"), Logger: log, PeerToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +48,7 @@ func stack(t *testing.T, app http.Handler, inPath bool, rep ingress.Reporter, lo
 	addr := strings.TrimPrefix(podSrv.URL, "http://")
 
 	rev := ingress.NewRevision(helloKey)
-	thr := activator.NewThrottler(activator.Options{Logger: log})
+	thr := activator.NewThrottler(activator.Options{Logger: log, PeerToken: token})
 	if err := thr.SetRevision(rev.Key(), activator.Revision{Timeout: 30 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +65,7 @@ func stack(t *testing.T, app http.Handler, inPath bool, rep ingress.Reporter, lo
 			tr.CloseIdleConnections()
 		}
 	})
-	act, err := activator.NewHandler(activator.HandlerOptions{Throttler: thr, Resolver: activator.ResolverFunc(ingress.ResolveRevision), Logger: log})
+	act, err := activator.NewHandler(activator.HandlerOptions{Throttler: thr, Resolver: activator.ResolverFunc(ingress.ResolveRevision), Logger: log, PeerToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
