@@ -240,8 +240,22 @@ func TestGRPC(t *testing.T) {
 				}
 				ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
 				defer cancel()
-				if _, err := unary(ctx, conn, grpcSleep+"10s"); status.Code(err) != codes.DeadlineExceeded {
+				// The client's and the app's copies of the deadline race: when the
+				// app's ends the stream first (RST_STREAM CANCEL) before any
+				// response, the hop in between answers 502 and the client sees
+				// Unavailable (a known gap, docs/protocols.md). Either way the call
+				// must end at its deadline, not after the app's 10 s.
+				start := time.Now()
+				_, err = unary(ctx, conn, grpcSleep+"10s")
+				switch code := status.Code(err); {
+				case code == codes.DeadlineExceeded:
+				case code == codes.Unavailable && strings.Contains(err.Error(), "CANCEL"):
+					t.Logf("the app's deadline ended the stream first: %v", err)
+				default:
 					t.Errorf("a 10s call with a 300ms deadline: %v, want DeadlineExceeded", err)
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Errorf("a 10s call with a 300ms deadline ended after %v", d)
 				}
 			})
 
