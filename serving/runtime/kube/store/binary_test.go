@@ -100,17 +100,38 @@ func TestRealControllerBinaryClusterMode(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	admin := freeAddr(t)
-	var logs syncBuffer
-	cmd := exec.Command(bin, "--kubeconfig", writeKubeconfig(t, cfg), "--queue-image", "example.com/servekit/queue-proxy:v1",
-		"--listen", freeAddr(t), "--admin", admin, "--identity", "replica-1", "--webhook-listen", "127.0.0.1:0",
-		"--ingress-service", "servekit-ingress")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	// freeAddr's ports are free when it returns, not when the binary binds them:
+	// another process on the machine may take one meanwhile. A start that fails so
+	// within its first seconds is retried with new ports.
+	var (
+		admin  string
+		logs   *syncBuffer
+		cmd    *exec.Cmd
+		exited chan error
+	)
+	for attempt := 1; ; attempt++ {
+		admin = freeAddr(t)
+		logs = &syncBuffer{}
+		cmd = exec.Command(bin, "--kubeconfig", writeKubeconfig(t, cfg), "--queue-image", "example.com/servekit/queue-proxy:v1",
+			"--listen", freeAddr(t), "--admin", admin, "--identity", "replica-1", "--webhook-listen", "127.0.0.1:0",
+			"--ingress-service", "servekit-ingress")
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited = make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if attempt < 3 && strings.Contains(logs.String(), "address already in use") {
+				t.Logf("attempt %d: a port was taken before the binary bound it: %s", attempt, logs.String())
+				continue
+			}
+			t.Fatalf("the controller exited at start-up: %v\n%s", err, logs.String())
+		case <-time.After(5 * time.Second):
+		}
+		break
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
