@@ -129,6 +129,7 @@ func TestCRDNames(t *testing.T) {
 		"Configuration": {"configurations.serving.knative.dev", "serving.knative.dev", "Namespaced", "ConfigurationList", "configurations", "configuration", []string{"config", "cfg", "kcfg"}, cats},
 		"Revision":      {"revisions.serving.knative.dev", "serving.knative.dev", "Namespaced", "RevisionList", "revisions", "revision", []string{"rev"}, cats},
 		"Route":         {"routes.serving.knative.dev", "serving.knative.dev", "Namespaced", "RouteList", "routes", "route", []string{"rt"}, cats},
+		"DomainMapping": {"domainmappings.serving.knative.dev", "serving.knative.dev", "Namespaced", "DomainMappingList", "domainmappings", "domainmapping", []string{"dm"}, cats},
 	}
 	got := map[string]names{}
 	for kind, d := range load(t) {
@@ -143,12 +144,16 @@ func TestCRDNames(t *testing.T) {
 func TestCRDVersions(t *testing.T) {
 	for kind, d := range load(t) {
 		t.Run(kind, func(t *testing.T) {
+			want := "v1"
+			if kind == "DomainMapping" {
+				want = "v1beta1" // Knative's only DomainMapping version
+			}
 			if len(d.Spec.Versions) != 1 {
-				t.Fatalf("got %d versions, want only v1", len(d.Spec.Versions))
+				t.Fatalf("got %d versions, want only %s", len(d.Spec.Versions), want)
 			}
 			v := d.Spec.Versions[0]
-			if v.Name != "v1" || !v.Served || !v.Storage {
-				t.Errorf("version %q served=%v storage=%v, want v1 served and stored", v.Name, v.Served, v.Storage)
+			if v.Name != want || !v.Served || !v.Storage {
+				t.Errorf("version %q served=%v storage=%v, want %s served and stored", v.Name, v.Served, v.Storage, want)
 			}
 			if v.Subresources.Status == nil {
 				t.Error("no status subresource: the controller writes status through /status")
@@ -174,7 +179,8 @@ func TestCRDPrinterColumns(t *testing.T) {
 			{"Actual Replicas", "integer", ".status.actualReplicas"},
 			{"Desired Replicas", "integer", ".status.desiredReplicas"},
 		},
-		"Route": {url, ready, reason},
+		"Route":         {url, ready, reason},
+		"DomainMapping": {url, ready, reason},
 	}
 	got := map[string][]column{}
 	for kind, d := range load(t) {

@@ -27,7 +27,7 @@ func TestCRDsUpToDate(t *testing.T) {
 		}
 	}
 	run("run", "sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0",
-		"crd:generateEmbeddedObjectMeta=true,maxDescLen=0", "paths=../../serving/v1/...", "output:crd:dir="+tmp)
+		"crd:generateEmbeddedObjectMeta=true,maxDescLen=0", "paths=../../serving/v1/...;../../serving/v1beta1/...", "output:crd:dir="+tmp)
 	files, err := filepath.Glob(filepath.Join(tmp, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("controller-gen wrote no CRD: %v", err)

@@ -568,7 +568,7 @@ func TestStateDirOtherLayoutRefused(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte("layout"), []byte("2"))
+		return b.Put([]byte("layout"), []byte("3"))
 	})
 	db.Close()
 	if err != nil {
@@ -581,8 +581,8 @@ func TestStateDirOtherLayoutRefused(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"--manifests", t.TempDir(), "--state-dir", dir,
 		"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, &out, &errOut)
-	if code != 1 || !strings.Contains(errOut.String(), path) || !strings.Contains(errOut.String(), "layout version 2") {
-		t.Errorf("run = %d, stderr:\n%s\nwant 1 and an error naming %s and layout version 2", code, errOut.String(), path)
+	if code != 1 || !strings.Contains(errOut.String(), path) || !strings.Contains(errOut.String(), "layout version 3") {
+		t.Errorf("run = %d, stderr:\n%s\nwant 1 and an error naming %s and layout version 3", code, errOut.String(), path)
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 		t.Error("the refused state file changed")

@@ -29,6 +29,7 @@ import (
 	"github.com/servekit/servekit/serving/ingress"
 	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
+	"github.com/servekit/servekit/serving/v1beta1"
 )
 
 // DefaultNamespace is the namespace of applied objects that name none, as kubectl's.
@@ -75,7 +76,13 @@ type Controller struct {
 		configs  map[types.NamespacedName]*v1.Configuration
 		routes   map[types.NamespacedName]*v1.Route
 		revs     map[types.NamespacedName]*v1.Revision
-		state    map[types.NamespacedName]*revState
+		domains  map[types.NamespacedName]*v1beta1.DomainMapping
+		// claims maps each host a DomainMapping claimed to the namespace that
+		// holds it (Knative's ClusterDomainClaims); dmEntries are the table
+		// entries of the DomainMappings that route (see reconcileDomainsLocked).
+		claims    map[string]string
+		dmEntries []route.TableRoute
+		state     map[types.NamespacedName]*revState
 		// sources maps a source (manifest file) to the objects it applied.
 		sources map[string][]objRef
 		// applied maps a source to the JSON of the objects last given to Apply
@@ -260,6 +267,8 @@ func New(o Options) (*Controller, error) {
 	c.mu.configs = make(map[types.NamespacedName]*v1.Configuration)
 	c.mu.routes = make(map[types.NamespacedName]*v1.Route)
 	c.mu.revs = make(map[types.NamespacedName]*v1.Revision)
+	c.mu.domains = make(map[types.NamespacedName]*v1beta1.DomainMapping)
+	c.mu.claims = make(map[string]string)
 	c.mu.state = make(map[types.NamespacedName]*revState)
 	c.mu.sources = make(map[string][]objRef)
 	c.mu.applied = make(map[string][]byte)
@@ -405,8 +414,12 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 			kind = v1.KindRoute
 			obj.SetDefaults(c.defaults)
 			errs = obj.Validate(c.defaults)
+		case *v1beta1.DomainMapping:
+			kind = v1beta1.KindDomainMapping
+			obj.SetDefaults(c.defaults)
+			errs = obj.Validate(c.defaults)
 		default:
-			problems = append(problems, fmt.Sprintf("%T %s: kind: only Service, Configuration and Route can be applied (Revisions are made by Configurations)", o, key))
+			problems = append(problems, fmt.Sprintf("%T %s: kind: only Service, Configuration, Route and DomainMapping can be applied (Revisions are made by Configurations)", o, key))
 			continue
 		}
 		bad(kind, key, errs)
@@ -418,7 +431,7 @@ func (c *Controller) Apply(source string, objs []v1.Object) error {
 		if owner := c.ownerLocked(ref); owner != "" && owner != source {
 			problems = append(problems, fmt.Sprintf("%s %s: metadata.name: already defined by %s", kind, key, owner))
 		}
-		if kind != v1.KindService {
+		if kind != v1.KindService && kind != v1beta1.KindDomainMapping {
 			// A Configuration or Route of the same name as a Service belongs to it.
 			if _, ok := c.mu.services[key]; ok {
 				problems = append(problems, fmt.Sprintf("%s %s: metadata.name: owned by Service %s", kind, key, key))
@@ -541,6 +554,16 @@ func (c *Controller) storeLocked(o v1.Object, now time.Time) {
 			obj.Status.InitializeConditions(now)
 		}
 		c.setRouteLocked(key, obj)
+	case *v1beta1.DomainMapping:
+		if old := c.mu.domains[key]; old != nil {
+			obj.ObjectMeta = mergeMeta(old.ObjectMeta, obj.ObjectMeta, !specEqual(old.Spec, obj.Spec))
+			obj.Status = old.Status
+		} else {
+			initMeta(&obj.ObjectMeta, now)
+			obj.Status.InitializeConditions(now)
+		}
+		c.mu.domains[key] = obj
+		c.mu.dirty.table = true // DomainMappings are reconciled with the table
 	}
 }
 
@@ -580,6 +603,9 @@ func (c *Controller) deleteLocked(ref objRef) {
 		c.deleteConfigLocked(ref.Key)
 	case v1.KindRoute:
 		c.deleteRouteLocked(ref.Key)
+	case v1beta1.KindDomainMapping:
+		delete(c.mu.domains, ref.Key)
+		c.mu.dirty.table = true // its host leaves the table, its claim is released
 	}
 }
 

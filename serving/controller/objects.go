@@ -8,6 +8,7 @@ import (
 
 	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
+	"github.com/servekit/servekit/serving/v1beta1"
 )
 
 // Objects returns deep copies of every object the controller holds (see
@@ -23,6 +24,7 @@ func (c *Controller) Objects() runtime.Objects {
 		Configurations: make([]*v1.Configuration, 0, len(c.mu.configs)),
 		Routes:         make([]*v1.Route, 0, len(c.mu.routes)),
 		Revisions:      make([]*v1.Revision, 0, len(c.mu.revs)),
+		DomainMappings: make([]*v1beta1.DomainMapping, 0, len(c.mu.domains)),
 	}
 	for _, o := range c.mu.services {
 		out.Services = append(out.Services, o.DeepCopy())
@@ -40,6 +42,10 @@ func (c *Controller) Objects() runtime.Objects {
 	sortObjects(out.Configurations)
 	sortObjects(out.Routes)
 	sortObjects(out.Revisions)
+	for _, o := range c.mu.domains {
+		out.DomainMappings = append(out.DomainMappings, o.DeepCopy())
+	}
+	sortObjects(out.DomainMappings)
 	return out
 }
 

@@ -125,6 +125,7 @@ func (c *Controller) reconcile() {
 	}
 	if d.table {
 		d.table = false
+		reconciled += c.reconcileDomainsLocked(now)
 		c.publishTableLocked()
 	}
 
@@ -787,13 +788,14 @@ func (l nsLookup) Revision(name string) (route.Revision, bool) {
 }
 
 // publishTableLocked builds the route table from every Route's last good entry
-// and stores it.
+// and the routed DomainMappings' entries, and stores it.
 func (c *Controller) publishTableLocked() {
 	keys := slices.SortedFunc(maps.Keys(c.mu.entries), compareNames)
-	entries := make([]route.TableRoute, 0, len(keys))
+	entries := make([]route.TableRoute, 0, len(keys)+len(c.mu.dmEntries))
 	for _, key := range keys {
 		entries = append(entries, c.mu.entries[key])
 	}
+	entries = append(entries, c.mu.dmEntries...)
 	table, err := route.NewTable(entries, c.netCfg.TableOptions())
 	if err != nil {
 		c.log.Error("route table: conflicting hosts; keeping the previous table", "err", err)

@@ -18,6 +18,9 @@ import (
 type Status struct {
 	// Services lists every Service, sorted by namespace and name.
 	Services []ServiceStatus `json:"services"`
+	// DomainMappings lists every DomainMapping, sorted by namespace and name;
+	// empty when there are none.
+	DomainMappings []DomainMappingStatus `json:"domainMappings,omitempty"`
 	// Errors lists the sources whose last version was rejected (nothing of it
 	// applied; a config file's maps keep their last good values), sorted by source.
 	Errors []SourceError `json:"errors,omitempty"`
@@ -49,6 +52,22 @@ type ServiceStatus struct {
 	Traffic []TrafficStatus `json:"traffic"`
 	// Revisions lists the Service's Revisions, by name.
 	Revisions []RevisionStatus `json:"revisions"`
+}
+
+// DomainMappingStatus is one DomainMapping.
+type DomainMappingStatus struct {
+	// Name (the mapped host) and Namespace name the DomainMapping.
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// URL is status.url: http://<name>.
+	URL string `json:"url"`
+	// Ref is spec.ref, "<Kind> <namespace>/<name>".
+	Ref string `json:"ref"`
+	// Ready is the Ready condition; Reason and Message say why when it is not
+	// True (e.g. DomainAlreadyClaimed, ResolveFailed).
+	Ready   bool   `json:"ready"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // TrafficStatus is one entry of a Service's status.traffic.
@@ -160,6 +179,15 @@ func (c *Controller) Status() Status {
 			ss.Revisions = append(ss.Revisions, c.revisionStatusViewLocked(rk))
 		}
 		out.Services = append(out.Services, ss)
+	}
+	for _, key := range slices.SortedFunc(maps.Keys(c.mu.domains), compareNames) {
+		dm := c.mu.domains[key]
+		ds := DomainMappingStatus{Name: key.Name, Namespace: key.Namespace, URL: dm.Status.URL, Ready: dm.IsReady(),
+			Ref: dm.Spec.Ref.Kind + " " + dm.Spec.Ref.Namespace + "/" + dm.Spec.Ref.Name}
+		if cond := dm.Status.GetCondition(v1.ConditionReady); cond != nil && !cond.IsTrue() {
+			ds.Reason, ds.Message = cond.Reason, cond.Message
+		}
+		out.DomainMappings = append(out.DomainMappings, ds)
 	}
 	for _, src := range slices.Sorted(maps.Keys(c.mu.invalid)) {
 		out.Errors = append(out.Errors, SourceError{Source: src, Error: c.mu.invalid[src]})

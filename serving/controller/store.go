@@ -12,6 +12,7 @@ import (
 
 	"github.com/servekit/servekit/route"
 	v1 "github.com/servekit/servekit/serving/v1"
+	"github.com/servekit/servekit/serving/v1beta1"
 )
 
 // Store keeps what a Controller holds across restarts of its process: every
@@ -49,12 +50,17 @@ const (
 	// and the objects as they were given to Apply. Its Namespace is "" and its
 	// Name the source (e.g. a manifest file's path).
 	RecordSource = "Source"
+	// RecordDomainClaim is a host's claim by a namespace's DomainMapping (Knative's
+	// ClusterDomainClaim): its Namespace is "", its Name the host, and its value
+	// names the namespace holding it. It keeps "first claim wins" across restarts.
+	RecordDomainClaim = "DomainClaim"
 )
 
 // RecordKey names a record of a Store.
 type RecordKey struct {
 	// Kind is v1.KindService, v1.KindConfiguration, v1.KindRevision, v1.KindRoute,
-	// RecordRollout, RecordTableEntry or RecordSource.
+	// v1beta1.KindDomainMapping, RecordRollout, RecordTableEntry, RecordSource or
+	// RecordDomainClaim.
 	Kind string
 	// Namespace and Name name the object (Namespace is "" for a RecordSource).
 	Namespace, Name string
@@ -108,6 +114,12 @@ func (c *Controller) recordsLocked(only keySet, srcs map[string]bool) (map[Recor
 		if e, ok := c.mu.entries[k]; ok {
 			put(RecordTableEntry, k, e)
 		}
+		if o := c.mu.domains[k]; o != nil {
+			put(v1beta1.KindDomainMapping, k, o)
+		}
+		if ns, ok := c.mu.claims[k.Name]; ok && k.Namespace == "" {
+			put(RecordDomainClaim, k, claimRecord{Namespace: ns})
+		}
 	}
 	putSource := func(src string) {
 		if refs, ok := c.mu.sources[src]; ok {
@@ -123,10 +135,13 @@ func (c *Controller) recordsLocked(only keySet, srcs map[string]bool) (map[Recor
 		}
 		return out, firstErr
 	}
-	for _, m := range []map[types.NamespacedName]struct{}{keysOf(c.mu.services), keysOf(c.mu.configs), keysOf(c.mu.revs), keysOf(c.mu.routes)} {
+	for _, m := range []map[types.NamespacedName]struct{}{keysOf(c.mu.services), keysOf(c.mu.configs), keysOf(c.mu.revs), keysOf(c.mu.routes), keysOf(c.mu.domains)} {
 		for k := range m {
 			putKey(k)
 		}
+	}
+	for host := range c.mu.claims {
+		putKey(domainClaimKey(host))
 	}
 	for src := range c.mu.sources {
 		putSource(src)
@@ -162,6 +177,11 @@ func (c *Controller) existsLocked(k RecordKey) bool {
 	case RecordSource:
 		_, ok := c.mu.sources[k.Name]
 		return ok
+	case v1beta1.KindDomainMapping:
+		return c.mu.domains[key] != nil
+	case RecordDomainClaim:
+		ns, ok := c.mu.claims[k.Name]
+		return ok && ns != ""
 	}
 	return false
 }
@@ -293,6 +313,16 @@ func (c *Controller) restore() error {
 				c.mu.sources[r.Name] = o.Refs
 				c.mu.applied[r.Name] = o.Applied
 			}
+		case v1beta1.KindDomainMapping:
+			o := &v1beta1.DomainMapping{}
+			if err = json.Unmarshal(r.Value, o); err == nil {
+				c.mu.domains[key] = o
+			}
+		case RecordDomainClaim:
+			var o claimRecord
+			if err = json.Unmarshal(r.Value, &o); err == nil {
+				c.mu.claims[r.Name] = o.Namespace
+			}
 		default:
 			return fmt.Errorf("record %s %s: unknown kind", r.Kind, key)
 		}
@@ -314,7 +344,7 @@ func (c *Controller) restore() error {
 	c.mu.persisted = loaded
 	if n := len(loaded); n > 0 {
 		c.log.Info("store: state restored", "services", len(c.mu.services), "configurations", len(c.mu.configs),
-			"revisions", len(c.mu.revs), "routes", len(c.mu.routes), "sources", len(c.mu.sources))
+			"revisions", len(c.mu.revs), "routes", len(c.mu.routes), "domainMappings", len(c.mu.domains), "sources", len(c.mu.sources))
 	}
 	return nil
 }

@@ -1,5 +1,6 @@
-// Package manifests feeds Knative manifests (serving.knative.dev/v1 YAML or JSON
-// files) to a controller: [Watcher] applies the files of a directory and follows
+// Package manifests feeds Knative manifests (YAML or JSON files of
+// serving.knative.dev/v1 kinds and serving.knative.dev/v1beta1 DomainMappings) to a
+// controller: [Watcher] applies the files of a directory and follows
 // its changes, and [ValidateFile] checks one file as Knative's webhooks would,
 // without applying anything.
 //

@@ -9,6 +9,7 @@ import (
 
 	"github.com/servekit/servekit/serving/internal/safefile"
 	v1 "github.com/servekit/servekit/serving/v1"
+	"github.com/servekit/servekit/serving/v1beta1"
 )
 
 // MaxFileBytes bounds one manifest file: 3 MiB, the Kubernetes API server's request
@@ -26,7 +27,7 @@ func ValidateFile(name string, d v1.Defaults) ([]v1.Object, []string) {
 	if err != nil {
 		return nil, []string{fmt.Sprintf("%s: %v", name, err)}
 	}
-	docs, derr := v1.Decode(bytes.NewReader(data), v1.DecodeOptions{Strict: true})
+	docs, derr := v1.Decode(bytes.NewReader(data), v1.DecodeOptions{Strict: true, Extra: v1beta1.NewObject})
 	multi := len(docs)+len(unjoin(derr)) > 1
 	label := func(index int) string {
 		if multi {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	v1 "github.com/servekit/servekit/serving/v1"
+	"github.com/servekit/servekit/serving/v1beta1"
 )
 
 // Applier is what a [Watcher] needs of a controller; serving/controller's
@@ -168,7 +169,7 @@ func (w *Watcher) Scan() {
 // apply decodes a file strictly (unknown fields are errors with their path) and
 // applies its objects; a file without objects is rejected (ErrNoObjects).
 func (w *Watcher) apply(path string, st *fileState, data []byte) {
-	docs, err := v1.Decode(bytes.NewReader(data), v1.DecodeOptions{Strict: true})
+	docs, err := v1.Decode(bytes.NewReader(data), v1.DecodeOptions{Strict: true, Extra: v1beta1.NewObject})
 	if err == nil && len(docs) == 0 {
 		err = ErrNoObjects
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/servekit/servekit/autoscaler/metrics"
 	v1 "github.com/servekit/servekit/serving/v1"
+	"github.com/servekit/servekit/serving/v1beta1"
 )
 
 // Backend runs a revision's pods somewhere: local processes, a Kubernetes cluster.
@@ -87,12 +88,13 @@ func (f ProbeFailure) IsZero() bool { return f.Probe == "" }
 
 // Objects is a snapshot of every serving object a controller holds, with its current
 // status: the applied Services, Configurations and Routes, and those the controller
-// made (a Service's Configuration and Route, every Configuration's Revisions). Each
-// list is sorted by namespace and name. A store (serving/runtime/kube/store) reads
+// made (a Service's Configuration and Route, every Configuration's Revisions), and the
+// applied DomainMappings. Each list is sorted by namespace and name. A store (serving/runtime/kube/store) reads
 // it to write the children and the status back to an API server.
 type Objects struct {
 	Services       []*v1.Service
 	Configurations []*v1.Configuration
 	Routes         []*v1.Route
 	Revisions      []*v1.Revision
+	DomainMappings []*v1beta1.DomainMapping
 }

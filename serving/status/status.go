@@ -45,8 +45,9 @@ func Fetch(ctx context.Context, adminAddr string) (controller.Status, error) {
 // Print writes st as `kubectl get ksvc`, `kubectl get revisions` and `kubectl get
 // pods` would: a table of services, a table of revisions (with their traffic, tags,
 // scale and whether the activator is in their path), a table of their pods (in
-// rotation or not and why, restarts, last failed probe) if there are any, then the
-// manifests the controller rejected, if any.
+// rotation or not and why, restarts, last failed probe) if there are any, a table of
+// the DomainMappings if there are any, then the manifests the controller rejected,
+// if any.
 func Print(w io.Writer, st controller.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tURL\tLATESTCREATED\tLATESTREADY\tREADY\tREASON")
@@ -83,6 +84,7 @@ func Print(w io.Writer, st controller.Status) {
 	}
 	tw.Flush()
 	printPods(w, st)
+	printDomainMappings(w, st)
 	if len(st.Errors) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "REJECTED MANIFESTS (nothing of them applied):")
@@ -126,6 +128,21 @@ func printPods(w io.Writer, st controller.Status) {
 					oneLine(reason), oneLine(failure))
 			}
 		}
+	}
+	tw.Flush()
+}
+
+// printDomainMappings writes a table of the DomainMappings (like `kubectl get
+// domainmappings`), if there are any.
+func printDomainMappings(w io.Writer, st controller.Status) {
+	if len(st.DomainMappings) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tDOMAINMAPPING\tURL\tREF\tREADY\tREASON")
+	for _, d := range st.DomainMappings {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Namespace, d.Name, d.URL, d.Ref, title(d.Ready), d.Reason)
 	}
 	tw.Flush()
 }

@@ -18,7 +18,12 @@ import (
 // Layout is the version of the file layout this package reads and writes: the
 // buckets, the keys and the controller's record encodings. A change of any of them
 // takes a new version and a migration from the old one.
-const Layout = 1
+//
+// Versions: 1, the first; 2 adds the record kinds DomainMapping and DomainClaim
+// (controller.RecordDomainClaim), which a version-1 reader would fail on ("unknown
+// kind") instead of refusing the file cleanly. Open migrates a version-1 file to 2
+// in place (it holds none of them, so only the version changes).
+const Layout = 2
 
 // FileName is the name of the state file in the state directory.
 const FileName = "state.db"
@@ -77,7 +82,8 @@ var (
 )
 
 // Open opens (creating it and dir if need be) the state file in dir and locks it.
-// A new file gets the current Layout; an existing one must have it. Close it when
+// A new file gets the current Layout; an existing one must have it or an older
+// version Open migrates (see Layout), in the same transaction that checks it. Close it when
 // done; the lock goes with the process in any case.
 func Open(dir string, o Options) (*Store, error) {
 	if dir == "" {
@@ -105,7 +111,8 @@ func Open(dir string, o Options) (*Store, error) {
 	return &Store{db: db, path: path}, nil
 }
 
-// checkLayout stamps a new file with Layout and refuses any other version.
+// checkLayout stamps a new file with Layout, migrates an older version it knows,
+// and refuses any other version.
 func checkLayout(tx *bolt.Tx, path string) error {
 	meta := tx.Bucket(metaBucket)
 	if meta == nil {
@@ -127,7 +134,17 @@ func checkLayout(tx *bolt.Tx, path string) error {
 	if err != nil || v <= 0 {
 		v = 0
 	}
-	if v != Layout || tx.Bucket(recordsBucket) == nil {
+	if tx.Bucket(recordsBucket) == nil {
+		return &LayoutError{Path: path, Found: v, Want: Layout}
+	}
+	if v == 1 {
+		// 1 → 2: new record kinds only; the records of version 1 are read as they are.
+		v = 2
+		if err := meta.Put(layoutKey, []byte(strconv.Itoa(v))); err != nil {
+			return err
+		}
+	}
+	if v != Layout {
 		return &LayoutError{Path: path, Found: v, Want: Layout}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -260,7 +261,7 @@ func TestOtherLayoutRefused(t *testing.T) {
 		found   int
 		msg     string
 	}{
-		{"newer layout", map[string]map[string]string{"meta": {"layout": "2"}, "records": {}}, 2, "layout version 2, this servekit reads layout version 1 only"},
+		{"newer layout", map[string]map[string]string{"meta": {"layout": "3"}, "records": {}}, 3, "layout version 3, this servekit reads layout version 2 only"},
 		{"no layout version", map[string]map[string]string{"objects": {"default/a": "x"}}, 0, "no layout version (not a servekit state file)"},
 		{"unreadable version", map[string]map[string]string{"meta": {"layout": "one"}, "records": {}}, 0, "no layout version"},
 	} {
@@ -278,6 +279,55 @@ func TestOtherLayoutRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLayout1Migrated: a state file of layout version 1 (before DomainMappings)
+// opens, keeps its records, and is version 2 from then on: a servekit that reads
+// only version 1 refuses it rather than failing on a DomainMapping record.
+func TestLayout1Migrated(t *testing.T) {
+	dir := t.TempDir()
+	path := writeBolt(t, dir, map[string]map[string]string{"meta": {"layout": "1"}, "records": {}})
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.Bucket([]byte("records")).CreateBucket([]byte("Service"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("default/hello"), []byte(`{"metadata":{"name":"hello"}}`))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatalf("Open of a layout 1 file: %v", err)
+	}
+	var got []string
+	if err := s.Load(func(r controller.Record) error {
+		got = append(got, r.Kind+" "+r.Namespace+"/"+r.Name+" "+string(r.Value))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if want := []string{`Service default/hello {"metadata":{"name":"hello"}}`}; !slices.Equal(got, want) {
+		t.Errorf("records after migration = %q, want %q", got, want)
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_ = db.View(func(tx *bolt.Tx) error {
+		if v := string(tx.Bucket([]byte("meta")).Get([]byte("layout"))); v != "2" {
+			t.Errorf("layout after Open = %q, want 2", v)
+		}
+		return nil
+	})
 }
 
 func fileSum(t *testing.T, path string) [32]byte {

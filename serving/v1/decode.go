@@ -17,8 +17,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Object is one of *Service, *Configuration, *Revision or *Route: what
-// Decode returns and what the default/validate entry points accept.
+// Object is one of *Service, *Configuration, *Revision or *Route (or an
+// object of DecodeOptions.Extra, such as serving/v1beta1's DomainMapping):
+// what Decode returns and what the default/validate entry points accept.
 //
 // +kubebuilder:object:generate=false
 type Object interface {
@@ -38,6 +39,12 @@ type DecodeOptions struct {
 	// Strict reports unknown and duplicate fields, each with its path, as
 	// errors instead of dropping them.
 	Strict bool
+	// Extra, when not nil, decodes kinds of other API versions: it returns a
+	// new empty object for the apiVersion and kind of a document, or nil when
+	// they are not its (the document is then decoded as a
+	// serving.knative.dev/v1 kind, or rejected). serving/v1beta1's NewObject
+	// reads DomainMappings.
+	Extra func(metav1.TypeMeta) Object
 }
 
 // Document is one decoded YAML document.
@@ -144,7 +151,14 @@ func DecodeDocument(raw []byte, opts DecodeOptions) (Object, *DocumentError) {
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &tm); err != nil {
 		return nil, &DocumentError{Fields: field.ErrorList{typeError(err)}, Err: err}
 	}
-	obj, ferr := newObject(tm)
+	var obj Object
+	if opts.Extra != nil {
+		obj = opts.Extra(tm)
+	}
+	var ferr *field.Error
+	if obj == nil {
+		obj, ferr = newObject(tm)
+	}
 	if ferr != nil {
 		return nil, &DocumentError{Fields: field.ErrorList{ferr}, Err: ErrUnsupportedKind}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/servekit/servekit/serving"
 	v1 "github.com/servekit/servekit/serving/v1"
+	"github.com/servekit/servekit/serving/v1beta1"
 )
 
 // Paths of the two webhooks, as Knative Serving's webhook serves them.
@@ -140,14 +141,15 @@ func deny(format string, args ...any) *admissionv1.AdmissionResponse {
 // objects decodes a review's object and old object (nil when absent) as the
 // request's kind.
 func objects(req *admissionv1.AdmissionRequest) (cur, old v1.Object, err error) {
-	if req.Kind.Group != serving.GroupName || req.Kind.Version != "v1" {
+	isDM := req.Kind.Version == v1beta1.SchemeGroupVersion.Version && req.Kind.Kind == v1beta1.KindDomainMapping
+	if req.Kind.Group != serving.GroupName || (req.Kind.Version != "v1" && !isDM) {
 		return nil, nil, fmt.Errorf("unhandled kind: %s", req.Kind.String())
 	}
 	decode := func(which string, raw runtime.RawExtension) (v1.Object, error) {
 		if len(raw.Raw) == 0 {
 			return nil, nil
 		}
-		obj, derr := v1.DecodeDocument(raw.Raw, v1.DecodeOptions{})
+		obj, derr := v1.DecodeDocument(raw.Raw, v1.DecodeOptions{Extra: v1beta1.NewObject})
 		if derr != nil {
 			return nil, fmt.Errorf("cannot decode incoming %s object: %w", which, derr)
 		}
@@ -160,7 +162,7 @@ func objects(req *admissionv1.AdmissionRequest) (cur, old v1.Object, err error) 
 		return obj, nil
 	}
 	switch req.Kind.Kind {
-	case v1.KindService, v1.KindConfiguration, v1.KindRoute, v1.KindRevision:
+	case v1.KindService, v1.KindConfiguration, v1.KindRoute, v1.KindRevision, v1beta1.KindDomainMapping:
 	default:
 		return nil, nil, fmt.Errorf("unhandled kind: %s", req.Kind.String())
 	}
@@ -256,7 +258,7 @@ func setDefaults(cur, old v1.Object, d v1.Defaults) {
 // setUserInfo writes the creator and lastModifier annotations of cur.
 func setUserInfo(cur, old v1.Object, d v1.Defaults, user string) {
 	switch cur.(type) {
-	case *v1.Service:
+	case *v1.Service, *v1beta1.DomainMapping:
 	case *v1.Configuration, *v1.Route:
 		if len(cur.GetOwnerReferences()) > 0 {
 			return
@@ -295,6 +297,8 @@ func specOf(obj v1.Object) any {
 		return o.Spec
 	case *v1.Revision:
 		return o.Spec
+	case *v1beta1.DomainMapping:
+		return o.Spec
 	}
 	return nil
 }
@@ -315,7 +319,11 @@ func (h *Handler) Validate(req *admissionv1.AdmissionRequest) *admissionv1.Admis
 	d := h.defaults()
 	errs := cur.Validate(d)
 	if old != nil {
-		errs = v1.ValidateUpdate(old, cur, d)
+		if dm, ok := cur.(*v1beta1.DomainMapping); ok {
+			errs = dm.ValidateUpdate(nil, d)
+		} else {
+			errs = v1.ValidateUpdate(old, cur, d)
+		}
 	}
 	if len(errs) > 0 {
 		msg := v1.KnativeString(errs)

@@ -301,16 +301,26 @@ func (s *Server) clientConfig(path string, caBundle []byte) admissionregistratio
 	return cc
 }
 
-// rules are the objects both webhooks see: creates and updates of the four kinds
+// rules are the objects both webhooks see: creates and updates of the four v1 kinds
+// and of DomainMappings
 // (not their status: the controller's status writes need no admission).
 func rules() []admissionregistrationv1.RuleWithOperations {
 	scope := admissionregistrationv1.NamespacedScope
+	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
 	return []admissionregistrationv1.RuleWithOperations{{
-		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Operations: ops,
 		Rule: admissionregistrationv1.Rule{
 			APIGroups:   []string{serving.GroupName},
 			APIVersions: []string{"v1"},
 			Resources:   []string{"configurations", "revisions", "routes", "services"},
+			Scope:       &scope,
+		},
+	}, {
+		Operations: ops,
+		Rule: admissionregistrationv1.Rule{
+			APIGroups:   []string{serving.GroupName},
+			APIVersions: []string{"v1beta1"},
+			Resources:   []string{"domainmappings"},
 			Scope:       &scope,
 		},
 	}}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/servekit/servekit/serving/controller"
+)
+
+const dmHost = "hello.example.com"
+
+// domainMappingYAML maps dmHost in namespace to the Service helloworld-go.
+func domainMappingYAML(namespace string) string {
+	return `apiVersion: serving.knative.dev/v1beta1
+kind: DomainMapping
+metadata:
+  name: ` + dmHost + `
+  namespace: ` + namespace + `
+spec:
+  ref:
+    apiVersion: serving.knative.dev/v1
+    kind: Service
+    name: helloworld-go
+`
+}
+
+// domainMapping returns the DomainMapping namespace/host of st, or nil.
+func domainMapping(st controller.Status, namespace, host string) *controller.DomainMappingStatus {
+	for i, d := range st.DomainMappings {
+		if d.Namespace == namespace && d.Name == host {
+			return &st.DomainMappings[i]
+		}
+	}
+	return nil
+}
+
+// code returns the status code and body of GET / with Host host.
+func (p *proc) code(t *testing.T, host string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+p.ingress+"/", nil)
+	req.Host = host
+	resp, err := p.client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", host, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestDomainMapping runs the controller binary as a process: the seed and a
+// DomainMapping hello.example.com in its manifests directory make a request with
+// Host hello.example.com answer the seed's app; the same host mapped from another
+// namespace is refused with DomainAlreadyClaimed in /status and `get`; both
+// survive a restart on the state directory; removing the mapping's manifest stops
+// the routing (404).
+func TestDomainMapping(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the controller as a process, twice")
+	}
+	f := newStateFixture(t, "")
+	// The seed's Service (helloworld-go, TARGET World), run from this binary's app
+	// as the other process tests do.
+	f.write(t, "helloworld-go.yaml", stateService("helloworld-go", "World", "", "", ""))
+	f.write(t, "domain.yaml", domainMappingYAML("default"))
+	p := f.start(t)
+	p.waitStatus(t, "the mapping Ready", 90*time.Second, func(st controller.Status) bool {
+		d := domainMapping(st, "default", dmHost)
+		return d != nil && d.Ready
+	})
+	if code, body := p.code(t, dmHost); code != http.StatusOK || body != "Hello World!\n" {
+		t.Fatalf("GET Host %s = %d %q, want 200 \"Hello World!\\n\"", dmHost, code, body)
+	}
+
+	f.write(t, "other.yaml", domainMappingYAML("other"))
+	refused := func(st controller.Status) bool {
+		d := domainMapping(st, "other", dmHost)
+		return d != nil && !d.Ready && d.Reason == "DomainAlreadyClaimed" &&
+			d.Message == "The domain name is already in use by another DomainMapping"
+	}
+	p.waitStatus(t, "the second mapping refused", 30*time.Second, refused)
+	var out, errOut bytes.Buffer
+	if code := runGet(t.Context(), []string{"--admin", p.admin}, &out, &errOut); code != 0 {
+		t.Fatalf("get: exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{
+		"default     hello.example.com   http://hello.example.com   Service default/helloworld-go   True",
+		"other       hello.example.com   http://hello.example.com   Service other/helloworld-go     False   DomainAlreadyClaimed",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("get output lacks %q:\n%s", want, out.String())
+		}
+	}
+	p.stop(t)
+
+	// A restart on the state directory: the claim holds, the host routes.
+	p = f.start(t)
+	p.waitStatus(t, "both mappings back", 60*time.Second, func(st controller.Status) bool {
+		d := domainMapping(st, "default", dmHost)
+		return d != nil && d.Ready && refused(st)
+	})
+	if code, body := p.code(t, dmHost); code != http.StatusOK || body != "Hello World!\n" {
+		t.Fatalf("after a restart, GET Host %s = %d %q, want 200", dmHost, code, body)
+	}
+
+	// Removing the mapping stops its routing; the other namespace's mapping then
+	// claims the host but has no helloworld-go to resolve.
+	f.remove(t, "domain.yaml")
+	p.waitStatus(t, "the claim handed over", 30*time.Second, func(st controller.Status) bool {
+		d := domainMapping(st, "other", dmHost)
+		return domainMapping(st, "default", dmHost) == nil && d != nil && d.Reason == "ResolveFailed"
+	})
+	if code, _ := p.code(t, dmHost); code != http.StatusNotFound {
+		t.Errorf("GET Host %s after the mapping is removed = %d, want 404", dmHost, code)
+	}
+	if code, body := p.code(t, seedHost); code != http.StatusOK || body != "Hello World!\n" {
+		t.Errorf("the seed's own host = %d %q, want 200", code, body)
+	}
+	p.stop(t)
+}
