@@ -433,7 +433,13 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
 		}
 		group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
 		plural, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "plural")
-		served = append(served, schema.GroupVersionResource{Group: group, Version: "v1", Resource: plural})
+		version := "v1"
+		if vs, _, _ := unstructured.NestedSlice(obj.Object, "spec", "versions"); len(vs) > 0 {
+			if m, ok := vs[0].(map[string]any); ok && m["name"] != nil {
+				version, _ = m["name"].(string) // DomainMapping's is v1beta1
+			}
+		}
+		served = append(served, schema.GroupVersionResource{Group: group, Version: version, Resource: plural})
 		if err := waitEstablished(ctx, dyn, obj.GetName()); err != nil {
 			return err
 		}
