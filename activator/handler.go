@@ -110,6 +110,7 @@ func NewHandler(o HandlerOptions) (*Handler, error) {
 
 // attempt is one try at sending a request to one pod.
 type attempt struct {
+	start  time.Time // the request's arrival at the activator
 	dest   string
 	body   *onceBody
 	sent   atomic.Bool // request headers went upstream
@@ -119,6 +120,7 @@ type attempt struct {
 type attemptKey struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	if v := r.Header.Get(queue.ProbeHeaderName); v != "" {
 		if v == "activator" {
 			writeText(w, http.StatusOK, "activator")
@@ -181,7 +183,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		proxy = h.proxyH2C
 	}
 	err = h.t.TrySized(ctx, key, RequestHeadSize(r), func(dest string) error {
-		a := &attempt{dest: dest, body: body}
+		a := &attempt{start: start, dest: dest, body: body}
 		actx := context.WithValue(pctx, attemptKey{}, a)
 		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteHeaders: func() { a.sent.Store(true) }})
 		ar := r.WithContext(actx)
@@ -204,7 +206,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, ErrPodUnreachable):
 		h.log.Warn("activator: no pod reachable", "revision", key.String(), "error", err.Error())
-		writeText(w, http.StatusBadGateway, http.StatusText(http.StatusBadGateway))
+		if !queue.WriteGRPCUpstreamError(w, r, time.Since(start), "activator: no pod reachable") {
+			writeText(w, http.StatusBadGateway, http.StatusText(http.StatusBadGateway))
+		}
 	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
 		writeText(w, http.StatusServiceUnavailable, "activator request timeout")
 	default:
@@ -270,6 +274,9 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		w.WriteHeader(http.StatusInternalServerError) // the client went away
 	default:
 		h.log.Warn("activator: proxy error", "address", a.dest, "error", err.Error())
+		if queue.WriteGRPCUpstreamError(w, r, time.Since(a.start), "activator: "+err.Error()) {
+			return // a gRPC status, as Envoy answers
+		}
 		writeText(w, http.StatusBadGateway, http.StatusText(http.StatusBadGateway))
 	}
 }

@@ -163,6 +163,7 @@ const (
 
 // requestInfo carries what the ingress learned about a request to its report.
 type requestInfo struct {
+	start        time.Time // the request's arrival
 	viaActivator bool
 	body         clientBody // the request's body, when it has one
 }
@@ -349,7 +350,7 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rev := p.Pick()
 	key := types.NamespacedName{Namespace: p.Namespace(), Name: rev}
 	sw := &statusWriter{ResponseWriter: w}
-	info := &requestInfo{}
+	info := &requestInfo{start: start}
 	in.serveRevision(sw, r, key, info)
 	in.reporter.ReportRequest(RequestReport{
 		Namespace: key.Namespace, Route: p.Route(), Revision: rev,
@@ -395,7 +396,8 @@ func (in *Ingress) serveRevision(w http.ResponseWriter, r *http.Request, key typ
 // went away between the endpoint update and this request) and the request has no
 // body to replay, it is handed to the activator, which waits for a pod. When the
 // client's body could not be read, the client is at fault: 400 (413 past a
-// http.MaxBytesReader limit), and nothing when it went away. Otherwise 502.
+// http.MaxBytesReader limit), and nothing when it went away. Otherwise 502, or for a
+// gRPC call a gRPC status (queue.WriteGRPCUpstreamError).
 func (in *Ingress) directError(w http.ResponseWriter, r *http.Request, err error) {
 	if info, ok := r.Context().Value(infoKey).(*requestInfo); ok && info.body.failed.Load() {
 		var mbe *http.MaxBytesError
@@ -420,6 +422,10 @@ func (in *Ingress) directError(w http.ResponseWriter, r *http.Request, err error
 	}
 	if r.Context().Err() != nil {
 		return // the client went away: nobody to answer
+	}
+	if info, ok := r.Context().Value(infoKey).(*requestInfo); ok &&
+		queue.WriteGRPCUpstreamError(w, r, time.Since(info.start), "servekit: pod unreachable: "+err.Error()) {
+		return // a gRPC status, as Envoy answers
 	}
 	http.Error(w, "servekit: pod unreachable: "+err.Error(), http.StatusBadGateway)
 }
