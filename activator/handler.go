@@ -108,15 +108,37 @@ func NewHandler(o HandlerOptions) (*Handler, error) {
 	return h, nil
 }
 
-// attempt is one try at sending a request to one pod.
+// attempt is one try at sending a request to one pod, in one allocation: it is the
+// proxied request's context (Value answers attemptKey with it and asks the parent
+// for anything else, so deadlines and cancellation are the parent's), and it holds
+// the client trace that records whether anything went upstream and the backing
+// array of the header values rewrite sets.
 type attempt struct {
+	context.Context // the request's context with the revision timeout
+
 	dest   string
 	body   *onceBody
 	sent   atomic.Bool // request headers went upstream
 	failed error       // set by proxyError when nothing went upstream: try another pod
+	trace  httptrace.ClientTrace
+	// vals backs the header values rewrite sets, each a one-element slice of it:
+	// K-Original-Host, K-Proxy-Request, the peer token, X-Forwarded-For,
+	// X-Forwarded-Host, X-Forwarded-Proto and an empty User-Agent.
+	vals [7]string
 }
 
 type attemptKey struct{}
+
+// Value returns the attempt itself for attemptKey, and the parent's value for any
+// other key.
+func (a *attempt) Value(key any) any {
+	if _, ok := key.(attemptKey); ok {
+		return a
+	}
+	return a.Context.Value(key)
+}
+
+func (a *attempt) wroteHeaders() { a.sent.Store(true) }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Get(queue.ProbeHeaderName); v != "" {
@@ -181,10 +203,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		proxy = h.proxyH2C
 	}
 	err = h.t.TrySized(ctx, key, RequestHeadSize(r), func(dest string) error {
-		a := &attempt{dest: dest, body: body}
-		actx := context.WithValue(pctx, attemptKey{}, a)
-		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteHeaders: func() { a.sent.Store(true) }})
-		ar := r.WithContext(actx)
+		a := &attempt{Context: pctx, dest: dest, body: body}
+		a.trace.WroteHeaders = a.wroteHeaders
+		ar := r.WithContext(httptrace.WithClientTrace(a, &a.trace))
 		if body != nil {
 			ar.Body = body
 		}
@@ -220,19 +241,43 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Host = a.dest
 	pr.Out.Host = ""
 	hd := pr.Out.Header
+	// Every value is a one-element slice of a.vals, not a new slice per header; the
+	// keys are canonical, so they are set in the map directly.
+	v := &a.vals
 	// Always the Host this request came with: a client-supplied K-Original-Host would
 	// become the app's Host, and the pod trusts it because of the token.
-	hd.Set(queue.OriginalHostHeader, pr.In.Host)
-	hd.Set(queue.ProxyHeaderName, queue.ProxyHeaderValue)
+	v[0] = pr.In.Host
+	hd[queue.OriginalHostHeader] = v[0:1:1]
+	v[1] = queue.ProxyHeaderValue
+	hd[queue.ProxyHeaderName] = v[1:2:2]
 	if h.token != "" {
-		hd.Set(queue.PeerTokenHeader, h.token)
+		v[2] = h.token
+		hd[queue.PeerTokenHeader] = v[2:3:3]
 	} else {
-		hd.Del(queue.PeerTokenHeader)
+		delete(hd, queue.PeerTokenHeader)
 	}
-	hd.Del(queue.KubeletProbeHeader)
-	hd.Del(RevisionNamespaceHeader)
-	hd.Del(RevisionNameHeader)
-	pr.SetXForwarded()
+	delete(hd, queue.KubeletProbeHeader)
+	delete(hd, RevisionNamespaceHeader)
+	delete(hd, RevisionNameHeader)
+	// httputil.ProxyRequest.SetXForwarded, with the same values (the proxy removed
+	// the client's X-Forwarded-* before Rewrite), and the empty User-Agent the proxy
+	// would set after Rewrite when the client sent none.
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		v[3] = ip
+		hd["X-Forwarded-For"] = v[3:4:4]
+	} else {
+		delete(hd, "X-Forwarded-For")
+	}
+	v[4] = pr.In.Host
+	hd["X-Forwarded-Host"] = v[4:5:5]
+	v[5] = "http"
+	if pr.In.TLS != nil {
+		v[5] = "https"
+	}
+	hd["X-Forwarded-Proto"] = v[5:6:6]
+	if _, ok := hd["User-Agent"]; !ok {
+		hd["User-Agent"] = v[6:7:7] // "": net/http then sends no User-Agent
+	}
 }
 
 // proxyError is the ReverseProxy's error handler. Nothing was written to the client

@@ -158,7 +158,7 @@ var annotationTable = []annotationRule{
 		floatRule(1, 100, func(s *annotationState, f float64) { s.utilization = f / 100 })},
 	{AnnotationTargetBurstCapacity, "targetBurstCapacity", parseTargetBurstCapacity},
 	{AnnotationWindow, "",
-		durationRule(WindowMin, WindowMax, true, func(s *annotationState, d time.Duration) { s.spec.StableWindow = d })},
+		durationRule(WindowMin, WindowMax, true, func(s *annotationState, d time.Duration) { s.spec.StableWindow, s.spec.WindowSet = d, true })},
 	{AnnotationPanicWindowPercentage, "panicWindowPercentage",
 		floatRule(PanicWindowPercentageMin, PanicWindowPercentageMax, func(s *annotationState, f float64) { s.panicWindowPct = f })},
 	{AnnotationPanicThresholdPct, "panicThresholdPercentage",
@@ -174,6 +174,9 @@ var annotationTable = []annotationRule{
 	{AnnotationMetricAggregation, "metricAggregationAlgorithm", parseAlgorithm},
 	{AnnotationProgressDeadline, "", parseProgressDeadline},
 }
+
+// metricRule is the metric annotation's row.
+var metricRule = annotationRule{key: AnnotationMetric}
 
 // AnnotationKeys returns every autoscaling annotation key the autoscaler
 // reads, each kebab-case key followed by its legacy alias when Knative has

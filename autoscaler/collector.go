@@ -104,6 +104,11 @@ func (c *Collector) CreateOrUpdate(key types.NamespacedName, s Spec, now time.Ti
 func (col *collection) update(s Spec, now time.Time, fresh bool) {
 	col.mu.Lock()
 	defer col.mu.Unlock()
+	col.updateLocked(s, now, fresh)
+}
+
+// updateLocked is update with col.mu held.
+func (col *collection) updateLocked(s Spec, now time.Time, fresh bool) {
 	col.scrapes = s.Scrapes()
 	if fresh || col.algorithm != s.Algorithm {
 		col.algorithm = s.Algorithm
@@ -199,12 +204,17 @@ func (c *Collector) stableAndPanic(key types.NamespacedName, now time.Time, rps 
 
 // stableAndPanic is Collector.StableAndPanic at the second sec.
 func (col *collection) stableAndPanic(sec int64, rps bool) (float64, float64, error) {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	return col.stableAndPanicLocked(sec, rps)
+}
+
+// stableAndPanicLocked is stableAndPanic with col.mu held.
+func (col *collection) stableAndPanicLocked(sec int64, rps bool) (float64, float64, error) {
 	m := conc
 	if rps {
 		m = 1
 	}
-	col.mu.Lock()
-	defer col.mu.Unlock()
 	stable, panic := &col.stable[m], &col.panic[m]
 	if col.scrapes && stable.IsEmptyUnix(sec) {
 		return 0, 0, ErrNoData

@@ -93,9 +93,16 @@ type MultiScaler struct {
 	log       *slog.Logger
 	collector *Collector
 
-	// mu guards revs and pokes.
-	mu    sync.RWMutex
-	revs  map[types.NamespacedName]*revision
+	// mu guards revs, list and pokes.
+	mu   sync.RWMutex
+	revs map[types.NamespacedName]*revision
+	// list holds the revisions of revs in a dense slice, in the order
+	// they were added (a removal moves the last one into the hole; each
+	// revision knows its index). The tick walks it instead of the map:
+	// revisions added in sequence are allocated in sequence, so walking
+	// them in that order lets the processor stream their memory instead
+	// of waiting on each one (see docs/autoscaling.md).
+	list  []*revision
 	pokes map[types.NamespacedName]struct{}
 	// pokeCh wakes the run loop (buffer 1, never blocks a sender).
 	pokeCh chan struct{}
@@ -147,16 +154,20 @@ type tickSend struct {
 // rings live apart).
 type revision struct {
 	key types.NamespacedName
-	// mu guards the fields below (col has its own lock).
-	mu sync.Mutex
+	// idx is the revision's index in MultiScaler.list (guarded by
+	// MultiScaler.mu).
+	idx int
+	// col is the revision's windows; the collector finds it through
+	// MultiScaler.findCollection. Its lock, col.mu, also guards the
+	// fields below: one lock per revision, so a tick takes one lock (an
+	// atomic instruction, which makes the processor wait for the memory
+	// before it) per revision, not two.
+	col collection
 	// decider holds the revision's spec (decider.spec).
 	decider   Decider
 	bounds    Bounds
 	last      ScaleResult
 	delivered bool
-	// col is the revision's windows; the collector finds it through
-	// MultiScaler.findCollection.
-	col collection
 }
 
 // NewMultiScaler checks o and returns an idle MultiScaler; call Run.
@@ -202,11 +213,11 @@ func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
 	r := m.revs[key]
 	m.mu.RUnlock()
 	if r != nil {
-		r.col.update(spec, now, false)
-		r.mu.Lock()
+		r.col.mu.Lock()
+		r.col.updateLocked(spec, now, false)
 		r.decider.UpdateSpec(spec)
 		r.bounds.UpdateSpec(spec)
-		r.mu.Unlock()
+		r.col.mu.Unlock()
 		return
 	}
 	if from := spec.InitialScaleClampedFrom; from != 0 || spec.BoundedInitialScale() != spec.InitialScale {
@@ -222,6 +233,8 @@ func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
 	m.mu.Lock()
 	if _, ok := m.revs[key]; !ok { // lost a race with another Set: keep the first
 		m.revs[key] = r
+		r.idx = len(m.list)
+		m.list = append(m.list, r)
 	}
 	m.mu.Unlock()
 }
@@ -240,6 +253,12 @@ func (m *MultiScaler) findCollection(key types.NamespacedName) *collection {
 // Remove stops scaling a revision and forgets its metrics.
 func (m *MultiScaler) Remove(key types.NamespacedName) {
 	m.mu.Lock()
+	if r := m.revs[key]; r != nil {
+		last := m.list[len(m.list)-1]
+		m.list[r.idx], last.idx = last, r.idx
+		m.list[len(m.list)-1] = nil
+		m.list = m.list[:len(m.list)-1]
+	}
 	delete(m.revs, key)
 	delete(m.pokes, key)
 	m.mu.Unlock()
@@ -279,9 +298,9 @@ func (m *MultiScaler) Poke(key types.NamespacedName) {
 	if r == nil {
 		return
 	}
-	r.mu.Lock()
+	r.col.mu.Lock()
 	poke := r.decider.ShouldPoke(1)
-	r.mu.Unlock()
+	r.col.mu.Unlock()
 	if !poke {
 		return
 	}
@@ -302,8 +321,8 @@ func (m *MultiScaler) Status(key types.NamespacedName) (Status, ScaleResult, boo
 	if r == nil {
 		return Status{}, ScaleResult{}, false
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.col.mu.Lock()
+	defer r.col.mu.Unlock()
 	return r.decider.Status(), r.last, true
 }
 
@@ -350,10 +369,7 @@ func (m *MultiScaler) Run(ctx context.Context) error {
 // snapshot copies the revision list into the tick goroutine's scratch.
 func (m *MultiScaler) snapshot() []*revision {
 	m.mu.RLock()
-	s := m.scratch[:0]
-	for _, r := range m.revs {
-		s = append(s, r)
-	}
+	s := append(m.scratch[:0], m.list...)
 	m.mu.RUnlock()
 	m.scratch = s
 	return s
@@ -455,12 +471,12 @@ func (m *MultiScaler) tickOne(ctx context.Context, r *revision, now time.Time) {
 // failed). Safe to run for different revisions at once.
 func (m *MultiScaler) decide(r *revision, now time.Time) (TickReport, bool) {
 	ready, err := m.opts.PodCounter.ReadyPods(r.key)
-	r.mu.Lock()
+	r.col.mu.Lock()
 	obs := Observation{ReadyPods: int32(ready), NoData: err != nil}
 	metric := r.decider.spec.Metric
 	if err == nil {
 		var e error
-		obs.Stable, obs.Panic, e = r.col.stableAndPanic(now.Unix(), metric == MetricRPS)
+		obs.Stable, obs.Panic, e = r.col.stableAndPanicLocked(now.Unix(), metric == MetricRPS)
 		obs.NoData = e != nil
 	}
 	d := r.decider.Decide(now, obs)
@@ -472,7 +488,7 @@ func (m *MultiScaler) decide(r *revision, now time.Time) (TickReport, bool) {
 	}
 	send := err == nil && (!r.delivered || !sameResult(res, r.last))
 	r.last = res
-	r.mu.Unlock()
+	r.col.mu.Unlock()
 	return TickReport{Key: r.key, Now: now, Metric: metric, Observation: obs, Decision: d, Result: res}, send
 }
 
@@ -480,14 +496,14 @@ func (m *MultiScaler) decide(r *revision, now time.Time) (TickReport, bool) {
 func (m *MultiScaler) send(ctx context.Context, r *revision, res ScaleResult) {
 	if err := m.opts.ScaleSetter.SetScale(ctx, r.key, res); err != nil {
 		m.log.Error("autoscaler: set scale", "revision", r.key.String(), "replicas", res.Replicas, "err", err)
-		r.mu.Lock()
+		r.col.mu.Lock()
 		r.delivered = false
-		r.mu.Unlock()
+		r.col.mu.Unlock()
 		return
 	}
-	r.mu.Lock()
+	r.col.mu.Lock()
 	r.delivered = true
-	r.mu.Unlock()
+	r.col.mu.Unlock()
 }
 
 func sameResult(a, b ScaleResult) bool {
@@ -504,11 +520,11 @@ func (m *MultiScaler) scrape(ctx context.Context, now time.Time) {
 	}
 	jobs := make([]job, 0, len(m.revs))
 	for k, r := range m.revs {
-		r.mu.Lock()
+		r.col.mu.Lock()
 		if r.decider.spec.Scrapes() {
 			jobs = append(jobs, job{k, r.decider.spec})
 		}
-		r.mu.Unlock()
+		r.col.mu.Unlock()
 	}
 	m.mu.RUnlock()
 	var g errgroup.Group

@@ -504,3 +504,55 @@ func TestMultiScalerInitialStatusAndPush(t *testing.T) {
 		t.Errorf("Push to an unknown revision: %v", err)
 	}
 }
+
+// TestMultiScalerTickAfterRemovals adds revisions, removes some (the first,
+// the last, ones in the middle, one twice), re-adds one and adds more, and
+// wants every tick to decide each revision present exactly once and no
+// removed one: the tick walks the MultiScaler's dense revision list, which
+// a removal patches by moving the last revision into the hole.
+func TestMultiScalerTickAfterRemovals(t *testing.T) {
+	const n = 3*tickChunk + 5 // several chunks: the parallel path
+	rep := tickRecorder{}
+	ms, _, s, _ := newTestScaler(t, Options{Reporter: rep})
+	go func() {
+		for range s.ch {
+		}
+	}()
+	defer close(s.ch)
+	spec := mustSpec(t, nil, nil, 0)
+	key := func(i int) types.NamespacedName {
+		return types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("r%04d", i)}
+	}
+	want := map[types.NamespacedName]bool{}
+	for i := range n {
+		ms.Set(key(i), spec)
+		want[key(i)] = true
+	}
+	for _, i := range []int{0, n - 1, 7, 200, 201, 7, n - 2} {
+		ms.Remove(key(i))
+		delete(want, key(i))
+	}
+	ms.Set(key(200), spec) // re-added
+	want[key(200)] = true
+	for i := n; i < n+tickChunk; i++ {
+		ms.Set(key(i), spec)
+		want[key(i)] = true
+	}
+	ms.Remove(key(n + 3))
+	delete(want, key(n+3))
+
+	for tk := 1; tk <= 2; tk++ {
+		clear(rep)
+		ms.tick(context.Background(), sec(float64(2*tk)))
+		got := map[types.NamespacedName]bool{}
+		for k, rs := range rep {
+			if len(rs) != 1 {
+				t.Errorf("tick %d decided %v %d times", tk, k, len(rs))
+			}
+			got[k] = true
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("tick %d decided (-want +got):\n%s", tk, diff)
+		}
+	}
+}

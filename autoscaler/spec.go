@@ -12,11 +12,16 @@ import (
 type Spec struct {
 	// Class is the autoscaler class (KPA unless annotated otherwise).
 	Class string
-	// Metric is MetricConcurrency or MetricRPS.
+	// Metric is MetricConcurrency or MetricRPS for the KPA class; for the HPA
+	// class the metric annotation, MetricCPU when there is none (Knative's
+	// default for the class).
 	Metric string
 	// Algorithm is AlgorithmLinear or AlgorithmWeightedExponential.
 	Algorithm string
-	// TotalValue is the per-pod capacity of the metric ("total").
+	// TotalValue is the per-pod capacity of the metric ("total"). For the
+	// HPA class it is the target annotation as written (a percentage of
+	// the CPU request for MetricCPU, mebibytes for MetricMemory), 0 when
+	// there is none; TargetValue is then the same.
 	TotalValue float64
 	// TargetValue is the per-pod set point: max(0.01, total × utilisation).
 	TargetValue float64
@@ -26,6 +31,10 @@ type Spec struct {
 	TargetBurstCapacity float64
 	// StableWindow is the stable averaging window.
 	StableWindow time.Duration
+	// WindowSet is true when the window annotation sets StableWindow. The
+	// HPA class uses such a window as its stabilisation window, up and down
+	// (Knative's MakeHPA); without one it keeps Kubernetes' defaults.
+	WindowSet bool
 	// PanicWindow is the panic averaging window (see PanicWindowFor).
 	PanicWindow time.Duration
 	// ScaleDownDelay holds scale-downs (0 = none).
@@ -94,6 +103,17 @@ func SpecFromAnnotations(cfg Config, ann map[string]string, containerConcurrency
 	s.PanicWindow = PanicWindowFor(s.StableWindow, st.panicWindowPct)
 	if b := s.BoundedInitialScale(); b != s.InitialScale {
 		s.InitialScaleClampedFrom, s.InitialScale = s.InitialScale, b
+	}
+	if s.Class == ClassHPA {
+		// The HPA reads the metric and target as they are: no utilisation,
+		// no containerConcurrency (Knative's MakeHPA).
+		if _, _, ok := metricRule.lookup(ann); !ok {
+			s.Metric = MetricCPU
+		}
+		if st.targetSet {
+			s.TotalValue, s.TargetValue = st.target, st.target
+		}
+		return s, nil
 	}
 
 	// Total and target (resources/target.go).

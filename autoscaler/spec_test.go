@@ -83,7 +83,7 @@ func TestSpecDerived(t *testing.T) {
 	want := Spec{
 		Class: ClassKPA, Metric: MetricConcurrency, Algorithm: AlgorithmWeightedExponential,
 		TotalValue: 100, TargetValue: 70, PanicThreshold: 1.5, TargetBurstCapacity: 0,
-		StableWindow: 100 * time.Second, PanicWindow: 51 * time.Second, ScaleDownDelay: 10 * time.Second,
+		StableWindow: 100 * time.Second, WindowSet: true, PanicWindow: 51 * time.Second, ScaleDownDelay: 10 * time.Second,
 		MaxScaleUpRate: 1000, MaxScaleDownRate: 2, ActivatorCapacity: 100, ActivationScale: 4,
 		MinScale: 1, MaxScale: 9, InitialScale: 3, EnableScaleToZero: true,
 		ScaleToZeroGracePeriod: 30 * time.Second, ScaleToZeroPodRetentionPeriod: 1500 * time.Millisecond,
@@ -252,5 +252,40 @@ func TestSpecProgressDeadlineFromConfig(t *testing.T) {
 	cfg.ProgressDeadline = -time.Second
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "ProgressDeadline") {
 		t.Errorf("Validate of a negative ProgressDeadline = %v, want an error naming it", err)
+	}
+}
+
+// TestSpecHPAClass: the HPA class reads the target as written (80 is 80 %
+// of the CPU request, not a concurrency of 80 × 0.7), defaults the metric to
+// cpu, and marks an annotated window.
+func TestSpecHPAClass(t *testing.T) {
+	cfg := DefaultConfig()
+	for _, tc := range []struct {
+		name       string
+		ann        map[string]string
+		cc         int64
+		metric     string
+		target     float64
+		windowSet  bool
+		stableWant time.Duration
+	}{
+		{"cpu 80", map[string]string{AnnotationClass: ClassHPA, AnnotationMetric: MetricCPU, AnnotationTarget: "80"}, 10, MetricCPU, 80, false, cfg.StableWindow},
+		{"metric defaults to cpu", map[string]string{AnnotationClass: ClassHPA, AnnotationTarget: "50"}, 0, MetricCPU, 50, false, cfg.StableWindow},
+		{"memory in Mi", map[string]string{AnnotationClass: ClassHPA, AnnotationMetric: MetricMemory, AnnotationTarget: "256"}, 0, MetricMemory, 256, false, cfg.StableWindow},
+		{"no target", map[string]string{AnnotationClass: ClassHPA}, 0, MetricCPU, 0, false, cfg.StableWindow},
+		{"window", map[string]string{AnnotationClass: ClassHPA, AnnotationWindow: "20s"}, 0, MetricCPU, 0, true, 20 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := SpecFromAnnotations(cfg, tc.ann, tc.cc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Class != ClassHPA || s.Metric != tc.metric || s.TargetValue != tc.target || s.TotalValue != tc.target ||
+				s.WindowSet != tc.windowSet || s.StableWindow != tc.stableWant {
+				t.Errorf("got class %s metric %s target %v total %v windowSet %v window %v; want %s %s %v %v %v %v",
+					s.Class, s.Metric, s.TargetValue, s.TotalValue, s.WindowSet, s.StableWindow,
+					ClassHPA, tc.metric, tc.target, tc.target, tc.windowSet, tc.stableWant)
+			}
+		})
 	}
 }

@@ -46,6 +46,20 @@
 //     applied scale, each becoming ready podStartup after it was asked for,
 //     and leave at once on scale-down.
 //
+// An HPA-class trace (annotation autoscaling.knative.dev/class:
+// hpa.autoscaling.knative.dev, metric cpu, the default) is driven by a cpu
+// column instead of concurrency and rps, which it rejects:
+//
+//	{"at": "50s", "cpu": 300}
+//
+// cpu is the revision's total CPU use as a percentage of one pod's CPU
+// request (300 = three pods' worth), in [0, 1e12], shared equally by the
+// ready pods; it is an error in a KPA trace. The target annotation is a
+// percentage of the request (80 when absent, as a Kubernetes HPA without
+// metrics), max-scale and min-scale bound the scale (at least 1), and an
+// annotated window is the stabilisation window both ways (without one,
+// Kubernetes' defaults: up at once, down over 300 s). See Simulate.
+//
 // Unknown fields, values of the wrong JSON type and trailing data are
 // errors. Every error starts with "sim: " and names the field, and for
 // samples the index: "sim: samples[3].at: …".
@@ -62,7 +76,8 @@
 //
 // # Output
 //
-// [WriteJSONLines] writes one line per tick:
+// [WriteJSONLines] writes one line per tick (an HPA tick adds "cpu", the
+// per-pod average, and zeroes the KPA's columns):
 //
 //	{"at":"2s","readyPods":1,"stableConcurrency":10,"panicConcurrency":10,"stableRPS":0,"panicRPS":0,"desired":2,"excessBurstCapacity":-122,"panic":false,"scale":2,"valid":true}
 //
@@ -77,7 +92,7 @@
 //
 // # Shipped traces
 //
-// The package's testdata directory holds four traces; its tests assert
+// The package's testdata directory holds five traces; its tests assert
 // these decisions:
 //
 //   - steady.json: 30 in flight at target 10 from one pod: panic on the
@@ -90,4 +105,8 @@
 //   - scale-down-delay.json: 30 s delay: the scale first drops below 5 at
 //     122 s, 30 s after the undelayed decider last wanted 5 (92 s); without
 //     the delay it drops at 94 s.
+//   - hpa-cpu.json (HPA class, target 80 % CPU): 300 % on one pod scales
+//     to 4 at 60 s; idle from 240 s, the recommendation drops at once and
+//     the scale holds 4 until 525 s (the 300 s down window after the last
+//     recommendation of 4, at 225 s), then 1, never 0.
 package sim

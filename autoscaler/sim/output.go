@@ -23,11 +23,13 @@ type tickJSON struct {
 	Panic               bool    `json:"panic"`
 	Scale               int32   `json:"scale"`
 	Valid               bool    `json:"valid"`
+	// CPU is set on HPA ticks only.
+	CPU *float64 `json:"cpu,omitempty"`
 }
 
 // MarshalJSON encodes t as one object of the output format (see the package
 // doc): At as a duration string such as "2s"; State and ActivatorInPath
-// are left out.
+// are left out; "cpu" follows on an HPA tick only.
 func (t Tick) MarshalJSON() ([]byte, error) {
 	return json.Marshal(tickJSON{
 		At:                  formatAt(t.At),
@@ -41,7 +43,15 @@ func (t Tick) MarshalJSON() ([]byte, error) {
 		Panic:               t.Panic,
 		Scale:               t.Scale,
 		Valid:               t.Valid,
+		CPU:                 cpuOf(t),
 	})
+}
+
+func cpuOf(t Tick) *float64 {
+	if !t.HPA {
+		return nil
+	}
+	return &t.CPU
 }
 
 // UnmarshalJSON decodes what MarshalJSON encodes; State and
@@ -67,6 +77,9 @@ func (t *Tick) UnmarshalJSON(b []byte) error {
 		Panic:               j.Panic,
 		Scale:               j.Scale,
 		Valid:               j.Valid,
+	}
+	if j.CPU != nil {
+		t.HPA, t.CPU = true, *j.CPU
 	}
 	return nil
 }
@@ -95,17 +108,28 @@ func WriteJSONLines(w io.Writer, ticks []Tick) error {
 
 // WriteCSV writes a header and one row per tick: the JSON columns with
 // at_seconds (At in whole seconds) first, then the revision state and
-// activatorInPath. It returns the first write error.
+// activatorInPath, and for HPA ticks (the first tick says) a last column,
+// cpu. It returns the first write error.
 func WriteCSV(w io.Writer, ticks []Tick) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"at_seconds", "readyPods", "stableConcurrency", "panicConcurrency",
-		"stableRPS", "panicRPS", "desired", "excessBurstCapacity", "panic", "scale", "valid", "state", "activatorInPath"})
+	hpaTicks := len(ticks) > 0 && ticks[0].HPA
+	header := []string{"at_seconds", "readyPods", "stableConcurrency", "panicConcurrency",
+		"stableRPS", "panicRPS", "desired", "excessBurstCapacity", "panic", "scale", "valid", "state", "activatorInPath"}
+	if hpaTicks {
+		header = append(header, "cpu")
+	}
+	_ = cw.Write(header)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	i := func(v int32) string { return strconv.Itoa(int(v)) }
 	for _, t := range ticks {
-		_ = cw.Write([]string{strconv.Itoa(int(t.At / time.Second)), i(t.ReadyPods), f(t.StableConcurrency), f(t.PanicConcurrency),
+		row := []string{strconv.Itoa(int(t.At / time.Second)), i(t.ReadyPods), f(t.StableConcurrency), f(t.PanicConcurrency),
 			f(t.StableRPS), f(t.PanicRPS), i(t.Desired), i(t.ExcessBurstCapacity), strconv.FormatBool(t.Panic),
-			i(t.Scale), strconv.FormatBool(t.Valid), t.State.String(), strconv.FormatBool(t.ActivatorInPath)})
+			i(t.Scale), strconv.FormatBool(t.Valid), t.State.String(), strconv.FormatBool(t.ActivatorInPath)}
+		if hpaTicks {
+			row[11] = "" // the KPA's revision state means nothing here
+			row = append(row, f(t.CPU))
+		}
+		_ = cw.Write(row)
 	}
 	cw.Flush()
 	return cw.Error()

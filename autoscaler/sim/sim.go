@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/autoscaler/hpa"
 )
 
 // Tick is one decider run: one output line.
@@ -45,6 +46,13 @@ type Tick struct {
 	// ActivatorInPath is the bounds logic's activator placement (CSV only;
 	// not in the JSON form).
 	ActivatorInPath bool
+	// HPA is true for a tick of an HPA-class trace: CPU is then set and the
+	// KPA's fields (concurrency, RPS, excess burst capacity, panic, state,
+	// activator) are zero.
+	HPA bool
+	// CPU is, on an HPA tick, the ready pods' average CPU use as a
+	// percentage of the request (0 when invalid: no data or no ready pod).
+	CPU float64
 }
 
 // epoch is t = 0: the Unix epoch, so the decider's 2-second
@@ -100,9 +108,19 @@ type run struct {
 // now = t with the ready pods in effect and the bounds logic decides the
 // applied scale, which the simulated pods follow. The result depends only
 // on the trace: the same trace gives the same ticks.
+//
+// An HPA-class trace (annotation autoscaling.knative.dev/class:
+// hpa.autoscaling.knative.dev) runs the HPA instead (package
+// github.com/servekit/servekit/autoscaler/hpa, with hpa.SpecFor): every
+// HPASyncPeriod, at 15 s, 30 s, … Duration, each ready pod uses the
+// sample's CPU divided by the ready pods, and the HPA's decision is
+// applied. Its ticks have HPA set; the scale never drops below one pod.
 func Simulate(tr *Trace) ([]Tick, error) {
 	if err := tr.Validate(); err != nil {
 		return nil, err
+	}
+	if tr.spec().Class == autoscaler.ClassHPA {
+		return simulateHPA(tr)
 	}
 	r := &run{tr: tr, spec: tr.spec(), col: autoscaler.NewCollector(), step: -1}
 	r.col.CreateOrUpdate(simKey, r.spec, epoch)
@@ -201,4 +219,68 @@ func loadAt(tr *Trace, t time.Duration) (float64, float64, bool) {
 		return 0, 0, false
 	}
 	return tr.Samples[i].Concurrency, tr.Samples[i].RPS, true
+}
+
+// HPASyncPeriod is how often the HPA decides in an HPA-class simulation:
+// Kubernetes' default (kube-controller-manager
+// --horizontal-pod-autoscaler-sync-period).
+const HPASyncPeriod = 15 * time.Second
+
+// simulateHPA runs an HPA-class trace: see Simulate.
+func simulateHPA(tr *Trace) ([]Tick, error) {
+	spec := tr.spec()
+	hs, _ := hpa.SpecFor(spec)
+	d, err := hpa.New(hs)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{tr: tr, spec: spec, step: -1, pods: &pods{startup: tr.PodStartup}}
+	// The Deployment starts at its initial scale, at least min and one.
+	scale := max(spec.InitialScale, hs.Min, 1)
+	r.pods.scaleTo(epoch, scale)
+	ticks := make([]Tick, 0, int(tr.Duration/HPASyncPeriod))
+	usages := make([]float64, 0, 16)
+	for t := HPASyncPeriod; t <= tr.Duration; t += HPASyncPeriod {
+		now := epoch.Add(t)
+		r.advance(t)
+		ready := r.readyAt(now)
+		usages = usages[:0]
+		cpu := 0.0
+		valid := r.step >= 0 && !tr.Samples[r.step].NoData && ready > 0
+		if valid {
+			cpu = tr.Samples[r.step].CPU / float64(ready)
+			for range ready {
+				usages = append(usages, cpu)
+			}
+		}
+		// The HPA counts the pods it asked for; those not ready yet have
+		// no usage (see hpa.Decider.Decide).
+		dec := d.Decide(now, scale, usages)
+		scale = dec.Replicas
+		r.pods.scaleTo(now, scale)
+		ticks = append(ticks, Tick{
+			At:        t,
+			ReadyPods: ready,
+			Desired:   dec.Recommendation,
+			Scale:     scale,
+			Valid:     valid,
+			HPA:       true,
+			CPU:       cpu,
+		})
+	}
+	return ticks, nil
+}
+
+// cpuAt returns the cpu step in effect at t, and whether one was recorded.
+func cpuAt(tr *Trace, t time.Duration) (float64, bool) {
+	i, found := slices.BinarySearchFunc(tr.Samples, t, func(s Sample, t time.Duration) int {
+		return cmp.Compare(s.At, t)
+	})
+	if !found {
+		i--
+	}
+	if i < 0 || tr.Samples[i].NoData {
+		return 0, false
+	}
+	return tr.Samples[i].CPU, true
 }

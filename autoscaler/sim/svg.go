@@ -67,6 +67,7 @@ type chart struct {
 	ticks []Tick
 	dur   float64 // seconds
 	rps   bool    // the load axis shows requests per second
+	cpu   bool    // an HPA-class trace: the load axis shows CPU, the stable line the per-pod average
 
 	loadName, loadUnit string
 
@@ -104,8 +105,12 @@ func WriteSVG(w io.Writer, tr *Trace, ticks []Tick, title string) error {
 func newChart(w *bufio.Writer, tr *Trace, ticks []Tick) *chart {
 	c := &chart{w: w, tr: tr, spec: tr.spec(), ticks: ticks, dur: tr.Duration.Seconds()}
 	c.rps = c.spec.Metric == autoscaler.MetricRPS
+	c.cpu = c.spec.Class == autoscaler.ClassHPA
 	c.loadName, c.loadUnit = "concurrency", "concurrency (in-flight requests, revision total)"
-	if c.rps {
+	switch {
+	case c.cpu:
+		c.loadName, c.loadUnit = "CPU %", "CPU, % of one pod's request (revision total)"
+	case c.rps:
 		c.loadName, c.loadUnit = "requests/s", "requests per second (revision total)"
 	}
 	maxLoad, maxPods := 0.0, 1.0
@@ -137,6 +142,9 @@ func (c *chart) yLoad(v float64) float64 { return padT + c.ph - v/c.loadTop*c.ph
 // recorded.
 func (c *chart) loadAt(s int) (float64, bool) {
 	conc, rps, ok := loadAt(c.tr, time.Duration(s)*time.Second)
+	if c.cpu {
+		return cpuAt(c.tr, time.Duration(s)*time.Second)
+	}
 	if c.rps {
 		return rps, ok
 	}
@@ -145,6 +153,9 @@ func (c *chart) loadAt(s int) (float64, bool) {
 
 // stable is the charted metric's stable average at a tick.
 func (c *chart) stable(t Tick) float64 {
+	if c.cpu {
+		return t.CPU
+	}
 	if c.rps {
 		return t.StableRPS
 	}

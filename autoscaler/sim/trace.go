@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/autoscaler/hpa"
 )
 
 // Limits of a trace, so that a typo cannot run for days or allocate a
@@ -19,7 +20,7 @@ const (
 	MaxDuration = 24 * time.Hour
 	// MaxReadyPods bounds Sample.ReadyPods.
 	MaxReadyPods = 1_000_000
-	// MaxLoad bounds Sample.Concurrency and Sample.RPS.
+	// MaxLoad bounds Sample.Concurrency, Sample.RPS and Sample.CPU.
 	MaxLoad = 1e12
 )
 
@@ -55,6 +56,11 @@ type Sample struct {
 	Concurrency float64
 	// RPS is the revision's total requests per second, in [0, MaxLoad].
 	RPS float64
+	// CPU is, for an HPA-class trace, the revision's total CPU use as a
+	// percentage of one pod's CPU request (250 = two and a half pods' worth),
+	// in [0, MaxLoad]; the ready pods share it equally. It must be zero in a
+	// KPA trace, as Concurrency and RPS must be in an HPA trace.
+	CPU float64
 	// ReadyPods is the ready pod count the decider sees while the step
 	// holds, in [0, MaxReadyPods]; it is used only when HasReadyPods.
 	ReadyPods int32
@@ -89,7 +95,14 @@ func (t *Trace) Validate() error {
 	if t.PodStartup < 0 || t.PodStartup > MaxDuration {
 		return fmt.Errorf("sim: podStartup: %v must be in [0s, 24h]", t.PodStartup)
 	}
-	if s := t.spec(); !(s.TargetValue > 0) || math.IsInf(s.TargetValue, 0) {
+	if s := t.spec(); s.Class == autoscaler.ClassHPA {
+		if s.Metric != autoscaler.MetricCPU {
+			return fmt.Errorf("sim: annotations: metric %q: the simulator runs the HPA class on cpu only", s.Metric)
+		}
+		if _, err := hpa.New(hpaSpecOf(s)); err != nil {
+			return fmt.Errorf("sim: annotations: %w", err)
+		}
+	} else if !(s.TargetValue > 0) || math.IsInf(s.TargetValue, 0) {
 		return fmt.Errorf("sim: spec: target %v must be positive; build the spec with autoscaler.SpecFromAnnotations", s.TargetValue)
 	}
 	for i := range t.Samples {
@@ -112,13 +125,23 @@ func (t *Trace) validateSample(i int) error {
 	if i > 0 && s.At <= t.Samples[i-1].At {
 		return fmt.Errorf("sim: %s: %v is not after samples[%d].at (%v)", field("at"), s.At, i-1, t.Samples[i-1].At)
 	}
-	if s.NoData && (s.Concurrency != 0 || s.RPS != 0) {
+	if s.NoData && (s.Concurrency != 0 || s.RPS != 0 || s.CPU != 0) {
 		return errNoDataWithLoad(i)
+	}
+	if t.spec().Class == autoscaler.ClassHPA {
+		if s.Concurrency != 0 {
+			return fmt.Errorf("sim: %s: an HPA-class trace is driven by cpu; concurrency must be absent", field("concurrency"))
+		}
+		if s.RPS != 0 {
+			return fmt.Errorf("sim: %s: an HPA-class trace is driven by cpu; rps must be absent", field("rps"))
+		}
+	} else if s.CPU != 0 {
+		return fmt.Errorf("sim: %s: cpu drives only an HPA-class trace (annotation %s: %s)", field("cpu"), autoscaler.AnnotationClass, autoscaler.ClassHPA)
 	}
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"concurrency", s.Concurrency}, {"rps", s.RPS}} {
+	}{{"concurrency", s.Concurrency}, {"rps", s.RPS}, {"cpu", s.CPU}} {
 		// !(v >= 0) also rejects NaN.
 		if !(f.v >= 0) || f.v > MaxLoad {
 			return fmt.Errorf("sim: %s: %v must be in [0, 1e12]", field(f.name), f.v)
@@ -131,7 +154,7 @@ func (t *Trace) validateSample(i int) error {
 }
 
 func errNoDataWithLoad(i int) error {
-	return fmt.Errorf("sim: samples[%d].noData: noData cannot be combined with concurrency or rps", i)
+	return fmt.Errorf("sim: samples[%d].noData: noData cannot be combined with concurrency, rps or cpu", i)
 }
 
 // checkWholeSeconds rejects a duration with a fractional second.
@@ -157,6 +180,7 @@ type rawSample struct {
 	At          *string  `json:"at"`
 	Concurrency *float64 `json:"concurrency"`
 	RPS         *float64 `json:"rps"`
+	CPU         *float64 `json:"cpu"`
 	ReadyPods   *int64   `json:"readyPods"`
 	NoData      bool     `json:"noData"`
 }
@@ -228,7 +252,7 @@ func decodeSample(i int, data json.RawMessage) (Sample, error) {
 		return Sample{}, err
 	}
 	// Present but zero counts too: the JSON says two contradicting things.
-	if rs.NoData && (rs.Concurrency != nil || rs.RPS != nil) {
+	if rs.NoData && (rs.Concurrency != nil || rs.RPS != nil || rs.CPU != nil) {
 		return Sample{}, errNoDataWithLoad(i)
 	}
 	s := Sample{At: at, NoData: rs.NoData}
@@ -237,6 +261,9 @@ func decodeSample(i int, data json.RawMessage) (Sample, error) {
 	}
 	if rs.RPS != nil {
 		s.RPS = *rs.RPS
+	}
+	if rs.CPU != nil {
+		s.CPU = *rs.CPU
 	}
 	if rs.ReadyPods != nil {
 		n := *rs.ReadyPods
@@ -276,4 +303,10 @@ func parseDuration(field, v string) (time.Duration, error) {
 		return 0, fmt.Errorf("sim: %s: %q is not a duration (want e.g. \"10s\")", field, v)
 	}
 	return d, nil
+}
+
+// hpaSpecOf is the HPA an HPA-class spec runs.
+func hpaSpecOf(s autoscaler.Spec) hpa.Spec {
+	h, _ := hpa.SpecFor(s)
+	return h
 }

@@ -15,6 +15,10 @@
 //     Accept header asks for text (text/plain or application/openmetrics-text, as
 //     Prometheus does); /prometheus always serves the text.
 //
+// Profiling: SERVEKIT_PPROF_ADDR (unset by default), e.g. 127.0.0.1:6060, serves
+// net/http/pprof's /debug/pprof/ there; a host left empty (":6060") means 127.0.0.1.
+// hack/bench and docs/performance.md use it to profile the proxy under load.
+//
 // Trust: set SERVEKIT_PEER_TOKEN to the secret shared with the activator and the
 // kubelet probe, or SERVEKIT_TRUST_KNATIVE_HEADERS=true next to Knative's activator.
 package main
@@ -25,11 +29,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"go.opencensus.io/stats/view"
 
@@ -82,6 +89,13 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		{queue.EnvAdminPort, net.JoinHostPort(adminHost, strconv.Itoa(env.AdminPort))},
 		{queue.EnvMetricsPort, net.JoinHostPort(metricsHost, strconv.Itoa(env.MetricsPort))},
 	}
+	if a := getenv(envPprofAddr); a != "" {
+		_, stopPprof, err := servePprof(a, logger)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	var lns [3]net.Listener
 	for i, a := range addrs {
 		ln, err := net.Listen("tcp", a.addr)
@@ -118,4 +132,36 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 // (Knative's autoscaler asks for application/protobuf).
 func wantsText(accept string) bool {
 	return strings.Contains(accept, "text/plain") || strings.Contains(accept, "application/openmetrics-text")
+}
+
+// envPprofAddr names the optional profiling listener's address.
+const envPprofAddr = "SERVEKIT_PPROF_ADDR"
+
+// servePprof serves net/http/pprof on addr (host defaulting to 127.0.0.1) until the
+// returned stop is called, and returns the address it listens on; stop closes the
+// server and waits for its goroutine.
+func servePprof(addr string, logger *slog.Logger) (bound string, stop func(), err error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %q is not host:port", envPprofAddr, addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: listening on %s: %w", envPprofAddr, addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// No WriteTimeout: /debug/pprof/profile?seconds=N answers after N seconds.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	logger.Info("queue-proxy: pprof", "address", ln.Addr().String())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(ln) })
+	return ln.Addr().String(), func() { _ = srv.Close(); wg.Wait() }, nil
 }

@@ -123,3 +123,30 @@ func TestRunServes(t *testing.T) {
 		t.Fatal("run did not return")
 	}
 }
+
+func TestServePprof(t *testing.T) {
+	for _, bad := range []string{"6060", "127.0.0.1:x"} {
+		if _, _, err := servePprof(bad, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), envPprofAddr) {
+			t.Errorf("servePprof(%q) = %v, want an error naming %s", bad, err, envPprofAddr)
+		}
+	}
+	addr, stop, err := servePprof(":0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if host, _, _ := net.SplitHostPort(addr); host != "127.0.0.1" {
+		t.Errorf("an empty host bound %s, want 127.0.0.1", addr)
+	}
+	c := &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http://" + addr + "/debug/pprof/allocs?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "heap profile") {
+		t.Errorf("GET /debug/pprof/allocs = %d %.100q, want 200 and a heap profile", resp.StatusCode, body)
+	}
+}

@@ -1,6 +1,7 @@
 // Command scalesim replays a load trace through servekit's autoscaler
-// (metric windows, KPA decider, scale bounds and scale to zero) exactly as
-// the platform runs it, and prints every decision. It is a thin wrapper
+// (metric windows, KPA decider, scale bounds and scale to zero; or, for an
+// HPA-class trace with a cpu column, the HPA's algorithm) exactly as the
+// platform runs it, and prints every decision. It is a thin wrapper
 // around package github.com/servekit/servekit/autoscaler/sim, whose doc
 // specifies the trace format, the simulated clock and the output.
 //

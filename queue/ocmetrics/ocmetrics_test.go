@@ -26,6 +26,13 @@ func TestReporter(t *testing.T) {
 
 	r.ReportRequest(queue.RequestReport{Code: 200, Latency: 20 * time.Millisecond, BreakerWait: 5 * time.Millisecond, QueueDepth: 3})
 	r.ReportRequest(queue.RequestReport{Code: 200, Latency: 40 * time.Millisecond, QueueDepth: 1, Proxied: true})
+	// The tags of a code already seen come from the reporter's cache; 0 (nothing
+	// written) and codes outside 100–599 are class 0xx.
+	r.ReportRequest(queue.RequestReport{Code: 200, Latency: 10 * time.Millisecond, QueueDepth: 2})
+	r.ReportRequest(queue.RequestReport{Code: 0, Latency: time.Millisecond})
+	r.ReportRequest(queue.RequestReport{Code: 0, Latency: time.Millisecond, Proxied: true})
+	r.ReportRequest(queue.RequestReport{Code: 0, Latency: time.Millisecond, Proxied: true})
+	r.ReportRequest(queue.RequestReport{Code: 700, Latency: time.Millisecond})
 	r.ReportRequest(queue.RequestReport{Code: 503, Latency: time.Millisecond, QueueDepth: 22})
 
 	counts := map[string]int64{}
@@ -41,8 +48,11 @@ func TestReporter(t *testing.T) {
 		counts[key] = row.Data.(*view.CountData).Value
 	}
 	want := map[string]int64{
-		"proxied=false response_code=200 response_code_class=2xx ": 1,
+		"proxied=false response_code=200 response_code_class=2xx ": 2,
 		"proxied=true response_code=200 response_code_class=2xx ":  1,
+		"proxied=false response_code=0 response_code_class=0xx ":   1,
+		"proxied=true response_code=0 response_code_class=0xx ":    2,
+		"proxied=false response_code=700 response_code_class=0xx ": 1,
 		"proxied=false response_code=503 response_code_class=5xx ": 1,
 	}
 	if diff := cmp.Diff(want, counts); diff != "" {
@@ -61,8 +71,8 @@ func TestReporter(t *testing.T) {
 		t.Fatalf("breaker wait rows = %v, %v", rows, err)
 	}
 	d := rows[0].Data.(*view.DistributionData)
-	if d.Count != 3 || d.Max != 5 {
-		t.Errorf("breaker wait count %d max %v, want 3 and 5 ms", d.Count, d.Max)
+	if d.Count != 8 || d.Max != 5 {
+		t.Errorf("breaker wait count %d max %v, want 8 and 5 ms", d.Count, d.Max)
 	}
 }
 

@@ -153,18 +153,43 @@ func (r *Revision) SetAddresses(addrs []string) {
 // The queue proxy waits as long for the app; the activator, too.
 const ExpectContinueTimeout = 2 * time.Second
 
-type ctxKey int
+// request is everything the ingress keeps about one request, in one allocation: it
+// is the request's context on the way to the pod or the activator (Value answers
+// stateKey with it and asks the client's context for anything else, so deadlines and
+// cancellation are the client's), the status-recording writer, the body wrapper, and
+// the backing array of the header values the proxy sets. Knative's ingress and
+// httputil's SetXForwarded spend a context.WithValue, a writer and a slice per item.
+type request struct {
+	context.Context // the client's request context
 
-const (
-	revKey  ctxKey = iota // activator.RevisionKey for the activator's resolver
-	podKey                // string: the pod address for the direct proxy
-	infoKey               // *requestInfo
-)
-
-// requestInfo carries what the ingress learned about a request to its report.
-type requestInfo struct {
+	sw   statusWriter
+	body clientBody // the request's body, when it has one
+	// viaActivator is set when the request went (or was handed) to the activator.
 	viaActivator bool
-	body         clientBody // the request's body, when it has one
+	rev          activator.RevisionKey // for the activator's resolver (ResolveRevision)
+	pod          string                // the pod address for the direct proxy
+	// vals backs the values of X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto
+	// and an empty User-Agent, each a one-element slice of it (rewrite).
+	vals [4]string
+}
+
+// stateKey is the context key under which a request's context answers itself.
+type stateKey struct{}
+
+// Value returns the request itself for stateKey, and the client context's value
+// for any other key.
+func (s *request) Value(key any) any {
+	if _, ok := key.(stateKey); ok {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+// requestOf returns the ingress's state of r, nil for a request that did not come
+// through an Ingress.
+func requestOf(r *http.Request) *request {
+	s, _ := r.Context().Value(stateKey{}).(*request)
+	return s
 }
 
 // clientBody is a request's body as the ingress passes it on. It records whether
@@ -185,14 +210,14 @@ func (b *clientBody) Read(p []byte) (int, error) {
 
 func (b *clientBody) Close() error { return b.rc.Close() }
 
-// withContext returns r with ctx, and with its body wrapped in info.body. Only the
-// copy gets the wrapper: the server must keep its own body (for "Expect:
+// outgoing returns r with s as its context, and with its body wrapped in s.body.
+// Only the copy gets the wrapper: the server must keep its own body (for "Expect:
 // 100-continue" and for draining it after the handler).
-func withContext(ctx context.Context, r *http.Request, info *requestInfo) *http.Request {
-	out := r.WithContext(ctx)
+func (s *request) outgoing(r *http.Request) *http.Request {
+	out := r.WithContext(s)
 	if r.Body != nil && r.Body != http.NoBody {
-		info.body.rc = r.Body
-		out.Body = &info.body
+		s.body.rc = r.Body
+		out.Body = &s.body
 	}
 	return out
 }
@@ -237,16 +262,40 @@ func New(o Options) (*Ingress, error) {
 
 func (in *Ingress) newProxy(tr http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme = "http"
-			pr.Out.URL.Host = pr.In.Context().Value(podKey).(string)
-			pr.Out.Host = pr.In.Host
-			pr.SetXForwarded()
-		},
+		Rewrite:      rewrite,
 		Transport:    tr,
 		ErrorHandler: in.directError,
 		ErrorLog:     log.New(io.Discard, "", 0),
 		BufferPool:   queue.BufferPool{},
+	}
+}
+
+// rewrite points the outgoing request at the pod and sets the X-Forwarded headers
+// as httputil.ProxyRequest.SetXForwarded does (the proxy has removed the client's
+// before Rewrite runs), and an empty User-Agent when the client sent none (what the
+// proxy would otherwise set after Rewrite), with the values in the request's own
+// array rather than a new slice each.
+func rewrite(pr *httputil.ProxyRequest) {
+	s := pr.In.Context().Value(stateKey{}).(*request)
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = s.pod
+	pr.Out.Host = pr.In.Host
+	h := pr.Out.Header
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		s.vals[0] = ip
+		h["X-Forwarded-For"] = s.vals[0:1:1]
+	} else {
+		delete(h, "X-Forwarded-For")
+	}
+	s.vals[1] = pr.In.Host
+	h["X-Forwarded-Host"] = s.vals[1:2:2]
+	s.vals[2] = "http"
+	if pr.In.TLS != nil {
+		s.vals[2] = "https"
+	}
+	h["X-Forwarded-Proto"] = s.vals[2:3:3]
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = s.vals[3:4:4] // "": net/http then sends no User-Agent
 	}
 }
 
@@ -266,11 +315,11 @@ func (in *Ingress) CloseIdleConnections() {
 // choose one. A request that did not come through an Ingress gets
 // activator.ErrUnknownRevision.
 func ResolveRevision(r *http.Request) (activator.RevisionKey, error) {
-	k, ok := r.Context().Value(revKey).(activator.RevisionKey)
-	if !ok {
+	s := requestOf(r)
+	if s == nil {
 		return activator.RevisionKey{}, activator.ErrUnknownRevision
 	}
-	return k, nil
+	return s.rev, nil
 }
 
 // statusWriter records the status code for the request report. Unwrap keeps
@@ -348,12 +397,12 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rev := p.Pick()
 	key := types.NamespacedName{Namespace: p.Namespace(), Name: rev}
-	sw := &statusWriter{ResponseWriter: w}
-	info := &requestInfo{}
-	in.serveRevision(sw, r, key, info)
+	s := &request{Context: r.Context()}
+	s.sw.ResponseWriter = w
+	in.serveRevision(r, key, s)
 	in.reporter.ReportRequest(RequestReport{
 		Namespace: key.Namespace, Route: p.Route(), Revision: rev,
-		Code: sw.code, Latency: time.Since(start), ViaActivator: info.viaActivator,
+		Code: s.sw.code, Latency: time.Since(start), ViaActivator: s.viaActivator,
 	})
 }
 
@@ -367,28 +416,26 @@ func isUpgrade(r *http.Request) bool {
 func quote(s string) string { return "\"" + s + "\"" }
 
 // serveRevision sends the request to one of the revision's pods, or to the activator.
-func (in *Ingress) serveRevision(w http.ResponseWriter, r *http.Request, key types.NamespacedName, info *requestInfo) {
+func (in *Ingress) serveRevision(r *http.Request, key types.NamespacedName, s *request) {
 	dp := in.revision(key)
 	if dp == nil {
-		http.Error(w, "servekit: revision "+key.String()+" is not known", http.StatusServiceUnavailable)
+		http.Error(&s.sw, "servekit: revision "+key.String()+" is not known", http.StatusServiceUnavailable)
 		return
 	}
-	ctx := context.WithValue(r.Context(), infoKey, info)
+	s.rev = dp.key
 	if dp.serve.Load() {
 		if addrs := *dp.addrs.Load(); len(addrs) > 0 {
-			addr := addrs[int(dp.next.Add(1)%uint64(len(addrs)))]
-			ctx = context.WithValue(ctx, podKey, addr)
-			ctx = context.WithValue(ctx, revKey, dp.key)
+			s.pod = addrs[int(dp.next.Add(1)%uint64(len(addrs)))]
 			proxy := in.direct
 			if dp.h2c.Load() && !isUpgrade(r) {
 				proxy = in.directH2C
 			}
-			proxy.ServeHTTP(w, withContext(ctx, r, info))
+			proxy.ServeHTTP(&s.sw, s.outgoing(r))
 			return
 		}
 	}
-	info.viaActivator = true
-	in.act.ServeHTTP(w, withContext(context.WithValue(ctx, revKey, dp.key), r, info))
+	s.viaActivator = true
+	in.act.ServeHTTP(&s.sw, s.outgoing(r))
 }
 
 // directError handles a failed direct request: when nothing could be sent (the pod
@@ -397,7 +444,8 @@ func (in *Ingress) serveRevision(w http.ResponseWriter, r *http.Request, key typ
 // client's body could not be read, the client is at fault: 400 (413 past a
 // http.MaxBytesReader limit), and nothing when it went away. Otherwise 502.
 func (in *Ingress) directError(w http.ResponseWriter, r *http.Request, err error) {
-	if info, ok := r.Context().Value(infoKey).(*requestInfo); ok && info.body.failed.Load() {
+	s := requestOf(r)
+	if s != nil && s.body.failed.Load() {
 		var mbe *http.MaxBytesError
 		switch {
 		case r.Context().Err() != nil:
@@ -412,8 +460,8 @@ func (in *Ingress) directError(w http.ResponseWriter, r *http.Request, err error
 	var op *net.OpError
 	noBody := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
 	if errors.As(err, &op) && op.Op == "dial" && noBody && r.Context().Err() == nil {
-		if info, ok := r.Context().Value(infoKey).(*requestInfo); ok {
-			info.viaActivator = true
+		if s != nil {
+			s.viaActivator = true
 		}
 		in.act.ServeHTTP(w, r)
 		return

@@ -26,8 +26,12 @@ const (
 	ReasonLatestCreatedFailed = "LatestCreatedFailed"
 	ReasonLatestReadyFailed   = "LatestReadyFailed"
 	// ReasonInternalError (Warning) is recorded on an object whose write to the
-	// API server fails, once per new error message.
+	// API server fails, once per new error message; on a Revision also when the
+	// backend fails to apply its Deployment or Service.
 	ReasonInternalError = "InternalError"
+	// ReasonRevisionReady (Normal) is recorded on a Revision when its Ready
+	// condition becomes True (it was not True in the status last written).
+	ReasonRevisionReady = "RevisionReady"
 )
 
 // recordCreated records that the store created child, on its parent (the API
@@ -61,15 +65,38 @@ func ownerRefOf(ref Ref, child *unstructured.Unstructured) Ref {
 	return Ref{}
 }
 
-// recordStatusChange records the Events of a Configuration whose status went from
-// prev (an unstructured status, as last written or stored) to next: Knative's
-// ConfigurationReady, LatestReadyUpdate, LatestCreatedFailed and LatestReadyFailed.
-// Only a change records: the same status written again (a resync, a restarted
-// controller) records nothing.
+// recordStatusChange records the Events of an object whose status went from prev
+// (an unstructured status, as last written or stored) to next: Knative's
+// ConfigurationReady, LatestReadyUpdate, LatestCreatedFailed and LatestReadyFailed
+// on a Configuration, RevisionReady on a Revision. Only a change records: the same
+// status written again (a resync, a restarted controller) records nothing.
 func (s *Store) recordStatusChange(ref Ref, cur *unstructured.Unstructured, prev, next any) {
-	if s.opts.Recorder == nil || ref.Resource != ConfigurationsGVR.Resource {
+	if s.opts.Recorder == nil {
 		return
 	}
+	switch ref.Resource {
+	case ConfigurationsGVR.Resource:
+		s.recordConfigurationChange(cur, prev, next)
+	case RevisionsGVR.Resource:
+		// Knative's revision reconciler: when a reconcile finds the Revision
+		// Ready and it was not before. (It records nothing when it stops being
+		// ready, and only logs the Deployment, PodAutoscaler and image cache it
+		// creates.)
+		readyStatus := func(st any) any {
+			if c := storedCondition(st, string(v1.ConditionReady)); c != nil {
+				return c["status"]
+			}
+			return nil
+		}
+		if readyStatus(next) == "True" && readyStatus(prev) != "True" {
+			s.opts.Recorder.Event(cur, corev1.EventTypeNormal, ReasonRevisionReady, "Revision becomes ready upon all resources being ready")
+		}
+	}
+}
+
+// recordConfigurationChange records the Events of a Configuration's status change
+// (see recordStatusChange).
+func (s *Store) recordConfigurationChange(cur *unstructured.Unstructured, prev, next any) {
 	str := func(st any, key string) string {
 		m, _ := st.(map[string]any)
 		v, _ := m[key].(string)

@@ -85,6 +85,42 @@ func TestRecordStatusChange(t *testing.T) {
 	}
 }
 
+// TestRecordRevisionReady: a Revision records Knative's RevisionReady when its
+// Ready condition becomes True, once: not when it stays True (a resync, a
+// restarted controller that finds it Ready), not when it stops being ready.
+func TestRecordRevisionReady(t *testing.T) {
+	const at = "2026-01-01T00:00:00Z"
+	const readyEvent = "Normal RevisionReady Revision becomes ready upon all resources being ready"
+	for _, tc := range []struct {
+		name       string
+		prev, next map[string]any
+		want       []string
+	}{
+		{name: "unknown to true", prev: statusOf(cond("Ready", "Unknown", "Deploying", at)), next: statusOf(cond("Ready", "True", "", at)), want: []string{readyEvent}},
+		{name: "no status yet to true", prev: nil, next: statusOf(cond("Ready", "True", "", at)), want: []string{readyEvent}},
+		{name: "false to true", prev: statusOf(cond("Ready", "False", "ProgressDeadlineExceeded", at)), next: statusOf(cond("Ready", "True", "", at)), want: []string{readyEvent}},
+		{name: "true again", prev: statusOf(cond("Ready", "True", "", at)), next: statusOf(cond("Ready", "True", "", at))},
+		{name: "true to false", prev: statusOf(cond("Ready", "True", "", at)), next: statusOf(cond("Ready", "False", "ProgressDeadlineExceeded", at))},
+		{name: "unknown again", prev: statusOf(cond("Ready", "Unknown", "Deploying", at)), next: statusOf(cond("Ready", "Unknown", "Deploying", at))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := record.NewFakeRecorder(10)
+			s := &Store{opts: Options{Recorder: rec}}
+			cur := &unstructured.Unstructured{}
+			cur.SetAPIVersion("serving.knative.dev/v1")
+			cur.SetKind("Revision")
+			var prev any
+			if tc.prev != nil {
+				prev = tc.prev
+			}
+			s.recordStatusChange(Ref{Resource: RevisionsGVR.Resource, Namespace: "default", Name: "c-00001"}, cur, prev, tc.next)
+			if diff := cmp.Diff(tc.want, drain(rec)); diff != "" {
+				t.Errorf("Events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestRecordErrorOncePerMessage: a failing write records InternalError on the
 // object once per message, not once per retry; a success forgets it.
 func TestRecordErrorOncePerMessage(t *testing.T) {

@@ -106,8 +106,9 @@ type Options struct {
 	// Recorder, if not nil, receives Knative's Events (see events.go): Created on
 	// a Service for its Configuration and Route and on a Configuration for its
 	// Revision, ConfigurationReady, LatestReadyUpdate, LatestCreatedFailed and
-	// LatestReadyFailed on a Configuration, InternalError on an object whose write
-	// fails; each once per change, never per resync. Nil records none.
+	// LatestReadyFailed on a Configuration, RevisionReady on a Revision,
+	// InternalError on an object whose write (or, for a Revision, whose backend
+	// apply) fails; each once per change, never per resync. Nil records none.
 	Recorder record.EventRecorder
 }
 
