@@ -137,8 +137,11 @@ type revState struct {
 	haveResult bool
 	everReady  bool
 	applyErr   error
-	ready      string // last logged Ready status, for state-change lines
-	dp         *ingress.Revision
+	// hpa: the revision's autoscaling class is the HPA, run by the backend
+	// (runtime.HPAScaler); the KPA never sees it.
+	hpa   bool
+	ready string // last logged Ready status, for state-change lines
+	dp    *ingress.Revision
 }
 
 // New returns a Controller configured by o.

@@ -327,7 +327,7 @@ func (c *Controller) reportRevisionLocked(key types.NamespacedName, st *revState
 	c.reporter.ReportRevision(RevisionReport{
 		Key:             key,
 		Service:         c.mu.revs[key].Labels[serving.ServiceLabelKey],
-		DesiredPods:     int(st.result.Replicas),
+		DesiredPods:     int(c.desiredLocked(st)),
 		ReadyPods:       ready,
 		Panic:           c.panicking(key),
 		ActivatorInPath: st.dp.ActivatorInPath(),
@@ -434,16 +434,59 @@ func (c *Controller) addRevisionLocked(key types.NamespacedName, rev *v1.Revisio
 		c.log.Error("revision: backend cannot run it", "revision", key.String(), "err", err)
 		return
 	}
-	c.scaler.Set(key, spec)
-	// Start at the initial scale at once rather than at the next autoscaler tick.
-	if err := c.backend.Scale(key, int(spec.InitialScale)); err != nil {
-		c.log.Error("revision: scale", "revision", key.String(), "err", err)
+	if err := c.autoscaleLocked(st, true); err != nil {
+		st.applyErr = err
+		c.log.Error("revision: backend cannot scale it", "revision", key.String(), "err", err)
+		return
 	}
 	if restored {
 		c.log.Info("revision restored", "revision", key.String(), "initialScale", spec.InitialScale)
 		return
 	}
 	c.log.Info("revision created", "revision", key.String(), "initialScale", spec.InitialScale)
+}
+
+// autoscaleLocked hands a revision's autoscaling spec to its autoscaler: the KPA
+// (the MultiScaler), which with initial also applies the initial scale at once
+// rather than at its next tick; or, for the HPA class, the backend's HPA
+// (runtime.HPAScaler), which starts and scales the pods itself, never to zero, with
+// the activator out of the path (Knative's SKS Serve mode; with no ready pod yet the
+// ingress still sends requests through the activator).
+func (c *Controller) autoscaleLocked(st *revState, initial bool) error {
+	key := st.key
+	if st.spec.Class == autoscaler.ClassHPA {
+		hs, ok := c.backend.(runtime.HPAScaler)
+		if !ok {
+			return fmt.Errorf("controller: the runtime does not run the HPA autoscaling class (%s: %s)", autoscaler.AnnotationClass, autoscaler.ClassHPA)
+		}
+		st.hpa = true
+		st.dp.SetActivatorInPath(false)
+		return hs.SetHPA(key, st.spec)
+	}
+	c.scaler.Set(key, st.spec)
+	if initial {
+		if err := c.backend.Scale(key, int(st.spec.InitialScale)); err != nil {
+			c.log.Error("revision: scale", "revision", key.String(), "err", err)
+		}
+	}
+	return nil
+}
+
+// desiredLocked is the replica count a revision's autoscaler asks for: the KPA's
+// last result (the initial scale before one), or the backend HPA's.
+func (c *Controller) desiredLocked(st *revState) int32 {
+	if st.hpa {
+		if hs, ok := c.backend.(runtime.HPAScaler); ok {
+			if d := hs.HPAStatus(st.key).DesiredReplicas; d > 0 {
+				return d
+			}
+		}
+		return max(st.spec.InitialScale, st.spec.BoundedMin(), 1)
+	}
+	if !st.haveResult {
+		return st.spec.InitialScale
+	}
+	return st.result.Replicas
 }
 
 // putRevisionLocked stores a revision and indexes it by its Configuration.
@@ -508,9 +551,10 @@ func (c *Controller) updateReachabilityLocked(key types.NamespacedName, rev *v1.
 	reachable := rev.Labels[serving.RoutingStateLabelKey] != serving.RoutingStateReserve
 	if reachable != st.reachable {
 		st.reachable = reachable
-		spec := st.spec
-		spec.Reachable = reachable
-		c.scaler.Set(key, spec)
+		st.spec.Reachable = reachable
+		if err := c.autoscaleLocked(st, false); err != nil {
+			c.log.Error("revision: autoscaling", "revision", key.String(), "err", err)
+		}
 	}
 }
 
@@ -555,10 +599,7 @@ func (c *Controller) revisionStatusLocked(key types.NamespacedName, rev *v1.Revi
 			lastExit = p.LastExit
 		}
 	}
-	desired := int32(st.result.Replicas)
-	if !st.haveResult {
-		desired = st.spec.InitialScale
-	}
+	desired := c.desiredLocked(st)
 	rs.DesiredReplicas = &desired
 	a := int32(actual)
 	rs.ActualReplicas = &a

@@ -30,9 +30,16 @@ func (c *Controller) SetAutoscalerConfig(cfg autoscaler.Config) {
 		}
 		spec := c.autoscalingSpecLocked(key, rev)
 		spec.Reachable = st.reachable
+		if spec.Class != st.spec.Class {
+			// A new pod-autoscaler-class applies to new revisions: a running
+			// one keeps the autoscaler it started with.
+			continue
+		}
 		st.spec = spec
 		if st.applyErr == nil {
-			c.scaler.Set(key, spec)
+			if err := c.autoscaleLocked(st, false); err != nil {
+				c.log.Error("revision: autoscaling", "revision", key.String(), "err", err)
+			}
 		}
 	}
 	c.resyncAllLocked() // progress deadlines, status
@@ -123,12 +130,12 @@ func (c *Controller) RetryFailedRevisions() {
 			st.applyErr = err
 			continue
 		}
+		if err := c.autoscaleLocked(st, true); err != nil {
+			st.applyErr = err
+			continue
+		}
 		st.applyErr = nil
 		c.mu.dirty.revs.add(key)
-		c.scaler.Set(key, st.spec)
-		if err := c.backend.Scale(key, int(st.spec.InitialScale)); err != nil {
-			c.log.Error("revision: scale", "revision", key.String(), "err", err)
-		}
 		c.log.Info("revision: the backend runs it now", "revision", key.String(), "initialScale", st.spec.InitialScale)
 	}
 	c.kick()

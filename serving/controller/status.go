@@ -10,7 +10,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/serving"
+	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
 
@@ -74,6 +76,11 @@ type RevisionStatus struct {
 	ActualPods int `json:"actualPods"`
 	// ActivatorInPath is Knative's SKS proxy mode.
 	ActivatorInPath bool `json:"activatorInPath"`
+	// Autoscaler is the autoscaling class when it is not the KPA
+	// (hpa.autoscaling.knative.dev: the runtime's HPA scales the revision);
+	// AutoscalerMessage says why that HPA cannot measure or scale it.
+	Autoscaler        string `json:"autoscaler,omitempty"`
+	AutoscalerMessage string `json:"autoscalerMessage,omitempty"`
 	// Ready is the Ready condition; Reason and Message say why when it is not True.
 	Ready   bool   `json:"ready"`
 	Reason  string `json:"reason,omitempty"`
@@ -174,11 +181,14 @@ func (c *Controller) revisionStatusViewLocked(key types.NamespacedName) Revision
 		rs.Reason, rs.Message = cond.Reason, cond.Message
 	}
 	if st := c.mu.state[key]; st != nil {
-		rs.DesiredScale = int(st.spec.InitialScale)
-		if st.haveResult {
-			rs.DesiredScale = int(st.result.Replicas)
-		}
+		rs.DesiredScale = int(c.desiredLocked(st))
 		rs.ActivatorInPath = st.dp.ActivatorInPath()
+		if st.hpa {
+			rs.Autoscaler = autoscaler.ClassHPA
+			if hs, ok := c.backend.(runtime.HPAScaler); ok {
+				rs.AutoscalerMessage = hs.HPAStatus(key).Message
+			}
+		}
 	}
 	for _, p := range c.backend.Pods(key) {
 		ps := PodStatus{Name: p.Name, Ready: p.Ready && !p.Terminating, Pending: p.Pending, Terminating: p.Terminating,

@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/autoscaler/metrics"
 	v1 "github.com/servekit/servekit/serving/v1"
 )
@@ -44,6 +45,37 @@ type Backend interface {
 // reason RuntimeError and the error as message.
 type RevisionErrorer interface {
 	RevisionError(key types.NamespacedName) error
+}
+
+// HPAScaler is implemented by a Backend that runs Knative's HPA autoscaling class
+// (autoscaling.knative.dev/class: hpa.autoscaling.knative.dev) itself: on a
+// cluster a HorizontalPodAutoscaler object, on the local runtime the same algorithm
+// (package autoscaler/hpa) on the pods' CPU or memory. For a revision of that class
+// the controller calls SetHPA after Apply, and again whenever the revision's
+// autoscaling spec changes (config-autoscaler, reachability), and never Scale: the
+// KPA does not decide for it, the activator stays out of its path once it has ready
+// pods, and it is never scaled to zero. A Backend that does not implement HPAScaler
+// cannot run the class: the controller reports such a revision failed.
+type HPAScaler interface {
+	// SetHPA hands the scale of revision key (already applied) to the backend's
+	// HPA, with its autoscaling spec (Class autoscaler.ClassHPA; Metric, TargetValue,
+	// MinScale, MaxScale, StableWindow/WindowSet and InitialScale are read, see
+	// autoscaler/hpa.SpecFor). The error says what the backend cannot scale (e.g.
+	// the cpu metric without a CPU request); the controller reports it in the
+	// revision's status as it reports an error of Apply.
+	SetHPA(key types.NamespacedName, spec autoscaler.Spec) error
+	// HPAStatus returns what the backend's HPA last decided for the revision.
+	HPAStatus(key types.NamespacedName) HPAStatus
+}
+
+// HPAStatus is the state of a revision's HPA.
+type HPAStatus struct {
+	// DesiredReplicas is the replica count the HPA last asked for; 0 when it has not
+	// decided yet (or the backend does not know).
+	DesiredReplicas int32
+	// Message says why the HPA cannot measure or scale the revision (e.g. "cpu
+	// metrics are unavailable on darwin"); empty when it can.
+	Message string
 }
 
 // Pod is one pod of a revision as the controller sees it.

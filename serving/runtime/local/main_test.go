@@ -38,11 +38,14 @@ func TestMain(m *testing.M) {
 // helperMain is the pod program used by the tests:
 //   - "serve": answers every request with its Knative env vars; /slow?d=... waits.
 //   - "crash": exits with status 3 at once.
+//   - "burn": serves, and keeps a CPU busy while the file $BURN exists.
 //   - "fork": starts a grandchild (sleep) whose pid it writes to $PIDFILE, then serves.
 func helperMain(mode string) {
 	switch mode {
 	case "crash":
 		os.Exit(3)
+	case "burn":
+		go burnWhileFileExists(os.Getenv("BURN"))
 	case "fork":
 		c := exec.Command("sleep", "1000")
 		if err := c.Start(); err != nil {
@@ -96,6 +99,18 @@ func helperMain(mode string) {
 	}()
 	_ = srv.Serve(ln)
 	os.Exit(0)
+}
+
+// burnWhileFileExists keeps a CPU busy while the file exists (the HPA tests' load).
+func burnWhileFileExists(path string) {
+	for {
+		if _, err := os.Stat(path); err != nil {
+			time.Sleep(100 * time.Millisecond) // idle: check again later
+			continue
+		}
+		for end := time.Now().Add(20 * time.Millisecond); time.Now().Before(end); {
+		}
+	}
 }
 
 // grpcHealthHandler serves grpc.health.v1.Health/Check as a gRPC server does

@@ -49,7 +49,8 @@ type Options struct {
 	NewFront func(FrontConfig) (Front, error)
 	// PeerToken is handed to every Front (see queue.ProxyOptions.PeerToken).
 	PeerToken string
-	// Clock times restart back-off. Nil means the real clock.
+	// Clock times restart back-off and the HPA's sync period. Nil means the real
+	// clock.
 	Clock clock.Clock
 	// RestartBackoff is the wait before the first restart of a crashed process; it
 	// doubles per consecutive crash up to MaxRestartBackoff. Zero means 250ms.
@@ -74,6 +75,10 @@ type Options struct {
 	// Logger receives pod lifecycle events (started, ready, crashed, stopped). Nil
 	// means discard.
 	Logger *slog.Logger
+	// HPASyncPeriod is how often the runtime's HPA measures and scales the
+	// revisions of the HPA class (see SetHPA). Zero means 15s, Kubernetes' default
+	// (--horizontal-pod-autoscaler-sync-period).
+	HPASyncPeriod time.Duration
 	// MaxPods is the most pod processes the runtime runs at once, across all
 	// revisions, terminating pods included. A pod asked for beyond it is not
 	// started: it is listed as PodPending, with the reason, and starts when
@@ -194,6 +199,8 @@ type revision struct {
 	leaving []*pod // pods draining or stopping
 	nextID  int
 	deleted bool
+	// hpa is the revision's HPA (SetHPA); nil for a revision the controller scales.
+	hpa *hpaState
 }
 
 // podSpec is what the runtime needs from a Revision to start its pods.
@@ -203,6 +210,9 @@ type podSpec struct {
 	dir    string
 	front  FrontConfig // without UserAddr and Pod
 	probes probeSet
+	// cpuRequest is the container's resources.requests.cpu in cores (0: none),
+	// what the HPA's cpu target is a percentage of.
+	cpuRequest float64
 }
 
 // New returns a Runtime with opts.
@@ -227,6 +237,9 @@ func New(opts Options) (*Runtime, error) {
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 30 * time.Second
+	}
+	if opts.HPASyncPeriod <= 0 {
+		opts.HPASyncPeriod = DefaultHPASyncPeriod
 	}
 	r := &Runtime{opts: opts, clock: opts.Clock, logger: opts.Logger}
 	r.imageMap.Store(&opts.ImageMap)
@@ -279,7 +292,10 @@ func (r *Runtime) Run(ctx context.Context, notify func(types.NamespacedName)) er
 	}
 	r.mu.Unlock()
 
+	var wg sync.WaitGroup
+	wg.Go(func() { r.hpaLoop(ctx) })
 	<-ctx.Done()
+	wg.Wait()
 	r.mu.Lock()
 	r.mu.stopped = true
 	r.mu.Unlock()
@@ -611,7 +627,11 @@ func (r *Runtime) specFor(rev *v1.Revision) (podSpec, error) {
 	if err != nil {
 		return podSpec{}, fmt.Errorf("local: revision %s/%s: %w", rev.Namespace, rev.Name, err)
 	}
-	return podSpec{argv: argv, env: env, dir: c.WorkingDir, front: fc, probes: probes}, nil
+	ps := podSpec{argv: argv, env: env, dir: c.WorkingDir, front: fc, probes: probes}
+	if q, ok := c.Resources.Requests[corev1.ResourceCPU]; ok {
+		ps.cpuRequest = q.AsApproximateFloat64()
+	}
+	return ps, nil
 }
 
 // argvFor resolves a container to a command line, with Kubernetes' rules: command
