@@ -61,9 +61,11 @@ func (t *Throttler) TrySized(ctx context.Context, key RevisionKey, size int64, f
 	} else {
 		size = 0
 	}
-	waiting := true
+	// One admission (and one closure, its run method) for all attempts, rather than a
+	// closure per attempt with its captured results escaping each on its own.
+	a := &admission{t: t, rev: rev, start: start, size: size, fn: fn, waiting: true}
 	defer func() {
-		if waiting {
+		if a.waiting {
 			rev.leaveQueue(size)
 		}
 	}()
@@ -73,35 +75,11 @@ func (t *Throttler) TrySized(ctx context.Context, key RevisionKey, size int64, f
 			return err
 		}
 	}
+	run := a.run
 	for attempts := 1; ; attempts++ {
-		var (
-			picked bool
-			ferr   error
-		)
-		err := rev.breaker.Maybe(ctx, func() {
-			tr := rev.policy(*rev.assigned.Load())
-			if tr == nil {
-				return
-			}
-			defer func() {
-				tr.Release()
-				if tr.orphaned.Load() {
-					t.orphanDone(rev)
-				}
-			}()
-			picked = true
-			if waiting {
-				waiting = false
-				rev.leaveQueue(size)
-				if h := t.hooks.QueueWait; h != nil {
-					h(key, t.clock.Since(start))
-				}
-			}
-			ferr = fn(tr.addr)
-			if ferr != nil && errors.Is(ferr, ErrPodUnreachable) {
-				t.podUnreachable(rev, tr, ferr)
-			}
-		})
+		a.picked, a.ferr = false, nil
+		err := rev.breaker.Maybe(ctx, run)
+		picked, ferr := a.picked, a.ferr
 		switch {
 		case err != nil:
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -125,6 +103,46 @@ func (t *Throttler) TrySized(ctx context.Context, key RevisionKey, size int64, f
 			continue
 		}
 		return ferr
+	}
+}
+
+// admission is one TrySized call's state across its attempts. run is the breaker's
+// thunk: it runs on the caller's goroutine, inside Maybe, so the fields need no lock.
+type admission struct {
+	t       *Throttler
+	rev     *revision
+	start   time.Time
+	size    int64
+	fn      func(dest string) error
+	waiting bool  // still counted in the revision's waiting requests
+	picked  bool  // this attempt got a pod
+	ferr    error // fn's error on this attempt
+}
+
+// run picks a pod for one attempt and calls fn with it, holding the pod's slot.
+func (a *admission) run() {
+	t, rev := a.t, a.rev
+	tr := rev.policy(*rev.assigned.Load())
+	if tr == nil {
+		return
+	}
+	defer func() {
+		tr.Release()
+		if tr.orphaned.Load() {
+			t.orphanDone(rev)
+		}
+	}()
+	a.picked = true
+	if a.waiting {
+		a.waiting = false
+		rev.leaveQueue(a.size)
+		if h := t.hooks.QueueWait; h != nil {
+			h(rev.key, t.clock.Since(a.start))
+		}
+	}
+	a.ferr = a.fn(tr.addr)
+	if a.ferr != nil && errors.Is(a.ferr, ErrPodUnreachable) {
+		t.podUnreachable(rev, tr, a.ferr)
 	}
 }
 

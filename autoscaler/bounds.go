@@ -64,7 +64,9 @@ type ScaleResult struct {
 // the activator probe before scaling to zero is assumed to succeed, and the
 // activator counts as in the path from the reconcile that asked for it.
 type Bounds struct {
-	spec Spec
+	// spec is never written through here: UpdateSpec points it at a new
+	// copy (see Decider.spec).
+	spec *Spec
 	// state and since: the current activity and when it began.
 	state State
 	since time.Time
@@ -79,7 +81,7 @@ type Bounds struct {
 // NewBounds starts a revision at now: activating, with its replicas at the
 // initial scale bounded by max-scale (see [Spec.BoundedInitialScale]).
 func NewBounds(spec Spec, now time.Time) *Bounds {
-	return &Bounds{spec: spec, state: StateActivating, since: now, replicas: spec.BoundedInitialScale()}
+	return &Bounds{spec: &spec, state: StateActivating, since: now, replicas: spec.BoundedInitialScale()}
 }
 
 // BoundedInitialScale returns initial-scale clamped to max-scale (when not
@@ -100,7 +102,7 @@ func (s Spec) BoundedInitialScale() int32 {
 }
 
 // UpdateSpec replaces the spec; state and timers are kept.
-func (b *Bounds) UpdateSpec(s Spec) { b.spec = s }
+func (b *Bounds) UpdateSpec(s Spec) { b.spec = &s }
 
 // State returns the current activity and since when.
 func (b *Bounds) State() (State, time.Time) { return b.state, b.since }
@@ -125,7 +127,7 @@ func (b *Bounds) Reconcile(now time.Time, st Status, readyPods int32) ScaleResul
 }
 
 func (b *Bounds) pass(now time.Time, st Status, ready int32) ScaleResult {
-	s := &b.spec
+	s := b.spec
 	want, apply, requeue := st.DesiredScale, false, time.Duration(0)
 	if !(want < 0 && b.state != StateActivating) {
 		lo, hi := s.BoundedMin(), s.MaxScale
@@ -175,7 +177,7 @@ func (b *Bounds) scaleToZero(now time.Time, want int32) (int32, bool, time.Durat
 	if want != 0 {
 		return want, true, 0
 	}
-	s := &b.spec
+	s := b.spec
 	if !s.EnableScaleToZero {
 		return 1, true, 0
 	}
@@ -247,7 +249,7 @@ func (b *Bounds) updateState(now time.Time, want, ready int32) {
 // activators is the activator subset size: 2 when TBC is 0, else
 // max(2, ceil((ready × total + max(TBC, 0)) / activator-capacity)).
 func (b *Bounds) activators(ready int32) int32 {
-	s := &b.spec
+	s := b.spec
 	if s.TargetBurstCapacity == 0 || s.ActivatorCapacity <= 0 {
 		return MinActivators
 	}

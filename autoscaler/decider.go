@@ -68,7 +68,12 @@ func InitialStatus(s Spec) Status {
 // Decider is Knative's per-revision KPA decider: one pure step per tick.
 // It is not safe for concurrent use.
 type Decider struct {
-	spec Spec
+	// spec is never written through here: UpdateSpec points it at a new
+	// copy, so copies of a Decider never see each other's updates. A
+	// MultiScaler points a revision's decider and bounds at the one Spec
+	// the revision holds (revision.spec) and updates that under the
+	// revision's lock.
+	spec *Spec
 	// panicTime is the last tick that was over the panic threshold; zero
 	// when not panicking.
 	panicTime time.Time
@@ -85,7 +90,7 @@ type Decider struct {
 // pod count for at least a stable window: a restarted autoscaler that lost
 // its history must not scale a running revision down (docs/autoscaling.md surprise 8).
 func NewDecider(spec Spec, readyPods int32, now time.Time) *Decider {
-	d := &Decider{spec: spec, maxPanicPods: readyPods, status: InitialStatus(spec)}
+	d := &Decider{spec: &spec, maxPanicPods: readyPods, status: InitialStatus(spec)}
 	if readyPods > 1 {
 		d.panicTime = now
 	}
@@ -96,12 +101,12 @@ func NewDecider(spec Spec, readyPods int32, now time.Time) *Decider {
 }
 
 // Spec returns the decider's spec.
-func (d *Decider) Spec() Spec { return d.spec }
+func (d *Decider) Spec() Spec { return *d.spec }
 
 // UpdateSpec replaces the spec. As in Knative the scale-down-delay window
 // keeps the length it was created with, and a decider created without a
 // delay never delays (docs/autoscaling.md surprise 12).
-func (d *Decider) UpdateSpec(s Spec) { d.spec = s }
+func (d *Decider) UpdateSpec(s Spec) { d.spec = &s }
 
 // Status returns the last valid result.
 func (d *Decider) Status() Status { return d.status }
@@ -122,7 +127,7 @@ func (d *Decider) Decide(now time.Time, o Observation) Decision {
 		return Decision{DesiredPodCount: d.status.DesiredScale,
 			ExcessBurstCapacity: d.status.ExcessBurstCapacity, Panic: d.Panicking()}
 	}
-	s := &d.spec
+	s := d.spec
 	ready := o.ReadyPods
 	if ready < 0 {
 		ready = 0

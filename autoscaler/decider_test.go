@@ -296,3 +296,24 @@ func BenchmarkDeciderDecide(b *testing.B) {
 		d.Decide(sec(float64(2*i)), Observation{ReadyPods: 3, Stable: float64(i % 400), Panic: float64(i % 300)})
 	}
 }
+
+// TestDeciderAndBoundsCopiesKeepTheirSpecs: a copy of a Decider or a
+// Bounds given a new spec must not change the original's spec (both hold
+// their spec by pointer and replace it on UpdateSpec).
+func TestDeciderAndBoundsCopiesKeepTheirSpecs(t *testing.T) {
+	a, b := mustSpec(t, nil, target10, 0), mustSpec(t, nil, nil, 0)
+	d := NewDecider(a, 0, epoch)
+	dc := *d
+	dc.UpdateSpec(b)
+	if d.Spec() != a || dc.Spec() != b {
+		t.Errorf("Decider copy: original spec target %v, copy %v; want %v, %v",
+			d.Spec().TargetValue, dc.Spec().TargetValue, a.TargetValue, b.TargetValue)
+	}
+	bo := NewBounds(a, epoch)
+	bc := *bo
+	bc.UpdateSpec(b)
+	if *bo.spec != a || *bc.spec != b {
+		t.Errorf("Bounds copy: original spec target %v, copy %v; want %v, %v",
+			bo.spec.TargetValue, bc.spec.TargetValue, a.TargetValue, b.TargetValue)
+	}
+}

@@ -151,7 +151,8 @@ type tickSend struct {
 // revision is one revision's autoscaling state, in one object: the
 // decider, the bounds and the metric windows are held by value so that a
 // tick touches one revision's memory and no map (only the windows' bucket
-// rings live apart).
+// rings live apart). The decider and the bounds share the revision's one
+// copy of its Spec, so a tick reads ~690 bytes per revision, not ~870.
 type revision struct {
 	key types.NamespacedName
 	// idx is the revision's index in MultiScaler.list (guarded by
@@ -163,7 +164,9 @@ type revision struct {
 	// atomic instruction, which makes the processor wait for the memory
 	// before it) per revision, not two.
 	col collection
-	// decider holds the revision's spec (decider.spec).
+	// spec is the revision's spec; decider.spec and bounds.spec point
+	// at it.
+	spec      Spec
 	decider   Decider
 	bounds    Bounds
 	last      ScaleResult
@@ -215,8 +218,7 @@ func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
 	if r != nil {
 		r.col.mu.Lock()
 		r.col.updateLocked(spec, now, false)
-		r.decider.UpdateSpec(spec)
-		r.bounds.UpdateSpec(spec)
+		r.spec = spec // the decider's and the bounds' spec
 		r.col.mu.Unlock()
 		return
 	}
@@ -228,7 +230,8 @@ func (m *MultiScaler) Set(key types.NamespacedName, spec Spec) {
 	if err != nil {
 		ready = 0
 	}
-	r = &revision{key: key, decider: *NewDecider(spec, int32(ready), now), bounds: *NewBounds(spec, now)}
+	r = &revision{key: key, spec: spec, decider: *NewDecider(spec, int32(ready), now), bounds: *NewBounds(spec, now)}
+	r.decider.spec, r.bounds.spec = &r.spec, &r.spec
 	r.col.update(spec, now, true)
 	m.mu.Lock()
 	if _, ok := m.revs[key]; !ok { // lost a race with another Set: keep the first
@@ -473,7 +476,7 @@ func (m *MultiScaler) decide(r *revision, now time.Time) (TickReport, bool) {
 	ready, err := m.opts.PodCounter.ReadyPods(r.key)
 	r.col.mu.Lock()
 	obs := Observation{ReadyPods: int32(ready), NoData: err != nil}
-	metric := r.decider.spec.Metric
+	metric := r.spec.Metric
 	if err == nil {
 		var e error
 		obs.Stable, obs.Panic, e = r.col.stableAndPanicLocked(now.Unix(), metric == MetricRPS)
@@ -521,8 +524,8 @@ func (m *MultiScaler) scrape(ctx context.Context, now time.Time) {
 	jobs := make([]job, 0, len(m.revs))
 	for k, r := range m.revs {
 		r.col.mu.Lock()
-		if r.decider.spec.Scrapes() {
-			jobs = append(jobs, job{k, r.decider.spec})
+		if r.spec.Scrapes() {
+			jobs = append(jobs, job{k, r.spec})
 		}
 		r.col.mu.Unlock()
 	}

@@ -556,3 +556,37 @@ func TestMultiScalerTickAfterRemovals(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiScalerSetUpdatesDeciderAndBounds changes a running revision's
+// spec twice and wants each change to reach the part of the scaler that
+// reads it at the next tick: a lower max-scale bounds the replicas (the
+// bounds' spec), a higher target lowers the desired scale (the decider's).
+// The revision's decider and bounds share one Spec in the MultiScaler.
+func TestMultiScalerSetUpdatesDeciderAndBounds(t *testing.T) {
+	ms, p, s, _ := newTestScaler(t, Options{})
+	go func() {
+		for range s.ch {
+		}
+	}()
+	defer close(s.ch)
+	a := types.NamespacedName{Namespace: "ns", Name: "a"}
+	ms.Set(a, mustSpec(t, nil, target10, 0)) // 0 ready: not in panic
+	p.set(a, 4)
+	step := func(at float64, wantDesired, wantReplicas int32) {
+		t.Helper()
+		_ = ms.Record(a, sec(at-1), Stat{AverageConcurrentRequests: 40})
+		_ = ms.Record(a, sec(at), Stat{AverageConcurrentRequests: 40})
+		ms.tick(context.Background(), sec(at))
+		st, res, _ := ms.Status(a)
+		if st.DesiredScale != wantDesired || res.Replicas != wantReplicas {
+			t.Errorf("at %vs: desired %d, replicas %d; want %d, %d", at, st.DesiredScale, res.Replicas, wantDesired, wantReplicas)
+		}
+	}
+	step(2, 4, 4) // 40 / target 10
+	ms.Set(a, mustSpec(t, nil, map[string]string{AnnotationTarget: "10", AnnotationTargetUtilization: "100",
+		AnnotationTargetBurstCapacity: "0", AnnotationMaxScale: "2"}, 0))
+	step(4, 4, 2) // the bounds clamp to max-scale 2
+	ms.Set(a, mustSpec(t, nil, map[string]string{AnnotationTarget: "20", AnnotationTargetUtilization: "100",
+		AnnotationTargetBurstCapacity: "0"}, 0))
+	step(6, 2, 2) // 40 / target 20
+}

@@ -82,6 +82,10 @@ func appMain() {
 		if serveStream(w, r) { // /ws and /sse
 			return
 		}
+		if r.URL.Path == "/forwarded-proto" { // what tls_test.go checks
+			fmt.Fprintf(w, "X-Forwarded-Proto: %s\n", r.Header.Get("X-Forwarded-Proto"))
+			return
+		}
 		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
 			time.Sleep(d) // the app's own work: what the autoscaler measures
 		}

@@ -48,6 +48,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&lo.PollInterval, "poll", time.Second, "how often the manifests directory is scanned")
 	fs.DurationVar(&lo.DrainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
 	fs.IntVar(&lo.MaxHeaderBytes, "max-header-bytes", platform.DefaultMaxHeaderBytes, "the most bytes of request line and headers the ingress reads per request (431 beyond)")
+	fs.StringVar(&lo.TLSListen, "tls-listen", "", "HTTPS ingress address (e.g. 127.0.0.1:8443), beside --listen: the same routing over TLS 1.2+, HTTP/1.1 and HTTP/2; needs --tls-cert and --tls-key, or --tls-dir (local mode)")
+	fs.StringVar(&lo.TLSCertFile, "tls-cert", "", "the HTTPS ingress's default certificate (PEM, leaf then intermediates), served to a client whose host has none in --tls-dir; watched")
+	fs.StringVar(&lo.TLSKeyFile, "tls-key", "", "the private key (PEM) of --tls-cert")
+	fs.StringVar(&lo.TLSDir, "tls-dir", "", "directory of per-host certificates chosen by SNI: DIR/HOST/tls.crt and DIR/HOST/tls.key (a Kubernetes TLS Secret's layout), HOST a name or a wildcard such as *.example.com; watched: a renewed certificate is served without a restart")
 	fs.IntVar(&lo.MaxConns, "max-conns", platform.DefaultMaxConns, "the most connections open at once on the ingress (503 beyond); negative: no limit")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "cluster mode: a kubeconfig file (or a list, as in KUBECONFIG; exec credential plugins are run), or \"in-cluster\" for the pod's service account (see docs/kubernetes-cluster.md); --manifests and --image-map are then unused")
 	fs.StringVar(&f.kubecontext, "context", "", "cluster mode: the kubeconfig context to use (default: its current-context)")
@@ -104,6 +108,9 @@ func (f *flags) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := f.checkTLS(); err != nil {
+		return err
+	}
 	if f.kubeconfig != "" {
 		if co.REST, err = cluster.RESTConfig(f.kubeconfig, f.kubecontext); err != nil {
 			return fmt.Errorf("--kubeconfig: %w", err)
@@ -139,6 +146,12 @@ func (f *flags) run(ctx context.Context) error {
 		return fmt.Errorf("--admin: %w", err)
 	}
 	defer lo.AdminListener.Close()
+	if lo.TLSListen != "" {
+		if lo.TLSIngress, err = net.Listen("tcp", lo.TLSListen); err != nil {
+			return fmt.Errorf("--tls-listen: %w", err)
+		}
+		defer lo.TLSIngress.Close()
+	}
 	lo.Config, lo.Reporter, lo.ActivatorHooks = &cfg, reporter, activatorMetrics.Hooks()
 	if f.kubeconfig != "" {
 		co.Config, co.Ingress, co.AdminListener, co.DrainTimeout = lo.Config, lo.Ingress, lo.AdminListener, lo.DrainTimeout
@@ -162,6 +175,23 @@ func (f *flags) run(ctx context.Context) error {
 		return err
 	}
 	return p.Run(ctx)
+}
+
+// checkTLS checks that the HTTPS flags go together.
+func (f *flags) checkTLS() error {
+	lo := &f.local
+	files := lo.TLSCertFile != "" || lo.TLSKeyFile != "" || lo.TLSDir != ""
+	switch {
+	case lo.TLSListen != "" && f.kubeconfig != "":
+		return errors.New("--tls-listen: HTTPS is served in local mode only, not yet with --kubeconfig")
+	case (lo.TLSCertFile == "") != (lo.TLSKeyFile == ""):
+		return errors.New("--tls-cert and --tls-key go together (a certificate and its private key)")
+	case files && lo.TLSListen == "":
+		return errors.New("--tls-listen: required with --tls-cert or --tls-dir (the HTTPS ingress address, e.g. 127.0.0.1:8443)")
+	case lo.TLSListen != "" && !files:
+		return errors.New("--tls-listen: HTTPS needs --tls-cert and --tls-key, or --tls-dir")
+	}
+	return nil
 }
 
 // reachableHost reports whether addr ("host:port") names a host, not "" or an

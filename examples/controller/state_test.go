@@ -41,6 +41,7 @@ type proc struct {
 // state directory and an image map running this binary's app.
 type stateFixture struct {
 	manifests, state, imageMap, config string
+	flags                              []string // more flags for the controller
 }
 
 func newStateFixture(t *testing.T, configYAML string) *stateFixture {
@@ -96,6 +97,7 @@ func (f *stateFixture) start(t *testing.T) *proc {
 	if f.config != "" {
 		args = append(args, "--config", f.config)
 	}
+	args = append(args, f.flags...)
 	p := &proc{cmd: exec.Command(self, args...), done: make(chan struct{}),
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{IdleConnTimeout: time.Second}}}
 	p.cmd.Env = append(os.Environ(), controllerEnv+"=1")

@@ -33,6 +33,14 @@ import (
 // The queue proxy, the throttler and the activator log to log (nil discards).
 func stack(t *testing.T, app http.Handler, inPath bool, rep ingress.Reporter, log *slog.Logger) string {
 	t.Helper()
+	srv := httptest.NewServer(stackIngress(t, app, inPath, rep, log))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// stackIngress is stack's Ingress, not served.
+func stackIngress(t *testing.T, app http.Handler, inPath bool, rep ingress.Reporter, log *slog.Logger) *ingress.Ingress {
+	t.Helper()
 	appSrv := httptest.NewServer(app)
 	t.Cleanup(appSrv.Close)
 	// The peer token, as the platforms set it: the activator's forwarded requests are
@@ -81,9 +89,7 @@ func stack(t *testing.T, app http.Handler, inPath bool, rep ingress.Reporter, lo
 		t.Fatal(err)
 	}
 	t.Cleanup(in.CloseIdleConnections)
-	srv := httptest.NewServer(in)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return in
 }
 
 // countingReader is n zero bytes that count how many were read.

@@ -28,4 +28,14 @@
 // passes; others over HTTP/1.1. Upgrade requests (websockets) always go over
 // HTTP/1.1. An "Upgrade: h2c" offer is declined: the request is served over HTTP/1.1
 // (see docs/protocols.md for why).
+//
+// # TLS
+//
+// Served over TLS (http.Server.ServeTLS with Certificates.TLSConfig, as
+// serving/platform's HTTPS listener does), the Ingress forwards exactly as over
+// plain HTTP; the app sees X-Forwarded-Proto: https. Certificates holds the
+// certificates: a default pair and a directory of per-host ones chosen by the
+// client's server name (SNI), followed for renewals by its Run. It is a
+// CertificateSource: whoever needs to know the certificate of a host (a custom
+// domain) asks it.
 package ingress

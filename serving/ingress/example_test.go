@@ -1,14 +1,18 @@
 package ingress_test
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/internal/testcert"
 	"github.com/servekit/servekit/route"
 	"github.com/servekit/servekit/serving/ingress"
 )
@@ -68,4 +72,49 @@ func ExampleNew() {
 	// 200 activator holds a request for hello-00001
 	// 200 hello from the pod, host hello.default.example.com
 	// 404 servekit: no route for host "other.default.example.com"
+}
+
+// Certificates from a directory of per-host certificates (DIR/<host>/tls.crt and
+// tls.key), served over TLS: the client gets the certificate of the server name it
+// sends, and HTTP/2 by ALPN.
+func ExampleNewCertificates() {
+	// A CA and a certificate for shop.example.com, as an operator would provide.
+	ca, _ := testcert.NewCA("example CA")
+	crt, key, _, _ := ca.Issue("shop.example.com")
+	dir, _ := os.MkdirTemp("", "certs")
+	defer os.RemoveAll(dir)
+	_ = os.Mkdir(filepath.Join(dir, "shop.example.com"), 0o755)
+	_ = os.WriteFile(filepath.Join(dir, "shop.example.com", ingress.CertFileName), crt, 0o600)
+	_ = os.WriteFile(filepath.Join(dir, "shop.example.com", ingress.KeyFileName), key, 0o600)
+
+	certs, err := ingress.NewCertificates(ingress.CertificatesOptions{Dir: dir})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("hosts:", certs.Hosts())
+
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s over %s", r.Host, r.Proto)
+	}))
+	srv.TLS = certs.TLSConfig()
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), ServerName: "shop.example.com"}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Host = "shop.example.com"
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(body), "; certificate for", resp.TLS.PeerCertificates[0].DNSNames)
+	// Output:
+	// hosts: [shop.example.com]
+	// shop.example.com over HTTP/2.0 ; certificate for [shop.example.com]
 }

@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,6 +31,7 @@ import (
 	"github.com/servekit/servekit/activator"
 	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/ingress"
 	"github.com/servekit/servekit/serving/manifests"
 	"github.com/servekit/servekit/serving/platform/internal/serve"
 	"github.com/servekit/servekit/serving/runtime/local"
@@ -120,8 +122,27 @@ type Options struct {
 	// MaxConns bounds the connections open at once on the ingress listener; one
 	// more is answered 503 and closed at once, so that clients cannot exhaust the
 	// file descriptors pods and the admin listener need. Zero means DefaultMaxConns
-	// (4096), a negative value no limit.
+	// (4096), a negative value no limit. The HTTPS listener has a bound of its
+	// own, the same (a connection over it is closed unanswered).
 	MaxConns int
+
+	// TLSIngress, if not nil, is the HTTPS ingress listener (Run closes it);
+	// otherwise New binds TLSListen when it is not "".
+	TLSIngress net.Listener
+	// TLSListen, if not "", is the HTTPS ingress's address: the same routing as
+	// the ingress, over TLS 1.2 or later, HTTP/1.1 and HTTP/2 (ALPN h2), with
+	// the certificates below. The plain ingress (Listen) stays. "" and no
+	// TLSIngress: no HTTPS.
+	TLSListen string
+	// TLSCertFile and TLSKeyFile are the HTTPS ingress's default certificate
+	// and key, and TLSDir its directory of per-host certificates chosen by SNI
+	// (DIR/<host>/tls.crt and tls.key, <host> possibly a wildcard
+	// "*.example.com"): see ingress.CertificatesOptions. With HTTPS, a pair or
+	// TLSDir is required; New fails naming the file of a certificate that does
+	// not load, and Run follows the files (every PollInterval): a renewed
+	// certificate is served without a restart, a broken one is logged and the
+	// old one kept.
+	TLSCertFile, TLSKeyFile, TLSDir string
 
 	// Logger receives the platform's logs; nil discards them.
 	Logger *slog.Logger
@@ -151,6 +172,8 @@ type Platform struct {
 	firstScan func()
 	ingress   net.Listener
 	admin     net.Listener
+	https     net.Listener          // nil without HTTPS
+	certs     *ingress.Certificates // nil without HTTPS
 }
 
 // New builds the platform and binds its listeners, so that their addresses are
@@ -171,7 +194,10 @@ func New(o Options) (*Platform, error) {
 	}
 	// The watchers' handlers reach the controller through p, complete before Run
 	// starts them.
-	p := &Platform{opts: o, log: log, ingress: o.Ingress, admin: o.AdminListener}
+	p := &Platform{opts: o, log: log, ingress: o.Ingress, admin: o.AdminListener, https: o.TLSIngress}
+	if err := p.newCertificates(); err != nil {
+		return nil, err
+	}
 	cfg := o.Config
 	var cw *config.Watcher
 	if o.ConfigDir != "" {
@@ -288,7 +314,38 @@ func New(o Options) (*Platform, error) {
 			return nil, fmt.Errorf("platform: Options.Admin: %w", err)
 		}
 	}
+	if p.https == nil && o.TLSListen != "" {
+		if p.https, err = net.Listen("tcp", o.TLSListen); err != nil {
+			p.ingress.Close()
+			p.admin.Close()
+			p.closeStore()
+			return nil, fmt.Errorf("platform: Options.TLSListen: %w", err)
+		}
+	}
 	return p, nil
+}
+
+// newCertificates reads the HTTPS ingress's certificates, if it has one.
+func (p *Platform) newCertificates() error {
+	o := p.opts
+	files := o.TLSCertFile != "" || o.TLSKeyFile != "" || o.TLSDir != ""
+	switch {
+	case o.TLSListen == "" && o.TLSIngress == nil:
+		if files {
+			return errors.New("platform: Options.TLSCertFile, TLSKeyFile, TLSDir: certificates given without an HTTPS listener (TLSListen)")
+		}
+		return nil
+	case !files:
+		return errors.New("platform: Options.TLSListen: HTTPS needs a certificate (TLSCertFile and TLSKeyFile) or a directory of them (TLSDir)")
+	}
+	certs, err := ingress.NewCertificates(ingress.CertificatesOptions{
+		CertFile: o.TLSCertFile, KeyFile: o.TLSKeyFile, Dir: o.TLSDir, Interval: o.PollInterval, Logger: p.log,
+	})
+	if err != nil {
+		return fmt.Errorf("platform: %w", err)
+	}
+	p.certs = certs
+	return nil
 }
 
 // sameManifests refuses a state directory whose objects all came from manifest
@@ -331,6 +388,19 @@ func newToken() (string, error) {
 // IngressAddr is the address the ingress listens on.
 func (p *Platform) IngressAddr() net.Addr { return p.ingress.Addr() }
 
+// HTTPSAddr is the address the HTTPS ingress listens on, or nil without one.
+func (p *Platform) HTTPSAddr() net.Addr {
+	if p.https == nil {
+		return nil
+	}
+	return p.https.Addr()
+}
+
+// Certificates are the HTTPS ingress's certificates (nil without HTTPS): the
+// source of the certificate of a host, e.g. a custom domain's
+// (ingress.CertificateSource).
+func (p *Platform) Certificates() *ingress.Certificates { return p.certs }
+
 // AdminAddr is the address the admin listener listens on.
 func (p *Platform) AdminAddr() net.Addr { return p.admin.Addr() }
 
@@ -364,7 +434,11 @@ func (p *Platform) Run(ctx context.Context) error {
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- p.ctrl.Run(ctrlCtx) }()
 
-	p.log.Info("servekit: serving", "ingress", p.ingress.Addr().String(), "admin", p.admin.Addr().String(), "manifests", p.opts.Manifests)
+	attrs := []any{"ingress", p.ingress.Addr().String(), "admin", p.admin.Addr().String(), "manifests", p.opts.Manifests}
+	if p.https != nil {
+		attrs = append(attrs, "https", p.https.Addr().String(), "certificates", len(p.certs.Hosts()))
+	}
+	p.log.Info("servekit: serving", attrs...)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -372,10 +446,16 @@ func (p *Platform) Run(ctx context.Context) error {
 		p.log.Info("servekit: shutting down: draining the ingress")
 		return nil
 	})
-	serve.Go(gctx, g, p.opts.DrainTimeout,
-		serve.Listener{Handler: p.ctrl.Handler(), Listener: p.ingress, H2C: true,
-			Limits: serve.Limits{MaxHeaderBytes: p.opts.MaxHeaderBytes, MaxConns: p.opts.MaxConns}},
-		serve.Listener{Handler: p.AdminHandler(), Listener: p.admin})
+	limits := serve.Limits{MaxHeaderBytes: p.opts.MaxHeaderBytes, MaxConns: p.opts.MaxConns}
+	listeners := []serve.Listener{{Handler: p.ctrl.Handler(), Listener: p.ingress, H2C: true, Limits: limits}}
+	if p.https != nil {
+		// The same handler: it forwards as the plain ingress does, and the
+		// request's TLS state makes X-Forwarded-Proto https.
+		listeners = append(listeners, serve.Listener{Handler: p.ctrl.Handler(), Listener: p.https, TLS: p.certs.TLSConfig(), Limits: limits})
+		g.Go(func() error { return p.certs.Run(gctx) })
+	}
+	listeners = append(listeners, serve.Listener{Handler: p.AdminHandler(), Listener: p.admin})
+	serve.Go(gctx, g, p.opts.DrainTimeout, listeners...)
 	// The manifests present at start-up are applied at once, but beside serving,
 	// not before it: a slow first scan must not keep the ingress and admin
 	// listeners from answering (issue 17, case 3). Until it has applied a Service,

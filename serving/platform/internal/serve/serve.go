@@ -6,6 +6,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -52,6 +53,11 @@ type Listener struct {
 	// H2C serves cleartext HTTP/2 with prior knowledge beside HTTP/1.1 (net/http's
 	// Protocols). False serves HTTP/1.1 only.
 	H2C bool
+	// TLS, if not nil, serves HTTPS on the listener with this configuration:
+	// HTTP/1.1 and HTTP/2 (ALPN h2); H2C is then ignored. A connection over
+	// Limits.MaxConns is closed without an answer (a 503 in clear text would mean
+	// nothing to a TLS client).
+	TLS *tls.Config
 }
 
 // Go serves every l in g until ctx is done, then shuts them down one after the other,
@@ -66,21 +72,31 @@ func Go(ctx context.Context, g *errgroup.Group, drain time.Duration, ls ...Liste
 			maxHeader = DefaultMaxHeaderBytes
 		}
 		srv := &http.Server{Handler: l.Handler, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: maxHeader}
-		if l.H2C {
+		if l.TLS != nil {
+			srv.TLSConfig = l.TLS
+		} else if l.H2C {
 			srv.Protocols = new(http.Protocols)
 			srv.Protocols.SetHTTP1(true)
 			srv.Protocols.SetUnencryptedHTTP2(true)
 		}
 		srvs[i] = srv
 		lis := l.Listener
-		switch n := l.Limits.MaxConns; {
-		case n == 0:
-			lis = LimitListener(lis, DefaultMaxConns)
-		case n > 0:
-			lis = LimitListener(lis, n)
+		n := l.Limits.MaxConns
+		if n == 0 {
+			n = DefaultMaxConns
+		}
+		if n > 0 {
+			ll := &limitListener{Listener: lis, sem: make(chan struct{}, n), silent: l.TLS != nil}
+			lis = ll
 		}
 		g.Go(func() error {
-			if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if l.TLS != nil {
+				err = srv.ServeTLS(lis, "", "")
+			} else {
+				err = srv.Serve(lis)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil
@@ -116,7 +132,8 @@ const overLimit = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain;
 
 type limitListener struct {
 	net.Listener
-	sem chan struct{} // one token per open connection
+	sem    chan struct{} // one token per open connection
+	silent bool          // close a connection over the limit without the 503 (TLS)
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -129,8 +146,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		case l.sem <- struct{}{}:
 			return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
 		default:
-			_ = c.SetWriteDeadline(time.Now().Add(rejectTimeout))
-			_, _ = io.WriteString(c, overLimit)
+			if !l.silent {
+				_ = c.SetWriteDeadline(time.Now().Add(rejectTimeout))
+				_, _ = io.WriteString(c, overLimit)
+			}
 			_ = c.Close()
 		}
 	}
