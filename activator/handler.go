@@ -116,6 +116,7 @@ func NewHandler(o HandlerOptions) (*Handler, error) {
 type attempt struct {
 	context.Context // the request's context with the revision timeout
 
+	start  time.Time // the request's arrival at the activator
 	dest   string
 	body   *onceBody
 	sent   atomic.Bool // request headers went upstream
@@ -141,6 +142,7 @@ func (a *attempt) Value(key any) any {
 func (a *attempt) wroteHeaders() { a.sent.Store(true) }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	if v := r.Header.Get(queue.ProbeHeaderName); v != "" {
 		if v == "activator" {
 			writeText(w, http.StatusOK, "activator")
@@ -203,7 +205,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		proxy = h.proxyH2C
 	}
 	err = h.t.TrySized(ctx, key, RequestHeadSize(r), func(dest string) error {
-		a := &attempt{Context: pctx, dest: dest, body: body}
+		a := &attempt{Context: pctx, start: start, dest: dest, body: body}
 		a.trace.WroteHeaders = a.wroteHeaders
 		ar := r.WithContext(httptrace.WithClientTrace(a, &a.trace))
 		if body != nil {
@@ -225,7 +227,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, ErrPodUnreachable):
 		h.log.Warn("activator: no pod reachable", "revision", key.String(), "error", err.Error())
-		writeText(w, http.StatusBadGateway, http.StatusText(http.StatusBadGateway))
+		if !queue.WriteGRPCUpstreamError(w, r, time.Since(start), "activator: no pod reachable") {
+			writeText(w, http.StatusBadGateway, http.StatusText(http.StatusBadGateway))
+		}
 	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
 		writeText(w, http.StatusServiceUnavailable, "activator request timeout")
 	default:
@@ -315,6 +319,9 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		w.WriteHeader(http.StatusInternalServerError) // the client went away
 	default:
 		h.log.Warn("activator: proxy error", "address", a.dest, "error", err.Error())
+		if queue.WriteGRPCUpstreamError(w, r, time.Since(a.start), "activator: "+err.Error()) {
+			return // a gRPC status, as Envoy answers
+		}
 		writeText(w, http.StatusBadGateway, http.StatusText(http.StatusBadGateway))
 	}
 }

@@ -56,8 +56,19 @@
 // Drain (Run calls it when its context ends; /wait-for-drain on the admin listener
 // too) makes health probes fail at once, keeps serving, and returns after a quiet
 // period (30 s by default) with no new request. Run then closes its listeners and
-// idle connections and waits for every request in flight, hijacked connections
-// included, up to ProxyOptions.ShutdownTimeout. No accepted request is dropped.
+// idle connections (HTTP/2 connections get GOAWAY) and waits for every request in
+// flight, hijacked connections included, up to ProxyOptions.ShutdownTimeout. No
+// accepted request is dropped; long-lived streams (websockets, gRPC calls, event
+// streams) are closed cleanly at ProxyOptions.DrainStreamDeadline from the start of
+// the drain (WaitDrained): a websocket close frame 1001 "going away", gRPC status
+// Unavailable, the end of the event stream, counted for a DrainReporter.
+//
+// # gRPC errors
+//
+// A gRPC call whose app fails before answering (refused connection, reset stream)
+// gets a gRPC status instead of a 502, as from Envoy: DeadlineExceeded once its
+// grpc-timeout has passed, Unavailable otherwise (WriteGRPCUpstreamError, which the
+// activator and the ingress use too).
 //
 // # Stats
 //

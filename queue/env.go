@@ -54,6 +54,10 @@ type Env struct {
 	TrustKnativeHeaders bool
 	// DrainQuietPeriod is SERVEKIT_DRAIN_QUIET_PERIOD, a Go duration (default 30s).
 	DrainQuietPeriod time.Duration
+	// DrainStreamDeadline is SERVEKIT_DRAIN_STREAM_DEADLINE, a Go duration or a
+	// number of seconds (ProxyOptions.DrainStreamDeadline); zero when unset (the
+	// revision timeout).
+	DrainStreamDeadline time.Duration
 }
 
 // Names of the environment variables ParseEnv reads.
@@ -79,6 +83,7 @@ const (
 	EnvPeerToken                  = "SERVEKIT_PEER_TOKEN"
 	EnvTrustKnativeHeaders        = "SERVEKIT_TRUST_KNATIVE_HEADERS"
 	EnvDrainQuietPeriod           = "SERVEKIT_DRAIN_QUIET_PERIOD"
+	EnvDrainStreamDeadline        = "SERVEKIT_DRAIN_STREAM_DEADLINE"
 	maxTimeoutSeconds       int64 = int64(time.Duration(1<<63-1) / time.Second)
 )
 
@@ -178,6 +183,20 @@ func ParseEnv(getenv func(string) string) (Env, error) {
 			e.DrainQuietPeriod = d
 		}
 	}
+	if v, ok := get(EnvDrainStreamDeadline, false); ok {
+		d, err := time.ParseDuration(v)
+		if n, nerr := strconv.ParseInt(v, 10, 64); nerr == nil && n <= maxTimeoutSeconds {
+			d, err = time.Duration(n)*time.Second, nil // plain seconds
+		}
+		switch {
+		case err != nil:
+			bad(EnvDrainStreamDeadline, v, "is not a duration (e.g. 30s) or a number of seconds")
+		case d <= 0:
+			bad(EnvDrainStreamDeadline, v, "is not a positive duration")
+		default:
+			e.DrainStreamDeadline = d
+		}
+	}
 	if v, ok := get(EnvReadinessProbe, false); ok {
 		e.ReadinessProbeJSON = v
 		port := e.UserPort
@@ -209,6 +228,7 @@ func (e Env) ProxyOptions() ProxyOptions {
 		PeerToken:                   e.PeerToken,
 		TrustKnativeHeaders:         e.TrustKnativeHeaders,
 		DrainQuietPeriod:            e.DrainQuietPeriod,
+		DrainStreamDeadline:         e.DrainStreamDeadline,
 		PodName:                     e.PodName,
 	}
 }

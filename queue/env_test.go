@@ -67,6 +67,20 @@ func TestParseEnv(t *testing.T) {
 	}
 }
 
+func TestParseEnvDrainStreamDeadline(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 0, "45": 45 * time.Second, "1m30s": 90 * time.Second, "250ms": 250 * time.Millisecond} {
+		env := knativeEnv()
+		env[EnvDrainStreamDeadline] = v
+		e, err := ParseEnv(getenvFrom(env))
+		if err != nil {
+			t.Fatalf("%s=%q: %v", EnvDrainStreamDeadline, v, err)
+		}
+		if e.DrainStreamDeadline != want || e.ProxyOptions().DrainStreamDeadline != want {
+			t.Errorf("%s=%q: %v (ProxyOptions %v), want %v", EnvDrainStreamDeadline, v, e.DrainStreamDeadline, e.ProxyOptions().DrainStreamDeadline, want)
+		}
+	}
+}
+
 func TestParseEnvErrors(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -84,6 +98,8 @@ func TestParseEnvErrors(t *testing.T) {
 		{"bad admin port", map[string]string{"QUEUE_ADMIN_PORT": "x"}, []string{`QUEUE_ADMIN_PORT: "x"`}},
 		{"bad metrics port", map[string]string{"QUEUE_METRICS_PORT": "0"}, []string{`QUEUE_METRICS_PORT: "0"`}},
 		{"bad quiet period", map[string]string{"SERVEKIT_DRAIN_QUIET_PERIOD": "30"}, []string{`SERVEKIT_DRAIN_QUIET_PERIOD: "30" is not a duration`}},
+		{"bad stream deadline", map[string]string{"SERVEKIT_DRAIN_STREAM_DEADLINE": "soon"}, []string{`SERVEKIT_DRAIN_STREAM_DEADLINE: "soon" is not a duration`}},
+		{"zero stream deadline", map[string]string{"SERVEKIT_DRAIN_STREAM_DEADLINE": "0s"}, []string{`SERVEKIT_DRAIN_STREAM_DEADLINE: "0s" is not a positive duration`}},
 		{"bad probe json", map[string]string{"SERVING_READINESS_PROBE": `{"tcpSocket":`}, []string{"SERVING_READINESS_PROBE:"}},
 		{"bad probe port", map[string]string{"SERVING_READINESS_PROBE": `{"httpGet":{"port":"http"}}`}, []string{"SERVING_READINESS_PROBE:", "port"}},
 		{"several at once", map[string]string{"USER_PORT": "", "REVISION_TIMEOUT_SECONDS": ""}, []string{"USER_PORT", "REVISION_TIMEOUT_SECONDS"}},

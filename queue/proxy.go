@@ -68,6 +68,16 @@ type ProxyOptions struct {
 	// requests still in flight, hijacked (websocket) connections included. Zero means
 	// Timeout + 60 s, or 10 minutes without a Timeout.
 	ShutdownTimeout time.Duration
+	// DrainStreamDeadline is how long long-lived streams may stay open once a drain
+	// starts (the first Drain call): websockets and other upgraded connections,
+	// gRPC calls and server-sent events (text/event-stream responses). Past it
+	// WaitDrained (and Run) closes them cleanly — a websocket with a close frame
+	// 1001 "going away", a gRPC call with status Unavailable, an event stream by
+	// ending its response — and counts them (DrainReporter). Other requests are
+	// not cut by it. Zero means Timeout (the revision timeout, as Knative's
+	// termination grace), or ShutdownTimeout without a Timeout
+	// (SERVEKIT_DRAIN_STREAM_DEADLINE).
+	DrainStreamDeadline time.Duration
 	// ReadHeaderTimeout bounds reading a request's header on the serving listener.
 	// Zero means one minute, as in Knative.
 	ReadHeaderTimeout time.Duration
@@ -94,10 +104,34 @@ type ProxyOptions struct {
 // Reporter receives one report per request that reached the proxying path (health
 // probes excluded). The ocmetrics package has an OpenCensus implementation.
 // Implementations must be safe for concurrent use and fast: they run on the request
-// path.
+// path. A Reporter that also implements DrainReporter is told about the streams
+// each drain closes.
 type Reporter interface {
 	ReportRequest(RequestReport)
 }
+
+// DrainReporter is implemented by a Reporter that wants to know how many streams
+// the drain's stream deadline closed (ProxyOptions.DrainStreamDeadline).
+type DrainReporter interface {
+	// ReportDrain is called once per drain whose deadline passed with streams
+	// still open.
+	ReportDrain(DrainReport)
+}
+
+// DrainReport counts the streams a drain closed at its stream deadline, by kind.
+type DrainReport struct {
+	// Websocket counts upgraded connections (websockets and other protocols): each
+	// got a close frame 1001 "going away" (websockets) and was closed.
+	Websocket int
+	// HTTP2 counts HTTP/2 streams (gRPC calls, event streams over HTTP/2): a gRPC
+	// call ended with status Unavailable, another stream with its response ended.
+	HTTP2 int
+	// HTTP1 counts HTTP/1.1 streamed responses (event streams), ended cleanly.
+	HTTP1 int
+}
+
+// Total returns the number of streams closed.
+func (d DrainReport) Total() int { return d.Websocket + d.HTTP2 + d.HTTP1 }
 
 // RequestReport describes one finished request.
 type RequestReport struct {
@@ -137,14 +171,22 @@ type Proxy struct {
 	lastStat atomic.Pointer[metrics.Stat]
 	prevRep  atomic.Int64 // UnixNano of the previous ReportStat, for per-second rates
 
-	draining atomic.Bool
-	lastReq  atomic.Int64 // nanoseconds since start of the latest request while draining
+	draining   atomic.Bool
+	lastReq    atomic.Int64 // nanoseconds since start of the latest request while draining
+	drainStart atomic.Int64 // nanoseconds since start of the first Drain call (valid while draining)
 
 	active   atomic.Int64  // requests inside ServeHTTP
 	idleCh   chan struct{} // receives (non-blocking) when active drops to 0
 	hijacked struct {
 		sync.Mutex
-		conns map[net.Conn]struct{}
+		conns map[*trackedConn]struct{}
+	}
+	// streams are the requests, not hijacked, that the drain's stream deadline
+	// ends (gRPC calls, event streams), each with its writer's seq when it was
+	// added: a writer back in the pool and reused is not the same request.
+	streams struct {
+		sync.Mutex
+		m map[*timeoutWriter]uint64
 	}
 
 	reqPool sync.Pool // *timeoutWriter
@@ -170,6 +212,8 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 		return nil, fmt.Errorf("queue: ProxyOptions.DrainQuietPeriod %v is negative", opts.DrainQuietPeriod)
 	case opts.ShutdownTimeout < 0:
 		return nil, fmt.Errorf("queue: ProxyOptions.ShutdownTimeout %v is negative", opts.ShutdownTimeout)
+	case opts.DrainStreamDeadline < 0:
+		return nil, fmt.Errorf("queue: ProxyOptions.DrainStreamDeadline %v is negative", opts.DrainStreamDeadline)
 	}
 	for i, pr := range opts.ReadinessProbes {
 		n := 0
@@ -189,6 +233,12 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 		opts.ShutdownTimeout = 10 * time.Minute
 		if opts.Timeout > 0 {
 			opts.ShutdownTimeout = opts.Timeout + time.Minute
+		}
+	}
+	if opts.DrainStreamDeadline == 0 {
+		opts.DrainStreamDeadline = opts.Timeout
+		if opts.Timeout == 0 {
+			opts.DrainStreamDeadline = opts.ShutdownTimeout
 		}
 	}
 	if opts.ReadHeaderTimeout == 0 {
@@ -225,7 +275,8 @@ func NewProxy(opts ProxyOptions) (*Proxy, error) {
 	p.stats.Report(p.start)
 	p.prevRep.Store(p.start.UnixNano())
 	p.lastStat.Store(&metrics.Stat{PodName: opts.PodName})
-	p.hijacked.conns = make(map[net.Conn]struct{})
+	p.hijacked.conns = make(map[*trackedConn]struct{})
+	p.streams.m = make(map[*timeoutWriter]uint64)
 
 	transport := opts.Transport
 	if transport == nil {
@@ -370,12 +421,17 @@ func (p *Proxy) CloseIdleConnections() {
 
 // proxyError answers a failed upstream request: nothing when the request was
 // cancelled (client gone, or a timeout already answered), 502 with the error text
-// otherwise (e.g. the user container does not listen).
+// otherwise (e.g. the user container does not listen), or for a gRPC call a gRPC
+// status (WriteGRPCUpstreamError: DeadlineExceeded when its grpc-timeout has passed,
+// e.g. the app's copy of the deadline reset the stream, Unavailable otherwise).
 func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
 		return
 	}
 	p.log.Warn("queue: proxying to the user container failed", "target", p.opts.Target, "error", err)
+	if tw, ok := w.(*timeoutWriter); ok && WriteGRPCUpstreamError(w, r, p.clock.Now().Sub(tw.start), "queue: "+err.Error()) {
+		return
+	}
 	http.Error(w, err.Error(), http.StatusBadGateway)
 }
 
@@ -476,11 +532,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, kubelet, proxied b
 	clientCtx := r.Context()
 	ctx, cancel := context.WithCancel(clientCtx)
 	r = r.WithContext(ctx)
-	tw.begin(w, cancel)
+	tw.begin(w, r, cancel, start)
 	defer func() {
 		reusable := tw.finish()
 		cancel()
-		if v := recover(); v != nil && !(v == http.ErrAbortHandler && tw.timedOut) {
+		if v := recover(); v != nil && !(v == http.ErrAbortHandler && (tw.timedOut || tw.ended)) {
 			panic(v)
 		}
 		if reusable {

@@ -18,7 +18,9 @@ import (
 // does that after Drain returns.
 func (p *Proxy) Drain(ctx context.Context) error {
 	if !p.draining.Swap(true) {
-		p.lastReq.Store(int64(p.sinceStart()))
+		now := int64(p.sinceStart())
+		p.drainStart.Store(now)
+		p.lastReq.Store(now)
 		p.log.Info("queue: draining", "quietPeriod", p.opts.DrainQuietPeriod)
 	}
 	quiet := p.opts.DrainQuietPeriod
@@ -63,8 +65,10 @@ type Listeners struct {
 
 // Run serves the proxy until ctx ends, then shuts down without dropping a request:
 // it drains (health probes fail, requests are still served until the quiet period
-// passes without one), closes the listeners and idle connections, waits for the
-// requests still in flight, hijacked connections included, up to
+// passes without one), closes the listeners and idle connections and sends HTTP/2
+// connections GOAWAY, waits for the requests still in flight, hijacked connections
+// included (WaitDrained: long-lived streams are closed cleanly at
+// ProxyOptions.DrainStreamDeadline from the start of the drain), up to
 // ProxyOptions.ShutdownTimeout (then closes what is left), and returns nil. While
 // serving, it computes a Stat every second (ReportStat). Run returns early with an
 // error if a server fails. It returns only after all its goroutines have ended.
@@ -148,13 +152,17 @@ func (p *Proxy) Run(ctx context.Context, l Listeners) error {
 	})
 
 	<-runCtx.Done()
-	if firstErr() == nil {
-		// Graceful: only when ctx ended, not when a server failed.
+	graceful := firstErr() == nil // only when ctx ended, not when a server failed
+	if graceful {
 		_ = p.Drain(context.Background())
 	}
 	p.log.Info("queue: closing listeners")
 	shutCtx, cancel := context.WithTimeout(context.Background(), p.opts.ShutdownTimeout)
 	defer cancel()
+	// Shutdown closes the listeners, sends GOAWAY on every HTTP/2 connection (no new
+	// stream; those open go on) and waits for the connections to go idle. Meanwhile
+	// WaitDrained waits for the requests in flight and, at the stream deadline,
+	// closes the streams still open, which lets Shutdown finish.
 	var swg sync.WaitGroup
 	for _, s := range servers {
 		swg.Go(func() {
@@ -162,6 +170,9 @@ func (p *Proxy) Run(ctx context.Context, l Listeners) error {
 				_ = s.srv.Close()
 			}
 		})
+	}
+	if graceful {
+		_ = p.WaitDrained(shutCtx)
 	}
 	swg.Wait()
 	// Shutdown does not wait for hijacked connections; the active count does.

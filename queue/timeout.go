@@ -3,8 +3,10 @@ package queue
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +37,12 @@ type timeoutWriter struct {
 	firstArmed         bool
 	idleArmed          bool
 
+	start     time.Time // the request's arrival, by the proxy's clock
+	grpc      bool      // a gRPC call: the drain's stream deadline ends it with Unavailable
+	http2     bool      // the request came over HTTP/2
+	websocket bool      // Upgrade: websocket
+	reqBody   io.Closer // an HTTP/2 request's body, closed by endStream
+
 	mu        sync.Mutex
 	w         http.ResponseWriter
 	cancel    context.CancelFunc
@@ -44,6 +52,9 @@ type timeoutWriter struct {
 	timedOut  bool
 	hijacked  bool
 	done      bool
+	ended     bool   // ended by the drain's stream deadline (endStream)
+	stream    bool   // in Proxy.streams
+	seq       uint64 // counts the requests this pooled writer served
 }
 
 func newTimeoutWriter(p *Proxy) *timeoutWriter {
@@ -58,12 +69,25 @@ func newTimeoutWriter(p *Proxy) *timeoutWriter {
 	return tw
 }
 
-func (tw *timeoutWriter) begin(w http.ResponseWriter, cancel context.CancelFunc) {
+func (tw *timeoutWriter) begin(w http.ResponseWriter, r *http.Request, cancel context.CancelFunc, start time.Time) {
+	tw.start = start
+	tw.grpc = IsGRPC(r)
+	tw.http2 = r.ProtoMajor == 2
+	tw.websocket = strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	tw.reqBody = nil
+	if tw.http2 && r.Body != nil {
+		tw.reqBody = r.Body
+	}
 	tw.mu.Lock()
 	tw.w, tw.cancel = w, cancel
 	tw.code, tw.wrote, tw.timedOut, tw.hijacked, tw.done = 0, false, false, false, false
+	tw.ended, tw.stream = false, false
+	tw.seq++
 	if tw.p.opts.IdleTimeout > 0 {
 		tw.lastWrite = tw.p.clock.Now()
+	}
+	if tw.grpc {
+		tw.p.addStreamLocked(tw) // a gRPC call is a stream from its start
 	}
 	tw.mu.Unlock()
 	o := &tw.p.opts
@@ -83,11 +107,15 @@ func (tw *timeoutWriter) begin(w http.ResponseWriter, cancel context.CancelFunc)
 func (tw *timeoutWriter) finish() (reusable bool) {
 	tw.mu.Lock()
 	tw.done = true
-	if tw.wrote && !tw.timedOut && !tw.hijacked {
+	if tw.wrote && !tw.timedOut && !tw.hijacked && !tw.ended {
 		tw.copyTrailersLocked()
 	}
-	tw.w, tw.cancel = nil, nil
+	tw.w, tw.cancel, tw.reqBody = nil, nil, nil
+	stream := tw.stream
 	tw.mu.Unlock()
+	if stream {
+		tw.p.removeStream(tw)
+	}
 	reusable = true
 	for _, t := range [...]struct {
 		timer Timer
@@ -113,7 +141,7 @@ func (tw *timeoutWriter) status() int {
 // timeoutLocked answers the request with a timeout, as Knative does: 504 with the
 // body "request timeout", or, if the response has started, that text appended.
 func (tw *timeoutWriter) timeoutLocked() {
-	if tw.done || tw.timedOut || tw.hijacked {
+	if tw.done || tw.timedOut || tw.hijacked || tw.ended {
 		return
 	}
 	tw.timedOut = true
@@ -146,7 +174,7 @@ func (tw *timeoutWriter) onFirst() {
 func (tw *timeoutWriter) onIdle() {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	if tw.done || tw.timedOut || tw.hijacked {
+	if tw.done || tw.timedOut || tw.hijacked || tw.ended {
 		return
 	}
 	idle := tw.p.opts.IdleTimeout
@@ -172,17 +200,14 @@ func (tw *timeoutWriter) Header() http.Header { return tw.header }
 func (tw *timeoutWriter) WriteHeader(code int) {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	if tw.timedOut || tw.wrote || tw.hijacked || tw.done {
+	if tw.timedOut || tw.wrote || tw.hijacked || tw.done || tw.ended {
 		return
 	}
-	h := tw.w.Header()
-	for k, v := range tw.header {
-		h[k] = v
-	}
+	tw.copyHeaderLocked()
 	tw.w.WriteHeader(code)
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		// Informational: the final header comes later, from the handler's map again.
-		clear(h)
+		clear(tw.w.Header())
 		return
 	}
 	tw.code, tw.wrote = code, true
@@ -192,14 +217,11 @@ func (tw *timeoutWriter) WriteHeader(code int) {
 func (tw *timeoutWriter) Write(b []byte) (int, error) {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	if tw.timedOut || tw.done {
+	if tw.timedOut || tw.done || tw.ended {
 		return 0, http.ErrHandlerTimeout
 	}
 	if !tw.wrote {
-		h := tw.w.Header()
-		for k, v := range tw.header {
-			h[k] = v
-		}
+		tw.copyHeaderLocked()
 		tw.code, tw.wrote = http.StatusOK, true
 	}
 	tw.touchLocked()
@@ -210,14 +232,11 @@ func (tw *timeoutWriter) Write(b []byte) (int, error) {
 func (tw *timeoutWriter) FlushError() error {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	if tw.timedOut || tw.done {
+	if tw.timedOut || tw.done || tw.ended {
 		return http.ErrHandlerTimeout
 	}
 	if !tw.wrote {
-		h := tw.w.Header()
-		for k, v := range tw.header {
-			h[k] = v
-		}
+		tw.copyHeaderLocked()
 		tw.code, tw.wrote = http.StatusOK, true
 	}
 	return http.NewResponseController(tw.w).Flush()
@@ -231,7 +250,7 @@ func (tw *timeoutWriter) Flush() { _ = tw.FlushError() }
 func (tw *timeoutWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	if tw.timedOut || tw.done {
+	if tw.timedOut || tw.done || tw.ended {
 		return nil, nil, http.ErrHandlerTimeout
 	}
 	conn, brw, err := http.NewResponseController(tw.w).Hijack()
@@ -240,7 +259,7 @@ func (tw *timeoutWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	tw.hijacked = true
 	tw.code = http.StatusSwitchingProtocols
-	return tw.p.trackHijacked(conn), brw, nil
+	return tw.p.trackHijacked(conn, tw.cancel, tw.websocket), brw, nil
 }
 
 // Unwrap gives ResponseController access to the rest (deadlines, full duplex).
@@ -248,6 +267,54 @@ func (tw *timeoutWriter) Unwrap() http.ResponseWriter {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
 	return tw.w
+}
+
+// copyHeaderLocked copies the handler's header map to the real one as the response
+// starts. An event stream (text/event-stream) becomes a stream the drain's deadline
+// ends.
+func (tw *timeoutWriter) copyHeaderLocked() {
+	h := tw.w.Header()
+	for k, v := range tw.header {
+		h[k] = v
+	}
+	if !tw.stream && strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
+		tw.p.addStreamLocked(tw)
+	}
+}
+
+// endStream ends the request at the drain's stream deadline, unless it is over or
+// seq says the writer serves another request by now: a gRPC call with status
+// Unavailable (trailers-only when nothing was answered yet, else trailers after
+// what was sent), an event stream by ending its response where it is. The request
+// context is cancelled, which ends the app's side; the handler's writes fail from
+// now on and its abort is not a panic (see serve). It reports whether it ended a
+// request and whether that came over HTTP/2.
+func (tw *timeoutWriter) endStream(seq uint64) (ended, http2 bool) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if tw.seq != seq || tw.done || tw.timedOut || tw.hijacked || tw.ended {
+		return false, false
+	}
+	tw.ended = true
+	if tw.grpc {
+		const msg = "queue: the pod is shutting down (drain stream deadline passed)"
+		if !tw.wrote {
+			WriteGRPCStatus(tw.w, GRPCUnavailable, msg)
+			tw.code, tw.wrote = http.StatusOK, true
+		} else {
+			h := tw.w.Header()
+			h.Set(http.TrailerPrefix+"Grpc-Status", strconv.Itoa(GRPCUnavailable))
+			h.Set(http.TrailerPrefix+"Grpc-Message", grpcEncodeMessage(msg))
+		}
+	}
+	tw.cancel()
+	if tw.reqBody != nil {
+		// The transport sends an HTTP/2 request's body to the app until the client
+		// ends it, blind to the cancelled context: a bidirectional gRPC stream would
+		// go on. Closing the body (safe from another goroutine on HTTP/2) ends it.
+		_ = tw.reqBody.Close()
+	}
+	return true, tw.http2
 }
 
 // copyTrailersLocked copies trailers the handler set after the response started
@@ -270,39 +337,30 @@ func (tw *timeoutWriter) copyTrailersLocked() {
 	}
 }
 
-// trackHijacked registers a hijacked connection so that Run can close it when the
-// shutdown bound passes; the returned conn deregisters itself on Close.
-func (p *Proxy) trackHijacked(c net.Conn) net.Conn {
+// trackHijacked registers a hijacked connection so that the drain's stream deadline
+// and Run's shutdown bound can close it; the returned conn deregisters itself on
+// Close. cancel ends the request (which closes the app's side); websocket says the
+// connection carries websocket frames.
+func (p *Proxy) trackHijacked(c net.Conn, cancel context.CancelFunc, websocket bool) net.Conn {
 	p.hijacked.Lock()
 	defer p.hijacked.Unlock()
-	tc := &trackedConn{Conn: c, p: p}
+	tc := &trackedConn{Conn: c, p: p, cancel: cancel, websocket: websocket}
 	p.hijacked.conns[tc] = struct{}{}
 	return tc
 }
 
-type trackedConn struct {
-	net.Conn
-	p    *Proxy
-	once sync.Once
-}
-
-func (c *trackedConn) Close() error {
-	c.once.Do(func() {
-		c.p.hijacked.Lock()
-		delete(c.p.hijacked.conns, c)
-		c.p.hijacked.Unlock()
-	})
-	return c.Conn.Close()
-}
-
 func (p *Proxy) closeHijacked() {
+	for _, c := range p.hijackedConns() {
+		_ = c.Close()
+	}
+}
+
+func (p *Proxy) hijackedConns() []*trackedConn {
 	p.hijacked.Lock()
-	conns := make([]net.Conn, 0, len(p.hijacked.conns))
+	defer p.hijacked.Unlock()
+	conns := make([]*trackedConn, 0, len(p.hijacked.conns))
 	for c := range p.hijacked.conns {
 		conns = append(conns, c)
 	}
-	p.hijacked.Unlock()
-	for _, c := range conns {
-		_ = c.Close()
-	}
+	return conns
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -185,4 +186,44 @@ func TestWebsocketAndSSE(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestWebsocketDrainDeadline: a websocket open on a pod whose revision is deleted
+// (its manifest removed) lives on through the drain until the stream deadline, the
+// revision's timeoutSeconds from the start of the drain, and then gets a close frame
+// 1001 "going away" from the queue proxy, not before (issue 13 item 4). Before, it
+// was cut without a close frame when the drain's bound ended.
+func TestWebsocketDrainDeadline(t *testing.T) {
+	const timeout = 4 * time.Second
+	manifest := strings.Replace(streamService("ws-drain", "0"), "    spec:\n", "    spec:\n      timeoutSeconds: 4\n", 1)
+	tp := startPlatform(t, map[string]string{"ws-drain.yaml": manifest}, "")
+	tp.waitStatus(t, "ws-drain ready", time.Minute, serviceReady("ws-drain", "ws-drain-00001"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c, resp, err := websocket.Dial(ctx, "ws://"+tp.ingress+"/ws", &websocket.DialOptions{
+		Host: "ws-drain.default.example.com", HTTPClient: &http.Client{Transport: tr},
+	})
+	if err != nil {
+		t.Fatalf("dial: %v (response %v)", err, resp)
+	}
+	defer c.CloseNow()
+	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "hello from ws-drain-00001" {
+		t.Fatalf("first message %q, %v", msg, err)
+	}
+	start := time.Now()
+	if err := os.Remove(filepath.Join(tp.dir, "ws-drain.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Read(ctx)
+	after := time.Since(start)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || ce.Reason != "going away" {
+		t.Fatalf("websocket read while its revision drains: %v, want a close frame 1001 \"going away\"", err)
+	}
+	if after < timeout {
+		t.Errorf("closed %v after the revision was deleted, before the %v stream deadline", after, timeout)
+	}
+	t.Logf("closed with 1001 %v after the revision was deleted (stream deadline %v)", after, timeout)
 }

@@ -88,3 +88,29 @@ func BenchmarkReportRequest(b *testing.B) {
 		r.ReportRequest(rr)
 	}
 }
+
+func TestReportDrain(t *testing.T) {
+	r := ocmetrics.New()
+	if err := view.Register(r.Views()...); err != nil {
+		t.Fatal(err)
+	}
+	defer view.Unregister(r.Views()...)
+
+	r.ReportDrain(queue.DrainReport{Websocket: 2, HTTP2: 1})
+	r.ReportDrain(queue.DrainReport{Websocket: 1, HTTP1: 4})
+
+	rows, err := view.RetrieveData(ocmetrics.DrainStreamsClosedName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, row := range rows {
+		for _, tg := range row.Tags {
+			got[tg.Key.Name()+"="+tg.Value] = row.Data.(*view.SumData).Value
+		}
+	}
+	want := map[string]float64{"kind=websocket": 3, "kind=http2": 1, "kind=http1": 4}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("streams closed at drain deadlines (-want +got):\n%s", diff)
+	}
+}

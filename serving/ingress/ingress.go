@@ -162,8 +162,9 @@ const ExpectContinueTimeout = 2 * time.Second
 type request struct {
 	context.Context // the client's request context
 
-	sw   statusWriter
-	body clientBody // the request's body, when it has one
+	start time.Time // the request's arrival
+	sw    statusWriter
+	body  clientBody // the request's body, when it has one
 	// viaActivator is set when the request went (or was handed) to the activator.
 	viaActivator bool
 	rev          activator.RevisionKey // for the activator's resolver (ResolveRevision)
@@ -397,7 +398,7 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rev := p.Pick()
 	key := types.NamespacedName{Namespace: p.Namespace(), Name: rev}
-	s := &request{Context: r.Context()}
+	s := &request{Context: r.Context(), start: start}
 	s.sw.ResponseWriter = w
 	in.serveRevision(r, key, s)
 	in.reporter.ReportRequest(RequestReport{
@@ -442,7 +443,8 @@ func (in *Ingress) serveRevision(r *http.Request, key types.NamespacedName, s *r
 // went away between the endpoint update and this request) and the request has no
 // body to replay, it is handed to the activator, which waits for a pod. When the
 // client's body could not be read, the client is at fault: 400 (413 past a
-// http.MaxBytesReader limit), and nothing when it went away. Otherwise 502.
+// http.MaxBytesReader limit), and nothing when it went away. Otherwise 502, or for a
+// gRPC call a gRPC status (queue.WriteGRPCUpstreamError).
 func (in *Ingress) directError(w http.ResponseWriter, r *http.Request, err error) {
 	s := requestOf(r)
 	if s != nil && s.body.failed.Load() {
@@ -468,6 +470,9 @@ func (in *Ingress) directError(w http.ResponseWriter, r *http.Request, err error
 	}
 	if r.Context().Err() != nil {
 		return // the client went away: nobody to answer
+	}
+	if s != nil && queue.WriteGRPCUpstreamError(w, r, time.Since(s.start), "servekit: pod unreachable: "+err.Error()) {
+		return // a gRPC status, as Envoy answers
 	}
 	http.Error(w, "servekit: pod unreachable: "+err.Error(), http.StatusBadGateway)
 }

@@ -63,13 +63,16 @@ func (f *queueFront) InFlight() int { return f.proxy.InFlight() }
 
 // Drain keeps the Front contract: the queue proxy's Drain returns once the quiet
 // period has passed without a new request (Knative's), and then this waits for the
-// requests still in flight (queue.Proxy.WaitIdle: woken by the last one, no
-// polling), so the process is stopped only after they are answered. The runtime's
-// ctx bounds both by Options.DrainTimeout, as Knative's queue proxy drain is
-// bounded by the pod's termination grace: a request still running then is cut.
+// requests still in flight (queue.Proxy.WaitDrained: woken by the last one, no
+// polling), so the process is stopped only after they are answered. Long-lived
+// streams (websockets, gRPC calls, event streams) are closed cleanly at the stream
+// deadline (the revision timeout from the start of the drain), or just before ctx
+// ends if that is sooner. The runtime's ctx bounds the whole drain, as Knative's
+// queue proxy drain is bounded by the pod's termination grace: a request still
+// running then is cut.
 func (f *queueFront) Drain(ctx context.Context) error {
 	if err := f.proxy.Drain(ctx); err != nil {
 		return err
 	}
-	return f.proxy.WaitIdle(ctx)
+	return f.proxy.WaitDrained(ctx)
 }

@@ -360,16 +360,21 @@ func (p *pod) stopProcess(ctx context.Context, pr *process) {
 	<-pr.exited
 }
 
+// streamCloseGrace is added to a leaving pod's drain bound: the front closes the
+// long-lived streams still open at the revision's timeout (its stream deadline), and
+// their close handshakes (a websocket's close frames) need a moment to finish.
+const streamCloseGrace = 3 * time.Second
+
 // drainContext bounds a leaving pod's drain. A pod that leaves while the runtime runs
 // (scale-down, its revision deleted or replaced) waits for its requests up to the
-// revision's timeoutSeconds, as a Knative pod does: Knative sets the pod's
-// terminationGracePeriodSeconds to the revision's timeout, and the queue proxy drains
-// within it. A revision with no timeout (one not defaulted by a controller) waits
+// revision's timeoutSeconds (plus streamCloseGrace), as a Knative pod does: Knative
+// sets the pod's terminationGracePeriodSeconds to the revision's timeout, and the
+// queue proxy drains within it. A revision with no timeout (one not defaulted by a controller) waits
 // Options.DrainTimeout. Once the runtime shuts down (ctx done), whatever is left of
 // the wait is cut to Options.DrainTimeout, the platform's --drain-timeout.
 func (p *pod) drainContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	bound := p.rev.spec.front.Timeout
-	if bound <= 0 || ctx.Err() != nil {
+	bound := p.rev.spec.front.Timeout + streamCloseGrace
+	if p.rev.spec.front.Timeout <= 0 || ctx.Err() != nil {
 		bound = p.r.opts.DrainTimeout
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), bound)
