@@ -14,6 +14,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -98,6 +99,7 @@ type Backend struct {
 	factory informers.SharedInformerFactory
 	slices  cache.SharedIndexInformer
 	pods    cache.SharedIndexInformer // for restarts and last exits
+	hpas    cache.SharedIndexInformer // HPA-class revisions' HorizontalPodAutoscalers (their status)
 
 	notify  atomic.Pointer[func(types.NamespacedName)]
 	running atomic.Bool
@@ -132,6 +134,9 @@ type revInfo struct {
 	ensured    bool // the children were created or adopted while leader
 	resync     bool // SetLeader(true) asked for a leader's sync not yet taken
 	deleted    bool // Delete was called: write nothing more
+	// hpa is the HorizontalPodAutoscaler of an HPA-class revision (SetHPA), nil
+	// for one the controller scales.
+	hpa *autoscalingv2.HorizontalPodAutoscaler
 }
 
 // scraped is a pod's last successful scrape.
@@ -198,6 +203,13 @@ func New(opts Options) (*Backend, error) {
 	b.factory = informers.NewSharedInformerFactoryWithOptions(opts.Client, opts.ResyncPeriod, factoryOpts...)
 	b.slices = b.factory.Discovery().V1().EndpointSlices().Informer()
 	b.pods = b.factory.Core().V1().Pods().Informer()
+	b.hpas = b.factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer()
+	if _, err := b.hpas.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    b.hpaChanged,
+		UpdateFunc: func(_, obj any) { b.hpaChanged(obj) },
+	}); err != nil {
+		return nil, fmt.Errorf("kube: horizontalpodautoscaler handler: %w", err)
+	}
 	if err := b.slices.AddIndexers(cache.Indexers{byServiceIndex: sliceServiceIndex}); err != nil {
 		return nil, fmt.Errorf("kube: endpointslice indexer: %w", err)
 	}
@@ -325,7 +337,7 @@ func (b *Backend) Run(ctx context.Context, notify func(types.NamespacedName)) er
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { b.runSyncs(ctx) })
-	if !cache.WaitForCacheSync(ctx.Done(), b.slices.HasSynced, b.pods.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), b.slices.HasSynced, b.pods.HasSynced, b.hpas.HasSynced) {
 		return nil // ctx ended first
 	}
 	// The pods of revisions applied before the caches synced may already be known.
@@ -594,6 +606,11 @@ func (b *Backend) Delete(key types.NamespacedName) error {
 	}
 	if err := b.client.CoreV1().Services(key.Namespace).Delete(ctx, PrivateServiceName(key.Name), opts); err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("kube: delete service %s/%s: %w", key.Namespace, PrivateServiceName(key.Name), err))
+	}
+	if info != nil && info.hpa != nil {
+		if err := b.client.AutoscalingV2().HorizontalPodAutoscalers(key.Namespace).Delete(ctx, HPAName(key.Name), opts); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("kube: delete horizontalpodautoscaler %s/%s: %w", key.Namespace, HPAName(key.Name), err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -217,6 +217,10 @@ func makeDeployment(rev *v1.Revision, pc podConfig) (*appsv1.Deployment, error) 
 	podAnn := childAnnotations(rev)
 	podAnn[serving.DefaultContainerAnnotation] = rev.Spec.Containers[servingContainer(&rev.Spec.PodSpec)].Name
 	replicas := initialReplicas(rev)
+	if rev.Annotations[autoscaler.AnnotationClass] == autoscaler.ClassHPA {
+		// An HPA does not scale a workload at zero replicas.
+		replicas = max(replicas, 1)
+	}
 	maxUnavailable := intstr.FromInt32(0)
 	return &appsv1.Deployment{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},

@@ -167,7 +167,12 @@ func (b *Backend) syncLocked(ctx context.Context, key types.NamespacedName, info
 	b.mu.Lock()
 	replicas, scaled := info.replicas, info.scaled
 	stop := info.deleted || !b.mu.leader
+	want := info.hpa
 	b.mu.Unlock()
+	if want != nil && !stop {
+		// An HPA-class revision: its replicas are the HPA's.
+		return b.ensureHPA(ctx, rev, want)
+	}
 	if !scaled || stop {
 		return nil
 	}

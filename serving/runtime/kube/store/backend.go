@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/servekit/servekit/autoscaler"
 	"github.com/servekit/servekit/autoscaler/metrics"
 	"github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
@@ -48,8 +50,9 @@ type pendingRev struct {
 	rev      *v1.Revision
 	replicas int
 	scaled   bool
-	applied  bool   // the wrapped backend has it; only the scale is left
-	version  uint64 // counts the Scale calls, so a release sees one made meanwhile
+	applied  bool             // the wrapped backend has it; only the scale is left
+	hpa      *autoscaler.Spec // SetHPA's spec, for an HPA-class revision
+	version  uint64           // counts the Scale calls, so a release sees one made meanwhile
 
 	// op serialises the releases of this revision, and Delete waits for one in
 	// flight; the wrapped backend's calls run under it, not under Backend.mu, so
@@ -60,6 +63,7 @@ type pendingRev struct {
 var (
 	_ runtime.Backend         = (*Backend)(nil)
 	_ runtime.RevisionErrorer = (*Backend)(nil)
+	_ runtime.HPAScaler       = (*Backend)(nil)
 )
 
 // NewBackend wraps inner.
@@ -108,6 +112,33 @@ func (b *Backend) Scale(key types.NamespacedName, replicas int) error {
 	}
 	b.mu.Unlock()
 	return b.inner.Scale(key, replicas)
+}
+
+// SetHPA records the HPA spec of a pending revision (released with it, after its
+// Apply), or hands it to the wrapped backend's HPA. A wrapped backend that does not
+// implement runtime.HPAScaler cannot run the HPA class: that is the error.
+func (b *Backend) SetHPA(key types.NamespacedName, spec autoscaler.Spec) error {
+	hs, ok := b.inner.(runtime.HPAScaler)
+	if !ok {
+		return errors.New("kube/store: the wrapped backend does not run the HPA autoscaling class")
+	}
+	b.mu.Lock()
+	if p := b.mu.pending[key]; p != nil {
+		p.hpa = &spec
+		p.version++
+		b.mu.Unlock()
+		return nil
+	}
+	b.mu.Unlock()
+	return hs.SetHPA(key, spec)
+}
+
+// HPAStatus returns the wrapped backend's (zero if it has no HPA).
+func (b *Backend) HPAStatus(key types.NamespacedName) runtime.HPAStatus {
+	if hs, ok := b.inner.(runtime.HPAScaler); ok {
+		return hs.HPAStatus(key)
+	}
+	return runtime.HPAStatus{}
 }
 
 // Delete forgets a pending revision and deletes it from the wrapped backend (after a
@@ -188,7 +219,7 @@ func (b *Backend) releaseOp(key types.NamespacedName, uid types.UID, apiLabels m
 			b.mu.Unlock()
 			return nil // deleted, or applied again, meanwhile
 		}
-		applied, replicas, scaled, version := p.applied, p.replicas, p.scaled, p.version
+		applied, replicas, scaled, version, hpaSpec := p.applied, p.replicas, p.scaled, p.version, p.hpa
 		var rev *v1.Revision
 		if !applied {
 			rev = p.rev.DeepCopy()
@@ -215,6 +246,15 @@ func (b *Backend) releaseOp(key types.NamespacedName, uid types.UID, apiLabels m
 		}
 		if scaled {
 			if err := b.inner.Scale(key, replicas); err != nil {
+				return err
+			}
+		}
+		if hpaSpec != nil {
+			hs, ok := b.inner.(runtime.HPAScaler)
+			if !ok {
+				return errors.New("kube/store: the wrapped backend does not run the HPA autoscaling class")
+			}
+			if err := hs.SetHPA(key, *hpaSpec); err != nil {
 				return err
 			}
 		}
