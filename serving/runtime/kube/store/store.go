@@ -325,7 +325,7 @@ func meta(obj any) (metav1.Object, error) {
 	return u, nil
 }
 
-// Run starts the informers, applies every Service, Configuration and Route to the
+// Run starts the informers, applies every Service, Configuration, Route and DomainMapping to the
 // controller as it comes and goes, and writes the controller's children and status
 // back every SyncInterval, until ctx is done. It returns nil after every goroutine it
 // started has ended.
