@@ -49,6 +49,7 @@ spec:
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
 		store.ServicesGVR: "ServiceList", store.ConfigurationsGVR: "ConfigurationList",
 		store.RoutesGVR: "RouteList", store.RevisionsGVR: "RevisionList",
+		store.DomainMappingsGVR: "DomainMappingList",
 	}, ksvc)
 	// The fake stores objects without UIDs; an API server assigns them.
 	dyn.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,6 +267,73 @@ func seedFlow(t *testing.T, cfg, runCfg *rest.Config) {
 		revs, err := dyn.Resource(store.RevisionsGVR).Namespace("default").List(ctx, metav1.ListOptions{})
 		if err != nil || len(revs.Items) != 1 {
 			t.Errorf("revisions = %d (%v), want 1", len(revs.Items), err)
+		}
+	})
+
+	t.Run("a DomainMapping", func(t *testing.T) {
+		dms := dyn.Resource(store.DomainMappingsGVR).Namespace("default")
+		dm := func(host, svc string) *unstructured.Unstructured {
+			return &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "serving.knative.dev/v1beta1", "kind": "DomainMapping",
+				"metadata": map[string]any{"name": host},
+				"spec":     map[string]any{"ref": map[string]any{"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": svc}},
+			}}
+		}
+		// The validating webhook refuses a host that is not a domain name.
+		if _, err := dms.Create(ctx, dm("hello", "helloworld-go"), metav1.CreateOptions{}); err == nil ||
+			!strings.Contains(err.Error(), `invalid name "hello"`) || !strings.Contains(err.Error(), "metadata.name") {
+			t.Errorf("creating DomainMapping hello = %v, want refused: invalid name \"hello\" ... metadata.name", err)
+		}
+		if _, err := dms.Create(ctx, dm("hello.example.com", "helloworld-go"), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating DomainMapping hello.example.com: %v", err)
+		}
+		if _, err := dms.Create(ctx, dm("nope.example.com", "nope"), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating DomainMapping nope.example.com: %v", err)
+		}
+		cond := func(u *unstructured.Unstructured, typ string) (status, reason, message string) {
+			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+			for _, c := range conds {
+				m, _ := c.(map[string]any)
+				if m["type"] == typ {
+					status, _ = m["status"].(string)
+					reason, _ = m["reason"].(string)
+					message, _ = m["message"].(string)
+				}
+			}
+			return status, reason, message
+		}
+		var got *unstructured.Unstructured
+		waitFor(t, "hello.example.com claimed and resolved", func() bool {
+			got, _ = dms.Get(ctx, "hello.example.com", metav1.GetOptions{})
+			if got == nil {
+				return false
+			}
+			claimed, _, _ := cond(got, "DomainClaimed")
+			resolved, _, _ := cond(got, "ReferenceResolved")
+			gen, _, _ := unstructured.NestedInt64(got.Object, "status", "observedGeneration")
+			return claimed == "True" && resolved == "True" && gen == got.GetGeneration()
+		})
+		url, _, _ := unstructured.NestedString(got.Object, "status", "url")
+		addr, _, _ := unstructured.NestedString(got.Object, "status", "address", "url")
+		refNS, _, _ := unstructured.NestedString(got.Object, "spec", "ref", "namespace")
+		if url != "http://hello.example.com" || addr != url || refNS != "default" || got.GetAnnotations()["serving.knative.dev/creator"] == "" {
+			t.Errorf("DomainMapping: status.url %q, address.url %q, spec.ref.namespace %q (defaulted), creator %q; want http://hello.example.com twice, default, set",
+				url, addr, refNS, got.GetAnnotations()["serving.knative.dev/creator"])
+		}
+		if st, reason, _ := cond(got, "CertificateProvisioned"); st != "True" || reason != "TLSNotEnabled" {
+			t.Errorf("CertificateProvisioned = %s %s, want True TLSNotEnabled", st, reason)
+		}
+		waitFor(t, "nope.example.com not resolved", func() bool {
+			got, _ = dms.Get(ctx, "nope.example.com", metav1.GetOptions{})
+			st, _, _ := cond(got, "ReferenceResolved")
+			return got != nil && st == "False"
+		})
+		if _, reason, msg := cond(got, "ReferenceResolved"); reason != "ResolveFailed" ||
+			msg != `failed to get object default/nope: services.serving.knative.dev "nope" not found` {
+			t.Errorf("ReferenceResolved of a ref to a missing Service: %s %q", reason, msg)
+		}
+		if st, reason, _ := cond(got, "Ready"); st != "False" || reason != "ResolveFailed" {
+			t.Errorf("Ready of a ref to a missing Service: %s %s, want False ResolveFailed", st, reason)
 		}
 	})
 

@@ -30,6 +30,7 @@ import (
 	"github.com/servekit/servekit/serving"
 	servingruntime "github.com/servekit/servekit/serving/runtime"
 	v1 "github.com/servekit/servekit/serving/v1"
+	"github.com/servekit/servekit/serving/v1beta1"
 )
 
 // The resources Store reads and writes.
@@ -38,7 +39,17 @@ var (
 	ConfigurationsGVR = v1.SchemeGroupVersion.WithResource("configurations")
 	RoutesGVR         = v1.SchemeGroupVersion.WithResource("routes")
 	RevisionsGVR      = v1.SchemeGroupVersion.WithResource("revisions")
+	// DomainMappingsGVR is serving.knative.dev/v1beta1 domainmappings.
+	DomainMappingsGVR = v1beta1.SchemeGroupVersion.WithResource("domainmappings")
 )
+
+// gvr returns the GroupVersionResource of one of the resources Store handles.
+func gvr(resource string) schema.GroupVersionResource {
+	if resource == DomainMappingsGVR.Resource {
+		return DomainMappingsGVR
+	}
+	return v1.SchemeGroupVersion.WithResource(resource)
+}
 
 // SourcePrefix starts the source name of every object Store applies to the controller:
 // "kube:<resource>/<namespace>/<name>".
@@ -114,7 +125,8 @@ type Options struct {
 
 // Ref names one object of one resource.
 type Ref struct {
-	// Resource is the plural resource: services, configurations, routes, revisions.
+	// Resource is the plural resource: services, configurations, routes, revisions,
+	// domainmappings.
 	Resource string
 	// Namespace and Name name the object.
 	Namespace, Name string
@@ -225,11 +237,11 @@ func New(opts Options) (*Store, error) {
 	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(opts.Client, 0, opts.Namespace, nil)
 	s.ph = newPlaceholders(opts)
 	s.informers = map[string]cache.SharedIndexInformer{}
-	for _, gvr := range []schema.GroupVersionResource{ServicesGVR, ConfigurationsGVR, RoutesGVR, RevisionsGVR} {
+	for _, gvr := range []schema.GroupVersionResource{ServicesGVR, ConfigurationsGVR, RoutesGVR, RevisionsGVR, DomainMappingsGVR} {
 		inf := s.factory.ForResource(gvr).Informer()
 		s.informers[gvr.Resource] = inf
 		resource := gvr.Resource
-		if gvr != ServicesGVR {
+		if gvr != ServicesGVR && gvr != DomainMappingsGVR {
 			// A follower waits for the leader's children: look again when one
 			// comes, changes or goes.
 			follow := func(obj any) {
@@ -313,7 +325,7 @@ func meta(obj any) (metav1.Object, error) {
 	return u, nil
 }
 
-// Run starts the informers, applies every Service, Configuration and Route to the
+// Run starts the informers, applies every Service, Configuration, Route and DomainMapping to the
 // controller as it comes and goes, and writes the controller's children and status
 // back every SyncInterval, until ctx is done. It returns nil after every goroutine it
 // started has ended.
@@ -469,6 +481,8 @@ func toTyped(resource string, u *unstructured.Unstructured) (v1.Object, error) {
 		obj = &v1.Configuration{}
 	case RoutesGVR.Resource:
 		obj = &v1.Route{}
+	case DomainMappingsGVR.Resource:
+		obj = &v1beta1.DomainMapping{}
 	default:
 		return nil, fmt.Errorf("store: %s cannot be applied", resource)
 	}
@@ -482,6 +496,8 @@ func toTyped(resource string, u *unstructured.Unstructured) (v1.Object, error) {
 		o.Status = v1.ConfigurationStatus{}
 	case *v1.Route:
 		o.Status = v1.RouteStatus{}
+	case *v1beta1.DomainMapping:
+		o.Status = v1beta1.DomainMappingStatus{}
 	}
 	obj.SetManagedFields(nil)
 	obj.SetResourceVersion("")
@@ -515,6 +531,12 @@ func find(objs servingruntime.Objects, ref Ref) v1.Object {
 				return o
 			}
 		}
+	case DomainMappingsGVR.Resource:
+		for _, o := range objs.DomainMappings {
+			if match(o) {
+				return o
+			}
+		}
 	}
 	return nil
 }
@@ -536,6 +558,9 @@ func (s *Store) Sync() {
 	}
 	for _, o := range objs.Revisions {
 		desired[Ref{RevisionsGVR.Resource, o.Namespace, o.Name}] = o
+	}
+	for _, o := range objs.DomainMappings {
+		desired[Ref{DomainMappingsGVR.Resource, o.Namespace, o.Name}] = o
 	}
 	s.mu.Lock()
 	var gone []Ref
@@ -587,7 +612,7 @@ func (s *Store) processOut(ctx context.Context) bool {
 }
 
 func (s *Store) resource(ref Ref) dynamic.ResourceInterface {
-	return s.client.Resource(v1.SchemeGroupVersion.WithResource(ref.Resource)).Namespace(ref.Namespace)
+	return s.client.Resource(gvr(ref.Resource)).Namespace(ref.Namespace)
 }
 
 // write brings the API server's version of ref to the controller's.
@@ -739,6 +764,8 @@ func observedGeneration(obj v1.Object) int64 {
 		return o.Status.ObservedGeneration
 	case *v1.Revision:
 		return o.Status.ObservedGeneration
+	case *v1beta1.DomainMapping:
+		return o.Status.ObservedGeneration
 	}
 	return 0
 }
@@ -753,6 +780,8 @@ func kindOf(resource string) string {
 		return v1.KindRoute
 	case RevisionsGVR.Resource:
 		return v1.KindRevision
+	case DomainMappingsGVR.Resource:
+		return v1beta1.KindDomainMapping
 	}
 	return ""
 }

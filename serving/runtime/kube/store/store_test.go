@@ -66,6 +66,7 @@ func newFakeDynamic(t testing.TB, objs ...runtime.Object) *dynamicfake.FakeDynam
 	lists := map[schema.GroupVersionResource]string{
 		store.ServicesGVR: "ServiceList", store.ConfigurationsGVR: "ConfigurationList",
 		store.RoutesGVR: "RouteList", store.RevisionsGVR: "RevisionList",
+		store.DomainMappingsGVR: "DomainMappingList",
 	}
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, lists, objs...)
 }
