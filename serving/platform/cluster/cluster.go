@@ -307,6 +307,9 @@ func (c *Cluster) Run(ctx context.Context) error {
 		PeerToken: token, PeerTokenSecret: tokenRef,
 		Follower: true, // until this replica holds the Lease
 	}
+	// config-deployment's progress-deadline, for the Deployments (serving/config
+	// reads it into the autoscaler's configuration).
+	kopts.ProgressDeadline = o.Config.Autoscaler.ProgressDeadline
 	var peerTransport http.RoundTripper // nil: http.DefaultTransport
 	if o.DialContext != nil {
 		tr := &http.Transport{DialContext: o.DialContext}

@@ -46,6 +46,11 @@ type Options struct {
 	QueueImage string
 	// QueueCPURequest is the queue proxy's CPU request. Zero means 25m, Knative's.
 	QueueCPURequest resource.Quantity
+	// ProgressDeadline is config-deployment's progress-deadline: each Deployment's
+	// progressDeadlineSeconds unless its revision's serving.knative.dev/progress-deadline
+	// annotation says otherwise, as Knative's. It must be a whole number of
+	// seconds; zero means 600s, Knative's default.
+	ProgressDeadline time.Duration
 	// PeerTokenSecret, if not nil, is the Secret key handed to every queue proxy as
 	// SERVEKIT_PEER_TOKEN (see queue.ProxyOptions.PeerToken). Nil means none. With
 	// PeerToken empty the Secret is the user's to create in each namespace.
@@ -161,6 +166,9 @@ func New(opts Options) (*Backend, error) {
 	if err := checkPeerToken(opts); err != nil {
 		return nil, err
 	}
+	if opts.ProgressDeadline < 0 || opts.ProgressDeadline%time.Second != 0 || opts.ProgressDeadline > (1<<31-1)*time.Second {
+		return nil, fmt.Errorf("kube: Options.ProgressDeadline = %v: must be a whole number of seconds, 0 (600s) or more", opts.ProgressDeadline)
+	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
@@ -174,9 +182,10 @@ func New(opts Options) (*Backend, error) {
 		log:    opts.Logger,
 		stats:  opts.StatsClient,
 		pc: podConfig{
-			queueImage:      opts.QueueImage,
-			queueCPURequest: opts.QueueCPURequest,
-			peerTokenSecret: opts.PeerTokenSecret,
+			queueImage:       opts.QueueImage,
+			queueCPURequest:  opts.QueueCPURequest,
+			peerTokenSecret:  opts.PeerTokenSecret,
+			progressDeadline: opts.ProgressDeadline,
 		},
 	}
 	if b.clock == nil {

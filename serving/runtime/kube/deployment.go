@@ -70,6 +70,9 @@ type podConfig struct {
 	queueImage      string
 	queueCPURequest resource.Quantity
 	peerTokenSecret *corev1.SecretKeySelector
+	// progressDeadline is config-deployment's progress-deadline; zero means
+	// defaultProgressDeadline.
+	progressDeadline time.Duration
 }
 
 // h2c reports whether the revision speaks cleartext HTTP/2 (its port is named h2c).
@@ -167,11 +170,16 @@ func initialReplicas(rev *v1.Revision) int32 {
 	return 1
 }
 
-// progressDeadline is the serving.knative.dev/progress-deadline annotation, else 600s.
-func progressDeadline(rev *v1.Revision) (int32, error) {
+// progressDeadline is the Deployment's progressDeadlineSeconds, as Knative's
+// MakeDeployment sets it: the revision's serving.knative.dev/progress-deadline
+// annotation, else config-deployment's progress-deadline (def; zero means 600s).
+func progressDeadline(rev *v1.Revision, def time.Duration) (int32, error) {
 	v, ok := rev.Annotations[serving.ProgressDeadlineAnnotationKey]
 	if !ok {
-		return int32(defaultProgressDeadline / time.Second), nil
+		if def <= 0 {
+			def = defaultProgressDeadline
+		}
+		return int32(def / time.Second), nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < time.Second || d > time.Duration(1<<31-1)*time.Second {
@@ -205,7 +213,7 @@ func makeDeployment(rev *v1.Revision, pc podConfig) (*appsv1.Deployment, error) 
 	if err := checkRanges(rev); err != nil {
 		return nil, err
 	}
-	deadline, err := progressDeadline(rev)
+	deadline, err := progressDeadline(rev, pc.progressDeadline)
 	if err != nil {
 		return nil, fmt.Errorf("kube: revision %s/%s: %w", rev.Namespace, rev.Name, err)
 	}

@@ -1,14 +1,17 @@
 package kube
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/servekit/servekit/queue"
 	"github.com/servekit/servekit/serving"
@@ -463,5 +466,54 @@ func TestDeploymentBadInput(t *testing.T) {
 				t.Errorf("makeDeployment error = %v, want it to mention %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestProgressDeadline: the Deployment's progressDeadlineSeconds follows
+// Knative's MakeDeployment: the revision's serving.knative.dev/progress-deadline
+// annotation, else config-deployment's progress-deadline (Options.ProgressDeadline),
+// else 600s; through Apply on a Backend with that option too.
+func TestProgressDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		annotation string // "" for none
+		config     time.Duration
+		want       int32
+	}{
+		{"neither: Knative's 600s", "", 0, 600},
+		{"config-deployment's", "", 120 * time.Second, 120},
+		{"the annotation over config-deployment's", "90s", 120 * time.Second, 90},
+		{"the annotation over the default", "2m30s", 0, 150},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rev := seedRevision(t)
+			if tc.annotation != "" {
+				rev.Annotations[serving.ProgressDeadlineAnnotationKey] = tc.annotation
+			}
+			c := fake.NewClientset()
+			b, err := New(Options{Client: c, QueueImage: testPodConfig.queueImage, ProgressDeadline: tc.config})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Apply(rev); err != nil {
+				t.Fatal(err)
+			}
+			d, err := c.AppsV1().Deployments("default").Get(context.Background(), DeploymentName(rev.Name), metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := *d.Spec.ProgressDeadlineSeconds; got != tc.want {
+				t.Errorf("progressDeadlineSeconds = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewChecksProgressDeadline(t *testing.T) {
+	for _, d := range []time.Duration{-time.Second, 1500 * time.Millisecond} {
+		_, err := New(Options{Client: fake.NewClientset(), QueueImage: "q", ProgressDeadline: d})
+		if err == nil || !strings.Contains(err.Error(), "Options.ProgressDeadline") {
+			t.Errorf("New with ProgressDeadline %v: %v, want an error naming Options.ProgressDeadline", d, err)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -95,6 +96,12 @@ func TestRealControllerBinaryClusterMode(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "servekit"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// --config: config-deployment's progress-deadline reaches the Deployments.
+	configDir := t.TempDir()
+	deployment := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\ndata:\n  progress-deadline: 120s\n"
+	if err := os.WriteFile(filepath.Join(configDir, "config-deployment.yaml"), []byte(deployment), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(t.TempDir(), "controller")
 	build := exec.Command("go", "build", "-o", bin, "github.com/servekit/servekit/examples/controller")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -114,7 +121,7 @@ func TestRealControllerBinaryClusterMode(t *testing.T) {
 		logs = &syncBuffer{}
 		cmd = exec.Command(bin, "--kubeconfig", writeKubeconfig(t, cfg), "--queue-image", "example.com/servekit/queue-proxy:v1",
 			"--listen", freeAddr(t), "--admin", admin, "--identity", "replica-1", "--webhook-listen", "127.0.0.1:0",
-			"--ingress-service", "servekit-ingress")
+			"--ingress-service", "servekit-ingress", "--config", configDir)
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -170,11 +177,13 @@ func TestRealControllerBinaryClusterMode(t *testing.T) {
 		name, _, _ := unstructured.NestedString(got.Object, "status", "latestCreatedRevisionName")
 		return name == "helloworld-go-00001"
 	})
-	if _, err := cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{}); err != nil {
-		waitFor(t, "the Deployment", func() bool {
-			_, err := cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
-			return err == nil
-		})
+	var dep *appsv1.Deployment
+	waitFor(t, "the Deployment", func() bool {
+		dep, err = cs.AppsV1().Deployments("default").Get(ctx, "helloworld-go-00001-deployment", metav1.GetOptions{})
+		return err == nil
+	})
+	if d := dep.Spec.ProgressDeadlineSeconds; d == nil || *d != 120 {
+		t.Errorf("the Deployment's progressDeadlineSeconds = %v, want config-deployment's 120", d)
 	}
 	// --ingress-service: the Route's placeholder Service, an ExternalName to the
 	// ingress's Service in --lease-namespace; and the binary's Events.
