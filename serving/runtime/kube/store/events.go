@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,10 +26,23 @@ const (
 	// latest ready one; ReasonLatestReadyFailed when it is.
 	ReasonLatestCreatedFailed = "LatestCreatedFailed"
 	ReasonLatestReadyFailed   = "LatestReadyFailed"
-	// ReasonInternalError (Warning) is recorded on an object whose write to the
-	// API server fails, once per new error message; on a Revision also when the
-	// backend fails to apply its Deployment or Service.
+	// ReasonInternalError (Warning) is the error of a failed reconcile, as
+	// Knative's generated reconcilers record it: on a Service when its
+	// Configuration or Route cannot be created ("failed to create Route: …") or
+	// updated ("failed to reconcile Route: …") or is not its own; on a
+	// Configuration when its Revision cannot be created; on a Route when a
+	// placeholder Service cannot be created or is not its own; on a Revision when
+	// the backend fails to apply its Deployment or Service; and on an object any
+	// other write of which fails.
 	ReasonInternalError = "InternalError"
+	// ReasonCreationFailed (Warning) is recorded, with InternalError, on the
+	// parent whose child cannot be created: "Failed to create Configuration
+	// %q: <err>" (or Route) on a Service, "Failed to create Revision: <err>" on a
+	// Configuration, "Failed to create placeholder service %q: <err>" on a Route.
+	ReasonCreationFailed = "CreationFailed"
+	// ReasonUpdateFailed (Warning) is recorded on an object whose status cannot be
+	// written: "Failed to update status for %q: <err>".
+	ReasonUpdateFailed = "UpdateFailed"
 	// ReasonRevisionReady (Normal) is recorded on a Revision when its Ready
 	// condition becomes True (it was not True in the status last written).
 	ReasonRevisionReady = "RevisionReady"
@@ -125,9 +139,62 @@ func (s *Store) recordConfigurationChange(cur *unstructured.Unstructured, prev, 
 	}
 }
 
-// recordError records a failed write of ref as an InternalError Event on its API
-// object, once per new message; err nil (a write that succeeded) forgets the last
-// message.
+// writeError is a failed write with the Events Knative's reconcilers record for
+// it, on the object on: a specific Warning (reason CreationFailed or
+// UpdateFailed with message; none when reason is empty) and an InternalError with
+// the message internal (none when empty). A writeError with neither records
+// nothing: a step that will be retried (an orphan deleted, a parent not stored
+// yet), not a failure anyone must see.
+type writeError struct {
+	err      error // what the store logs and retries on
+	on       Ref
+	reason   string
+	message  string
+	internal string
+}
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// creationFailed is the writeError of a child the API server refused to create:
+// CreationFailed and InternalError on its parent, in Knative's words.
+func creationFailed(ref, parent Ref, err error) *writeError {
+	kind := kindOf(ref.Resource)
+	msg := fmt.Sprintf("Failed to create %s %q: %v", kind, ref.Name, err)
+	if ref.Resource == RevisionsGVR.Resource {
+		msg = fmt.Sprintf("Failed to create Revision: %v", err) // Knative names none
+	}
+	return &writeError{err: fmt.Errorf("store: create %s: %w", ref, err), on: parent,
+		reason: ReasonCreationFailed, message: msg, internal: fmt.Sprintf("failed to create %s: %v", kind, err)}
+}
+
+// splitErrors returns the writeErrors in err (an errors.Join tree, or wrapped)
+// and the errors that hold none.
+func splitErrors(err error) (wes []*writeError, plain []error) {
+	if err == nil {
+		return nil, nil
+	}
+	if we, ok := err.(*writeError); ok {
+		return []*writeError{we}, nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			w, p := splitErrors(e)
+			wes, plain = append(wes, w...), append(plain, p...)
+		}
+		return wes, plain
+	}
+	var we *writeError
+	if errors.As(err, &we) {
+		return []*writeError{we}, nil
+	}
+	return nil, []error{err}
+}
+
+// recordError records the Events of a failed write of ref (see writeError; an
+// error that is no writeError is an InternalError on ref's API object, with its
+// message), once per new error message of ref; err nil (a write that succeeded)
+// forgets the last message.
 func (s *Store) recordError(ref Ref, err error) {
 	if s.opts.Recorder == nil {
 		return
@@ -143,7 +210,36 @@ func (s *Store) recordError(ref Ref, err error) {
 	if err == nil || (had && last == err.Error()) {
 		return
 	}
+	wes, plain := splitErrors(err)
+	for _, we := range wes {
+		u, ok := s.cached(we.on)
+		if !ok {
+			continue
+		}
+		if we.reason != "" {
+			s.opts.Recorder.Event(u, corev1.EventTypeWarning, we.reason, we.message)
+		}
+		if we.internal != "" {
+			s.opts.Recorder.Event(u, corev1.EventTypeWarning, ReasonInternalError, we.internal)
+		}
+	}
+	if len(plain) == 0 {
+		return
+	}
 	if u, ok := s.cached(ref); ok {
-		s.opts.Recorder.Event(u, corev1.EventTypeWarning, ReasonInternalError, fmt.Sprint(err))
+		for _, e := range plain {
+			s.opts.Recorder.Event(u, corev1.EventTypeWarning, ReasonInternalError, e.Error())
+		}
+	}
+}
+
+// recordPlaceholderCreated records Knative's Created Event of a placeholder
+// Service on its Route.
+func (s *Store) recordPlaceholderCreated(route Ref, name string) {
+	if s.opts.Recorder == nil {
+		return
+	}
+	if u, ok := s.cached(route); ok {
+		s.opts.Recorder.Eventf(u, corev1.EventTypeNormal, ReasonCreated, "Created placeholder service %q", name)
 	}
 }

@@ -137,7 +137,7 @@ func (s *Store) writePlaceholders(ctx context.Context, ref Ref) error {
 	res := s.client.Resource(KubeServicesGVR).Namespace(ref.Namespace)
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(want)) {
-		if err := s.ensurePlaceholder(ctx, want[name]); err != nil {
+		if err := s.ensurePlaceholder(ctx, ref, want[name]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -163,10 +163,11 @@ func (s *Store) writePlaceholders(ctx context.Context, ref Ref) error {
 	return errors.Join(errs...)
 }
 
-// ensurePlaceholder creates want, or updates the type, target, ports and labels of
-// the existing one if they differ (other labels, e.g. a user's
-// networking.knative.dev/visibility, are kept).
-func (s *Store) ensurePlaceholder(ctx context.Context, want *corev1.Service) error {
+// ensurePlaceholder creates want, the placeholder of the Route route, or updates
+// the type, target, ports and labels of the existing one if they differ (other
+// labels, e.g. a user's networking.knative.dev/visibility, are kept). The Events
+// are Knative's, on the Route: Created, or CreationFailed and InternalError.
+func (s *Store) ensurePlaceholder(ctx context.Context, route Ref, want *corev1.Service) error {
 	res := s.client.Resource(KubeServicesGVR).Namespace(want.Namespace)
 	key := want.Namespace + "/" + want.Name
 	var cur *corev1.Service
@@ -186,10 +187,13 @@ func (s *Store) ensurePlaceholder(ctx context.Context, want *corev1.Service) err
 		_, err = res.Create(ctx, &unstructured.Unstructured{Object: m}, metav1.CreateOptions{})
 		if err == nil {
 			s.log.Info("store: created placeholder Service", "service", key)
+			s.recordPlaceholderCreated(route, want.Name)
 			return nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("store: create placeholder Service %s: %w", key, err)
+			return &writeError{err: fmt.Errorf("store: create placeholder Service %s: %w", key, err), on: route,
+				reason: ReasonCreationFailed, message: fmt.Sprintf("Failed to create placeholder service %q: %v", want.Name, err),
+				internal: fmt.Sprintf("failed to create placeholder service: %v", err)}
 		}
 		// Not in the cache: ours, just made, or someone else's (unlabelled).
 		u, err := res.Get(ctx, want.Name, metav1.GetOptions{})
@@ -211,10 +215,11 @@ func (s *Store) ensurePlaceholder(ctx context.Context, want *corev1.Service) err
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("store: delete placeholder Service %s, left by a deleted Route: %w", key, err)
 		}
-		return fmt.Errorf("store: placeholder Service %s was left by a deleted Route: deleted, to be made again", key)
+		return &writeError{err: fmt.Errorf("store: placeholder Service %s was left by a deleted Route: deleted, to be made again", key), on: route}
 	}
 	if o := metav1.GetControllerOf(cur); o == nil || o.UID != owner.UID {
-		return fmt.Errorf("store: there is an existing placeholder Service %q that we do not own", want.Name)
+		return &writeError{err: fmt.Errorf("store: there is an existing placeholder Service %q that we do not own", want.Name), on: route,
+			internal: fmt.Sprintf("route: %q does not own Service: %q", route.Name, want.Name)} // Knative's route reconciler
 	}
 	next := cur.DeepCopy()
 	if next.Labels == nil {

@@ -683,7 +683,8 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 		return err
 	}
 	if want == nil {
-		return fmt.Errorf("store: %s: owner %s is not in the API server yet", ref, ownerRef(ref, obj))
+		// Retried until the informer has the parent: no Event.
+		return &writeError{err: fmt.Errorf("store: %s: owner %s is not in the API server yet", ref, ownerRef(ref, obj)), on: ownerRef(ref, obj)}
 	}
 	_, wasCached := s.cached(ref)
 	current, fresh, err := s.ensureChild(ctx, ref, want)
@@ -709,7 +710,9 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 		// On error the status is still written (the controller reports the
 		// error there: Backend.RevisionError), and the release retried.
 		if err := s.opts.Backend.release(key, current.GetUID(), current.GetLabels()); err != nil {
-			relErr = fmt.Errorf("store: %s: backend: %w", ref, err)
+			// The Revision's InternalError is the backend's error, as
+			// Knative's revision reconciler records its own.
+			relErr = &writeError{err: fmt.Errorf("store: %s: backend: %w", ref, err), on: ref, internal: err.Error()}
 		}
 	}
 	if observedGeneration(obj) != obj.GetGeneration() {
@@ -946,7 +949,7 @@ func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Uns
 			return created, true, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return nil, false, fmt.Errorf("store: create %s: %w", ref, err)
+			return nil, false, creationFailed(ref, ownerRefOf(ref, want), err)
 		}
 		if cur, err = res.Get(ctx, ref.Name, metav1.GetOptions{}); err != nil {
 			return nil, false, fmt.Errorf("store: get %s: %w", ref, err)
@@ -964,10 +967,17 @@ func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Uns
 			return nil, false, fmt.Errorf("store: delete %s, left by a deleted %s %s: %w", ref, o.Kind, o.Name, err)
 		}
 		s.log.Info("store: deleted an orphan of a deleted owner", "object", ref.String(), "ownerUID", string(o.UID))
-		return nil, false, fmt.Errorf("store: %s was left by a deleted %s %s: deleted, to be made again", ref, o.Kind, o.Name)
+		return nil, false, &writeError{err: fmt.Errorf("store: %s was left by a deleted %s %s: deleted, to be made again", ref, o.Kind, o.Name),
+			on: ownerRefOf(ref, want)} // made again at the retry: no Event
 	}
 	if o := metav1.GetControllerOf(cur); o == nil || o.UID != wantOwner.UID {
-		return nil, false, fmt.Errorf("store: %s already exists and is not controlled by %s %s", ref, wantOwner.Kind, wantOwner.Name)
+		err := fmt.Errorf("store: %s already exists and is not controlled by %s %s", ref, wantOwner.Kind, wantOwner.Name)
+		we := &writeError{err: err, on: ownerRefOf(ref, want), internal: err.Error()}
+		if wantOwner.Kind == v1.KindService {
+			// Knative's Service reconciler (its status says NotOwned).
+			we.internal = fmt.Sprintf("service: %q does not own %s: %q", wantOwner.Name, strings.ToLower(kindOf(ref.Resource)), ref.Name)
+		}
+		return nil, false, we
 	}
 	if ref.Resource == RevisionsGVR.Resource {
 		return s.syncRouting(ctx, ref, cur, want)
@@ -999,7 +1009,8 @@ func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Uns
 		return err
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("store: update %s: %w", ref, err)
+		return nil, false, &writeError{err: fmt.Errorf("store: update %s: %w", ref, err), on: ownerRefOf(ref, want),
+			internal: fmt.Sprintf("failed to reconcile %s: %v", kindOf(ref.Resource), err)} // Knative's Service reconciler
 	}
 	s.mu.Lock()
 	s.mu.wroteSpec[ref] = want.Object["spec"]
@@ -1163,7 +1174,10 @@ func (s *Store) putStatus(ctx context.Context, ref Ref, cur *unstructured.Unstru
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("store: update %s status: %w", ref, err)
+		// Knative's generated reconcilers record UpdateFailed (and no
+		// InternalError) for a status write that fails.
+		return &writeError{err: fmt.Errorf("store: update %s status: %w", ref, err), on: ref,
+			reason: ReasonUpdateFailed, message: fmt.Sprintf("Failed to update status for %q: %v", ref.Name, err)}
 	}
 	s.mu.Lock()
 	s.mu.wroteStatus[ref] = status
