@@ -476,16 +476,18 @@ func TestRealKnFlow(t *testing.T) {
 			}
 		}
 		const missing = `Revision "hello-00001" referenced in traffic not found.`
-		var got *unstructured.Unstructured
-		waitFor(t, "the Service reporting hello-00001 missing", func() bool {
+		var got, rt *unstructured.Unstructured
+		// The store writes the Route's status and the Service's separately:
+		// wait for both.
+		waitFor(t, "the Service and the Route reporting hello-00001 missing", func() bool {
 			got, _ = ksvc.Get(ctx, "hello", metav1.GetOptions{})
-			c := conditionOf(got, "Ready")
-			return c != nil && c["status"] == "False"
+			rt, _ = get(ctx, admin, store.RoutesGVR, "hello")
+			if got == nil || rt == nil {
+				return false
+			}
+			c, r := conditionOf(got, "Ready"), conditionOf(rt, "AllTrafficAssigned")
+			return c != nil && c["status"] == "False" && r != nil && r["status"] == "False"
 		})
-		rt, err := get(ctx, admin, store.RoutesGVR, "hello")
-		if err != nil {
-			t.Fatal(err)
-		}
 		for what, c := range map[string]map[string]any{
 			"Route AllTrafficAssigned": conditionOf(rt, "AllTrafficAssigned"),
 			"Service RoutesReady":      conditionOf(got, "RoutesReady"),

@@ -173,6 +173,11 @@ type Store struct {
 		// deleted holds the UID of each Revision the informer saw deleted and
 		// write has not handled yet.
 		deleted map[Ref]types.UID
+		// gone maps a Revision deleted in the API server (revisionGone) to the
+		// controller's UID of it: a write of that same controller object (queued
+		// by a Sync that read the controller's objects before it dropped it) never
+		// creates it again; a new snapshot of the name has another UID.
+		gone map[Ref]types.UID
 		// lastError is the message of the last InternalError Event recorded
 		// for each object whose write still fails.
 		lastError map[Ref]string
@@ -232,6 +237,7 @@ func New(opts Options) (*Store, error) {
 	s.mu.uids = map[Ref]types.UID{}
 	s.mu.rejected = map[Ref]rejection{}
 	s.mu.deleted = map[Ref]types.UID{}
+	s.mu.gone = map[Ref]types.UID{}
 	s.mu.lastError = map[Ref]string{}
 
 	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(opts.Client, 0, opts.Namespace, nil)
@@ -570,6 +576,11 @@ func (s *Store) Sync() {
 		}
 	}
 	s.mu.desired = desired
+	for ref := range s.mu.gone {
+		if _, ok := desired[ref]; !ok {
+			delete(s.mu.gone, ref) // the controller dropped it too
+		}
+	}
 	for ref := range s.mu.rejected {
 		if _, ok := desired[ref]; !ok {
 			// Rejected at once, so the controller does not have it: its
@@ -631,6 +642,11 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 		}
 	}
 	if ref.Resource == RevisionsGVR.Resource && s.revisionGone(ref, key, made) {
+		if obj != nil {
+			s.mu.Lock()
+			s.mu.gone[ref] = obj.GetUID()
+			s.mu.Unlock()
+		}
 		return nil
 	}
 	if !s.leader.Load() {
@@ -670,6 +686,17 @@ func (s *Store) write(ctx context.Context, ref Ref) error {
 		return s.writeStatus(ctx, ref, obj, current, gens.api)
 	}
 	// A child the controller made.
+	if ref.Resource == RevisionsGVR.Resource && obj != nil {
+		s.mu.Lock()
+		uid, gone := s.mu.gone[ref]
+		if gone && uid != obj.GetUID() {
+			delete(s.mu.gone, ref) // made again by the controller: a new object
+		}
+		s.mu.Unlock()
+		if gone && uid == obj.GetUID() {
+			return nil // deleted in the API server: stays deleted
+		}
+	}
 	if ref.Resource == RevisionsGVR.Resource && made {
 		if _, ok := s.cached(ref); !ok {
 			// Deleted (its informer event comes: revisionGone) or not in the
