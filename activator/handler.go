@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/http/httputil"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,11 @@ type HandlerOptions struct {
 //     before the pod answered → 504 "activator request timeout";
 //   - the client's body could not be read (malformed chunked encoding) → 400, 413
 //     past an http.MaxBytesReader limit; neither is logged as the pod's failure.
+//
+// A gRPC call (queue.IsGRPC) gets each 502, 503 and 504 as a trailers-only gRPC
+// status instead, with a grpc-message naming the activator: DeadlineExceeded for the
+// revision timeout passing before the pod answered or for a call whose grpc-timeout
+// has passed, Unavailable otherwise (no pod in time, queue full, pod unreachable).
 type Handler struct {
 	t        *Throttler
 	resolver Resolver
@@ -141,6 +147,24 @@ func (a *attempt) Value(key any) any {
 
 func (a *attempt) wroteHeaders() { a.sent.Store(true) }
 
+// endGRPCOnTimeout, deferred around the proxy of a gRPC call, ends the call with
+// status DeadlineExceeded in its trailers when the revision timeout passed after
+// the pod's response had started: the proxy then aborts the response
+// (http.ErrAbortHandler), which would reset the stream and leave the client an
+// INTERNAL error instead of the timeout. Any other panic goes on.
+func (a *attempt) endGRPCOnTimeout(w http.ResponseWriter) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v != http.ErrAbortHandler || !errors.Is(a.Err(), context.DeadlineExceeded) {
+		panic(v)
+	}
+	h := w.Header()
+	h.Set(http.TrailerPrefix+"Grpc-Status", strconv.Itoa(queue.GRPCDeadlineExceeded))
+	h.Set(http.TrailerPrefix+"Grpc-Message", "activator request timeout")
+}
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if v := r.Header.Get(queue.ProbeHeaderName); v != "" {
@@ -204,12 +228,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rev.H2C && !isUpgrade(r) {
 		proxy = h.proxyH2C
 	}
-	err = h.t.TrySized(ctx, key, RequestHeadSize(r), func(dest string) error {
+	grpc := queue.IsGRPC(r)
+	err = h.t.TrySized(ctx, key, RequestHeadSize(r), func(dest string) (err error) {
 		a := &attempt{Context: pctx, start: start, dest: dest, body: body}
 		a.trace.WroteHeaders = a.wroteHeaders
 		ar := r.WithContext(httptrace.WithClientTrace(a, &a.trace))
 		if body != nil {
 			ar.Body = body
+		}
+		if grpc {
+			defer a.endGRPCOnTimeout(w)
 		}
 		proxy.ServeHTTP(w, ar)
 		return a.failed
@@ -222,16 +250,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrUnknownRevision):
 		writeText(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, queue.ErrRequestQueueFull):
-		writeText(w, http.StatusServiceUnavailable, err.Error())
+		writeError(w, r, start, http.StatusServiceUnavailable, err.Error())
 	case errors.As(err, &de):
-		writeText(w, http.StatusServiceUnavailable, err.Error())
+		writeError(w, r, start, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, ErrPodUnreachable):
 		h.log.Warn("activator: no pod reachable", "revision", key.String(), "error", err.Error())
 		if !queue.WriteGRPCUpstreamError(w, r, time.Since(start), "activator: no pod reachable") {
 			writeText(w, http.StatusBadGateway, http.StatusText(http.StatusBadGateway))
 		}
 	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
-		writeText(w, http.StatusServiceUnavailable, "activator request timeout")
+		// No pod within the revision timeout: Knative's 503, Unavailable for a
+		// gRPC call (retryable: a pod may be there by the next try).
+		writeError(w, r, start, http.StatusServiceUnavailable, "activator request timeout")
 	default:
 		// The client went away: nobody reads the answer.
 		w.WriteHeader(http.StatusInternalServerError)
@@ -314,7 +344,9 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	switch {
 	case errors.Is(ctxErr, context.DeadlineExceeded):
-		writeText(w, http.StatusGatewayTimeout, "activator request timeout")
+		// The revision timeout passed before the pod answered: 504, or for a gRPC
+		// call DeadlineExceeded, as the queue proxy answers it.
+		writeError(w, r, a.start, http.StatusGatewayTimeout, "activator request timeout")
 	case ctxErr != nil:
 		w.WriteHeader(http.StatusInternalServerError) // the client went away
 	default:
@@ -335,6 +367,29 @@ func isUpgrade(r *http.Request) bool {
 
 func writeText(w http.ResponseWriter, code int, msg string) {
 	http.Error(w, msg, code)
+}
+
+// writeError answers a failure of the activator's own (nothing was written yet):
+// code with msg as plain text, or for a gRPC call (queue.IsGRPC) a trailers-only
+// gRPC status, as the queue proxy and the ingress answer one: DeadlineExceeded (4)
+// for a 504 (the revision timeout passed before the pod answered) or when the call's
+// grpc-timeout has passed since it arrived (start), else Unavailable (14), the
+// status gRPC clients give a 503. The message names the hop ("activator: ...").
+// Without it a gRPC client read the 504 as Unavailable, and saw an HTTP body it
+// could not parse as the message.
+func writeError(w http.ResponseWriter, r *http.Request, start time.Time, code int, msg string) {
+	if !queue.IsGRPC(r) {
+		writeText(w, code, msg)
+		return
+	}
+	status := queue.GRPCUnavailable
+	if d, ok := queue.GRPCTimeout(r.Header); code == http.StatusGatewayTimeout || ok && time.Since(start) >= d {
+		status = queue.GRPCDeadlineExceeded
+	}
+	if !strings.HasPrefix(msg, "activator") {
+		msg = "activator: " + msg
+	}
+	queue.WriteGRPCStatus(w, status, msg)
 }
 
 // continueWriter drops the pod's 100 Continue, which the proxy forwards: right

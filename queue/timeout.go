@@ -139,12 +139,31 @@ func (tw *timeoutWriter) status() int {
 }
 
 // timeoutLocked answers the request with a timeout, as Knative does: 504 with the
-// body "request timeout", or, if the response has started, that text appended.
+// body "request timeout", or, if the response has started, that text appended. A
+// gRPC call gets status DeadlineExceeded instead (trailers-only, or trailers after
+// what was sent), as the activator answers it: text in a gRPC body would be a
+// malformed message, and a 504 reads as Unavailable.
 func (tw *timeoutWriter) timeoutLocked() {
 	if tw.done || tw.timedOut || tw.hijacked || tw.ended {
 		return
 	}
 	tw.timedOut = true
+	if tw.grpc {
+		const msg = "queue: " + timeoutBody
+		if !tw.wrote {
+			WriteGRPCStatus(tw.w, GRPCDeadlineExceeded, msg)
+			tw.code, tw.wrote = http.StatusOK, true
+		} else {
+			h := tw.w.Header()
+			h.Set(http.TrailerPrefix+"Grpc-Status", strconv.Itoa(GRPCDeadlineExceeded))
+			h.Set(http.TrailerPrefix+"Grpc-Message", grpcEncodeMessage(msg))
+		}
+		tw.cancel()
+		if tw.reqBody != nil {
+			_ = tw.reqBody.Close() // as endStream: ends a bidirectional stream's upload
+		}
+		return
+	}
 	if !tw.wrote {
 		h := tw.w.Header()
 		h.Set("Content-Type", "text/plain; charset=utf-8")

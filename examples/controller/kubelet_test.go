@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/servekit/servekit/autoscaler"
+	"github.com/servekit/servekit/examples/internal/testport"
 	"github.com/servekit/servekit/queue"
 	"github.com/servekit/servekit/serving/controller"
 	"github.com/servekit/servekit/serving/runtime/kube"
@@ -39,16 +40,19 @@ import (
 
 // fakeKubelet plays the kubelet and the EndpointSlice controller for the Deployments
 // the controller makes: for each replica it runs the pod's two containers as local
-// processes — the user container as the helloworld binary (whatever its image), the
-// queue-proxy sidecar as the real examples/queue-proxy binary — with the environment
-// the Deployment gives them (field references and the peer-token secretKeyRef
-// resolved, as the kubelet does), probes the sidecar as the pod's readinessProbe says,
-// and lists the ready pods in the private Service's EndpointSlice. A pod has a fake IP
-// in 10.255.1.0/24 and loopback ports of its own; dial maps the one to the other.
+// processes — the user container as the binary apps maps its image to (the
+// helloworld binary, app, for any other image), the queue-proxy sidecar as the real
+// examples/queue-proxy binary — with the environment the Deployment gives them
+// (field references and the peer-token secretKeyRef resolved, as the kubelet does),
+// probes the sidecar as the pod's readinessProbe says, and lists the ready pods in
+// the private Service's EndpointSlice, with the Service's ports. A pod has a fake IP
+// in 10.255.1.0/24 and loopback ports of its own, reserved for it (testport); dial
+// maps the one to the other.
 type fakeKubelet struct {
 	t             *testing.T
 	cs            kubernetes.Interface
 	queueBin, app string
+	apps          map[string]string // image → binary, for the images app does not run
 
 	mu     sync.Mutex
 	pods   map[string][]*fakePod // by "<namespace>/<deployment>"
@@ -57,6 +61,8 @@ type fakeKubelet struct {
 	all    []*fakePod        // every pod ever started, for the logs
 	stops  sync.WaitGroup    // pods terminating
 	ending atomic.Int32      // how many pods are terminating
+
+	unwritten map[string]bool // Deployments whose slice is to be written again (sync's own)
 }
 
 type fakePod struct {
@@ -66,16 +72,6 @@ type fakePod struct {
 	preStop                       string // the user container's preStop hook URL, "" for none
 	ready                         bool
 	logs                          *lockedBuffer
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // dial connects to a pod's port through its loopback port, and to the replicas'
@@ -149,8 +145,8 @@ func (k *fakeKubelet) sync(ctx context.Context) {
 		before := len(k.pods[key])
 		k.pods[key] = pods
 		k.mu.Unlock()
-		if changed || before != len(pods) {
-			k.writeSlice(ctx, d, pods)
+		if changed || before != len(pods) || k.unwritten[key] {
+			k.unwritten[key] = !k.writeSlice(ctx, d, pods)
 		}
 	}
 	k.mu.Lock()
@@ -198,13 +194,22 @@ func (k *fakeKubelet) start(ctx context.Context, d *appsv1.Deployment, n int) (*
 	if err != nil {
 		return nil, err
 	}
-	userPort := freePort(k.t)
+	// Every port is reserved until the test ends, so that no other listener (of
+	// this test, another test, another process) takes it before the pod's process
+	// binds it, nor after a stopped pod released it (testport).
+	// (testport.Get: this runs on the kubelet's goroutine, not the test's.)
+	var ports [4]int
+	for i := range ports {
+		if ports[i], err = testport.Get(k.t); err != nil {
+			return nil, err
+		}
+	}
+	userPort, adminPort := ports[0], ports[1]
+	p.servingPort, p.metricsPort = ports[2], ports[3]
 	userEnv["PORT"] = strconv.Itoa(userPort)
-	p.servingPort, p.metricsPort = freePort(k.t), freePort(k.t)
 	queueEnv[queue.EnvUserPort] = strconv.Itoa(userPort)
 	queueEnv[queue.EnvServingPort] = strconv.Itoa(p.servingPort)
 	queueEnv[queue.EnvMetricsPort] = strconv.Itoa(p.metricsPort)
-	adminPort := freePort(k.t)
 	queueEnv[queue.EnvAdminPort] = strconv.Itoa(adminPort)
 	// The user container's preStop hook, aimed at the sidecar's admin port as the
 	// kubelet aims it at the pod's.
@@ -234,7 +239,11 @@ func (k *fakeKubelet) start(ctx context.Context, d *appsv1.Deployment, n int) (*
 	b, _ := json.Marshal(&probe)
 	queueEnv[queue.EnvReadinessProbe] = string(b)
 
-	p.user = k.command(k.app, userEnv, p.logs)
+	app := k.app
+	if bin, ok := k.apps[userC.Image]; ok {
+		app = bin
+	}
+	p.user = k.command(app, userEnv, p.logs)
 	p.queue = k.command(k.queueBin, queueEnv, p.logs)
 	if err := p.user.Start(); err != nil {
 		return nil, err
@@ -246,10 +255,20 @@ func (k *fakeKubelet) start(ctx context.Context, d *appsv1.Deployment, n int) (*
 	}
 	k.mu.Lock()
 	k.all = append(k.all, p)
-	for _, port := range []int32{kube.QueueHTTPPort} {
-		k.routes[net.JoinHostPort(ip, strconv.Itoa(int(port)))] = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.servingPort))
+	// The sidecar's ports as the Deployment declares them (8012, or 8013 for an h2c
+	// revision, and the metrics port) lead to where its process listens.
+	for _, cp := range queueC.Ports {
+		local := 0
+		switch cp.Name {
+		case kube.QueuePortName:
+			local = p.servingPort
+		case kube.MetricsPortName:
+			local = p.metricsPort
+		default:
+			continue
+		}
+		k.routes[net.JoinHostPort(ip, strconv.Itoa(int(cp.ContainerPort)))] = net.JoinHostPort("127.0.0.1", strconv.Itoa(local))
 	}
-	k.routes[net.JoinHostPort(ip, strconv.Itoa(kube.QueueMetricsPort))] = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.metricsPort))
 	k.mu.Unlock()
 	return p, nil
 }
@@ -310,18 +329,26 @@ func (k *fakeKubelet) probe(ctx context.Context, p *fakePod) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// writeSlice lists d's pods in the EndpointSlice of its revision's private Service.
-func (k *fakeKubelet) writeSlice(ctx context.Context, d *appsv1.Deployment, pods []*fakePod) {
+// writeSlice lists d's pods in the EndpointSlice of its revision's private Service,
+// with the Service's ports (name and target port), as the EndpointSlice controller
+// does: "http" on 8012, or "http2" on 8013 for an h2c revision.
+func (k *fakeKubelet) writeSlice(ctx context.Context, d *appsv1.Deployment, pods []*fakePod) (written bool) {
 	rev := d.Labels["serving.knative.dev/revision"]
 	svc := kube.PrivateServiceName(rev)
+	service, err := k.cs.CoreV1().Services(d.Namespace).Get(ctx, svc, metav1.GetOptions{})
+	if err != nil {
+		if ctx.Err() == nil && !apierrors.IsNotFound(err) {
+			k.t.Errorf("fake kubelet: Service %s: %v", svc, err)
+		}
+		return false // written at the next sync once the Service exists
+	}
 	es := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: svc + "-fake", Namespace: d.Namespace,
 			Labels: map[string]string{discoveryv1.LabelServiceName: svc, "serving.knative.dev/revision": rev}},
 		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports: []discoveryv1.EndpointPort{
-			{Name: new(kube.ServicePortNameHTTP1), Port: new(int32(kube.QueueHTTPPort))},
-			{Name: new(kube.MetricsPortName), Port: new(int32(kube.QueueMetricsPort))},
-		},
+	}
+	for _, sp := range service.Spec.Ports {
+		es.Ports = append(es.Ports, discoveryv1.EndpointPort{Name: new(sp.Name), Port: new(sp.TargetPort.IntVal), Protocol: new(sp.Protocol)})
 	}
 	for _, p := range pods {
 		ready := p.ready
@@ -341,6 +368,7 @@ func (k *fakeKubelet) writeSlice(ctx context.Context, d *appsv1.Deployment, pods
 	if err != nil && ctx.Err() == nil {
 		k.t.Errorf("fake kubelet: EndpointSlice %s: %v", es.Name, err)
 	}
+	return err == nil
 }
 
 // stop ends a pod as the kubelet does: each container's preStop hook, then its
@@ -397,25 +425,28 @@ func buildBinary(t *testing.T, dir, name string) string {
 	return out
 }
 
-// TestRealSeedThroughAFakeKubelet applies the seed, unchanged, to a real API server
-// watched by the controller in cluster mode (as config/deploy's service account), runs
-// the pods of the Deployment it makes with the real queue-proxy binary and helloworld
-// (a fake kubelet), and sends a request through the controller's ingress. It checks
-// what only a whole pod can show: the sidecar's environment, read by the real
-// binary, works; the peer token reaches the sidecar through the Secret the backend
-// copied, so the requests the activator forwards are counted as proxied.
-func TestRealSeedThroughAFakeKubelet(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds binaries and starts a real API server")
-	}
+// fakeCluster is a real API server, a controller replica in cluster mode watching it
+// (as config/deploy's service account), and a fake kubelet running the pods of the
+// Deployments it makes.
+type fakeCluster struct {
+	k   *fakeKubelet
+	cs  kubernetes.Interface
+	dyn dynamic.Interface
+	r   *replica
+}
+
+// startFakeCluster starts a fakeCluster until the test ends, with configYAML (config
+// maps) as the replica's --config directory and apps mapping images to binaries for
+// the fake kubelet (helloworld runs any other image).
+func startFakeCluster(t *testing.T, configYAML string, apps map[string]string) *fakeCluster {
+	t.Helper()
 	bins := t.TempDir()
-	k := &fakeKubelet{t: t, queueBin: buildBinary(t, bins, "queue-proxy"), app: buildBinary(t, bins, "helloworld"),
-		pods: map[string][]*fakePod{}, routes: map[string]string{}}
+	k := &fakeKubelet{t: t, queueBin: buildBinary(t, bins, "queue-proxy"), app: buildBinary(t, bins, "helloworld"), apps: apps,
+		pods: map[string][]*fakePod{}, routes: map[string]string{}, unwritten: map[string]bool{}}
 	cfg := kubetest.Start(t)
 	ctx := context.Background()
-	cs := kubernetes.NewForConfigOrDie(cfg)
-	dyn := dynamic.NewForConfigOrDie(cfg)
-	k.cs = cs
+	k.cs = kubernetes.NewForConfigOrDie(cfg)
+	fc := &fakeCluster{k: k, cs: k.cs, dyn: dynamic.NewForConfigOrDie(cfg)}
 	if err := kubetest.ApplyFiles(ctx, cfg, "../../config/deploy/00-namespace.yaml", "../../config/deploy/10-rbac.yaml"); err != nil {
 		t.Fatal(err)
 	}
@@ -436,21 +467,54 @@ func TestRealSeedThroughAFakeKubelet(t *testing.T) {
 			k.mu.Unlock()
 		}
 	})
+	confDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(confDir, "config.yaml"), []byte(configYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fc.r = startReplicaWith(t, kubetest.ServiceAccountConfig(cfg, "servekit", "servekit-controller"), "replica-0", fakeNet+"1", k.dial, "", confDir)
+	return fc
+}
+
+// apply creates the Service of manifest (YAML) in the default namespace.
+func (fc *fakeCluster) apply(t *testing.T, manifest string) {
+	t.Helper()
+	var svc unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(manifest), &svc.Object); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.dyn.Resource(store.ServicesGVR).Namespace("default").Create(context.Background(), &svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// status is the replica's /status; it fails the test when it cannot be read.
+func (fc *fakeCluster) status(t *testing.T) controller.Status {
+	t.Helper()
+	code, body := fc.r.get("/status")
+	var st controller.Status
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
+		t.Fatalf("/status = %d %q: %v", code, body, err)
+	}
+	return st
+}
+
+// TestRealSeedThroughAFakeKubelet applies the seed, unchanged, to a real API server
+// watched by the controller in cluster mode (as config/deploy's service account), runs
+// the pods of the Deployment it makes with the real queue-proxy binary and helloworld
+// (a fake kubelet), and sends a request through the controller's ingress. It checks
+// what only a whole pod can show: the sidecar's environment, read by the real
+// binary, works; the peer token reaches the sidecar through the Secret the backend
+// copied, so the requests the activator forwards are counted as proxied.
+func TestRealSeedThroughAFakeKubelet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries and starts a real API server")
+	}
 	// Knative's shortest stable window (6s) and a 1s grace period, so that the
 	// revision scales to zero within seconds.
-	confDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(confDir, "config.yaml"), []byte(fastConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := startReplicaWith(t, kubetest.ServiceAccountConfig(cfg, "servekit", "servekit-controller"), "replica-0", fakeNet+"1", k.dial, "", confDir)
+	fc := startFakeCluster(t, fastConfig, nil)
+	k, cs, dyn, r, ctx := fc.k, fc.cs, fc.dyn, fc.r, context.Background()
 
-	var svc unstructured.Unstructured
-	if err := yaml.Unmarshal([]byte(seedManifest(t)), &svc.Object); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dyn.Resource(store.ServicesGVR).Namespace("default").Create(ctx, &svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	fc.apply(t, seedManifest(t))
 	waitFor(t, "the Service Ready in the API server", 60*time.Second, func() bool {
 		got, err := dyn.Resource(store.ServicesGVR).Namespace("default").Get(ctx, "helloworld-go", metav1.GetOptions{})
 		if err != nil {

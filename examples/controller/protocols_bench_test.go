@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/servekit/servekit/examples/internal/testport"
 	"github.com/servekit/servekit/serving/controller"
 )
 
@@ -54,13 +56,8 @@ spec:
 // startGRPCApp runs the gRPC app as its own process on a loopback port, outside the
 // platform, and returns its address.
 func startGRPCApp(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
-	ln.Close()
+	port := strconv.Itoa(testport.Reserve(b)) // the app binds it (see testport)
+	addr := net.JoinHostPort("127.0.0.1", port)
 	self, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)

@@ -227,3 +227,50 @@ func TestWebsocketDrainDeadline(t *testing.T) {
 	}
 	t.Logf("closed with 1001 %v after the revision was deleted (stream deadline %v)", after, timeout)
 }
+
+// TestDrainStreamDeadlineConfig: config-deployment's
+// queue-sidecar-drain-stream-deadline sets the drain's stream deadline of the local
+// runtime's queue proxies (the Kubernetes runtime hands it to its sidecars as
+// SERVEKIT_DRAIN_STREAM_DEADLINE). A websocket open on a revision with timeoutSeconds
+// 120 whose manifest is removed gets the close frame 1001 "going away" at the 2 s the
+// config says, not at the revision timeout.
+func TestDrainStreamDeadlineConfig(t *testing.T) {
+	const deadline = 2 * time.Second
+	manifest := strings.Replace(streamService("ws-cfg", "0"), "    spec:\n", "    spec:\n      timeoutSeconds: 120\n", 1)
+	tp := startPlatform(t, map[string]string{"ws-cfg.yaml": manifest}, `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: config-deployment
+data:
+  queue-sidecar-drain-stream-deadline: "2s"
+`)
+	tp.waitStatus(t, "ws-cfg ready", time.Minute, serviceReady("ws-cfg", "ws-cfg-00001"))
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c, resp, err := websocket.Dial(ctx, "ws://"+tp.ingress+"/ws", &websocket.DialOptions{
+		Host: "ws-cfg.default.example.com", HTTPClient: &http.Client{Transport: tr},
+	})
+	if err != nil {
+		t.Fatalf("dial: %v (response %v)", err, resp)
+	}
+	defer c.CloseNow()
+	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "hello from ws-cfg-00001" {
+		t.Fatalf("first message %q, %v", msg, err)
+	}
+	start := time.Now()
+	if err := os.Remove(filepath.Join(tp.dir, "ws-cfg.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Read(ctx)
+	after := time.Since(start)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || ce.Reason != "going away" {
+		t.Fatalf("websocket read while its revision drains: %v, want a close frame 1001 \"going away\" within %v", err, 40*time.Second)
+	}
+	if after < deadline || after > 30*time.Second {
+		t.Errorf("closed %v after the revision was deleted, want at the configured %v (the revision timeout is 120s)", after, deadline)
+	}
+	t.Logf("closed with 1001 %v after the revision was deleted (configured stream deadline %v)", after, deadline)
+}

@@ -13,20 +13,20 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/servekit/servekit/examples/internal/testport"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
 }
 
+// freePort is a loopback port reserved for the proxy until the test ends: run binds
+// the ports its environment names, and a port found free and released before run
+// binds it could be taken meanwhile (testport).
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return strconv.Itoa(testport.Reserve(t))
 }
 
 func TestRunEnvErrors(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package config reads Knative Serving's configuration ConfigMaps from files, as a
 // platform without an API server keeps them: config-autoscaler, config-defaults,
 // config-network, config-domain, config-gc, config-features and config-deployment
-// (its progress-deadline), in Kubernetes ConfigMap YAML, and parses each with the
+// (its progress-deadline and queue-sidecar-drain-stream-deadline), in Kubernetes ConfigMap YAML, and parses each with the
 // servekit package that owns it (autoscaler, serving/v1, route, serving/gc). Every
 // key is optional; a missing map means Knative's defaults.
 //
@@ -16,9 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +44,13 @@ type Config struct {
 	Autoscaler autoscaler.Config
 	Network    route.Config // config-network, config-domain, config-features
 	GC         gc.Config    // config-gc
+	// DrainStreamDeadline is config-deployment's queue-sidecar-drain-stream-deadline:
+	// how long a draining pod's queue proxy lets long-lived streams (websockets,
+	// gRPC calls, event streams) go on before it closes them cleanly
+	// (queue.ProxyOptions.DrainStreamDeadline, the sidecar's
+	// SERVEKIT_DRAIN_STREAM_DEADLINE). Zero (the key absent) means each revision's
+	// timeoutSeconds.
+	DrainStreamDeadline time.Duration
 	// Ignored lists, sorted, the ConfigMaps read that servekit does not use (Knative's
 	// config-observability, config-logging, ...): accepted, so that
 	// Knative's whole config directory can be copied, and for the caller to warn about.
@@ -53,6 +62,11 @@ var names = []string{"config-autoscaler", "config-defaults", "config-network", "
 
 // ProgressDeadlineKey is the config-deployment key of the progress deadline.
 const ProgressDeadlineKey = "progress-deadline"
+
+// DrainStreamDeadlineKey is the config-deployment key of the queue proxies' drain
+// stream deadline (Config.DrainStreamDeadline), a servekit key named as Knative
+// names its other queue-sidecar settings there.
+const DrainStreamDeadlineKey = "queue-sidecar-drain-stream-deadline"
 
 // LoadDir reads every *.yaml and *.yml file of dir (not hidden ones: a file written
 // as ".x.yaml" and renamed is read whole) as Kubernetes ConfigMaps (several per
@@ -145,7 +159,31 @@ func parse(maps map[string]map[string]string, domain string) (Config, error) {
 	if c.Autoscaler.ProgressDeadline, err = progressDeadline(maps["config-deployment"]); err != nil {
 		return c, fmt.Errorf("config-deployment: %w", err)
 	}
+	if c.DrainStreamDeadline, err = drainStreamDeadline(maps["config-deployment"]); err != nil {
+		return c, fmt.Errorf("config-deployment: %w", err)
+	}
 	return c, nil
+}
+
+// drainStreamDeadline parses config-deployment's queue-sidecar-drain-stream-deadline
+// as the sidecar reads its SERVEKIT_DRAIN_STREAM_DEADLINE: a positive Go duration or
+// a number of seconds; absent or empty means 0 (the revision timeout).
+func drainStreamDeadline(data map[string]string) (time.Duration, error) {
+	v := strings.TrimSpace(data[DrainStreamDeadlineKey])
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if n, nerr := strconv.ParseInt(v, 10, 64); nerr == nil && n < int64(math.MaxInt64/time.Second) {
+		d, err = time.Duration(n)*time.Second, nil // plain seconds
+	}
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%s: invalid duration %q (want e.g. 30s, or a number of seconds)", DrainStreamDeadlineKey, v)
+	case d <= 0:
+		return 0, fmt.Errorf("%s: %q is not a positive duration", DrainStreamDeadlineKey, v)
+	}
+	return d, nil
 }
 
 // progressDeadline parses config-deployment's progress-deadline with Knative's

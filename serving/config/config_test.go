@@ -73,6 +73,8 @@ func TestLoadDirErrorsNameTheKey(t *testing.T) {
 		{"twice", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-gc\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-gc\n", "document 2: metadata.name: config-gc given twice"},
 		{"not YAML", "kind: [ConfigMap\n", "document 1"},
 		{"bad progress deadline", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\ndata:\n  progress-deadline: \"1.5s\"\n", "config-deployment: progress-deadline: \"1.5s\" must be rounded to a whole second"},
+		{"bad drain stream deadline", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\ndata:\n  queue-sidecar-drain-stream-deadline: \"thirty\"\n", "config-deployment: queue-sidecar-drain-stream-deadline: invalid duration \"thirty\""},
+		{"negative drain stream deadline", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\ndata:\n  queue-sidecar-drain-stream-deadline: \"-1s\"\n", "config-deployment: queue-sidecar-drain-stream-deadline: \"-1s\" is not a positive duration"},
 		{"negative progress deadline", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\ndata:\n  progress-deadline: \"-1s\"\n", "config-deployment: progress-deadline: \"-1s\" cannot be a non-positive duration"},
 	}
 	for _, tc := range tests {
@@ -98,7 +100,7 @@ func TestLoadDirErrorsNameTheKey(t *testing.T) {
 func TestLoadDirIgnoresOtherKnativeMaps(t *testing.T) {
 	dir := t.TempDir()
 	yaml := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-observability\n---\n" +
-		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\ndata:\n  progress-deadline: \"120s\"\n---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\ndata:\n  progress-deadline: \"120s\"\n  queue-sidecar-drain-stream-deadline: \"45\"\n---\n" +
 		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-autoscaler\ndata:\n  stable-window: \"6s\"\n"
 	if err := os.WriteFile(filepath.Join(dir, "knative.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -112,6 +114,12 @@ func TestLoadDirIgnoresOtherKnativeMaps(t *testing.T) {
 	}
 	if c.Autoscaler.ProgressDeadline != 120*time.Second {
 		t.Errorf("config-deployment progress-deadline = %v, want 120s", c.Autoscaler.ProgressDeadline)
+	}
+	if c.DrainStreamDeadline != 45*time.Second {
+		t.Errorf("config-deployment queue-sidecar-drain-stream-deadline = %v, want 45s", c.DrainStreamDeadline)
+	}
+	if c2, _ := config.LoadDir("", "example.com"); c2.DrainStreamDeadline != 0 {
+		t.Errorf("with no config-deployment the drain stream deadline is %v, want 0 (the revision timeout)", c2.DrainStreamDeadline)
 	}
 	if c.Autoscaler.StableWindow != 6*time.Second {
 		t.Errorf("stable-window = %v, want 6s", c.Autoscaler.StableWindow)

@@ -349,6 +349,9 @@ func (w *Watcher) logChange(name string, old, data map[string]string, had, prese
 	if name == "config-defaults" {
 		attrs = append(attrs, "note", "applies to manifests applied from now on (new or changed); the others keep their defaults until they change or the platform restarts")
 	}
+	if name == "config-deployment" && slices.Contains(keys, DrainStreamDeadlineKey) {
+		attrs = append(attrs, "note", DrainStreamDeadlineKey+" applies to revisions created from now on, as a Deployment's sidecar settings do")
+	}
 	w.log.Info("config: config map changed", attrs...)
 }
 
@@ -370,7 +373,7 @@ var usedKeys = map[string][]string{
 	},
 	"config-features":   {route.TagHeaderRoutingKey},
 	"config-gc":         {gc.RetainSinceCreateTimeKey, gc.RetainSinceLastActiveTimeKey, gc.MinNonActiveRevisionsKey, gc.MaxNonActiveRevisionsKey},
-	"config-deployment": {ProgressDeadlineKey},
+	"config-deployment": {ProgressDeadlineKey, DrainStreamDeadlineKey},
 }
 
 // unusedKeys returns the keys of name that servekit does not read.

@@ -256,6 +256,9 @@ func New(o Options) (*Platform, error) {
 		Logger:       log,
 		DrainTimeout: o.DrainTimeout,
 		MaxPods:      o.MaxPods,
+		// config-deployment's queue-sidecar-drain-stream-deadline; configChanged
+		// follows it.
+		DrainStreamDeadline: cfg.DrainStreamDeadline,
 	})
 	if err != nil {
 		return nil, err

@@ -51,6 +51,7 @@ func (p *Platform) configChanged(c config.Config, changed []string) {
 		switch name {
 		case "config-autoscaler", "config-deployment":
 			p.ctrl.SetAutoscalerConfig(local.BoundScale(c.Autoscaler))
+			p.rt.SetDrainStreamDeadline(c.DrainStreamDeadline)
 		case "config-network", "config-domain", "config-features":
 			network = true
 		case "config-gc":

@@ -395,7 +395,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 	}
 	kopts := kube.Options{
 		Client: cs, Namespace: o.Namespace, QueueImage: o.QueueImage, Logger: log,
-		PeerToken: token, PeerTokenSecret: tokenRef,
+		PeerToken: token, PeerTokenSecret: tokenRef, DrainStreamDeadline: o.Config.DrainStreamDeadline,
 		Follower: true, // until this replica holds the Lease
 	}
 	var peerTransport http.RoundTripper // nil: http.DefaultTransport

@@ -46,6 +46,13 @@ type Options struct {
 	QueueImage string
 	// QueueCPURequest is the queue proxy's CPU request. Zero means 25m, Knative's.
 	QueueCPURequest resource.Quantity
+	// DrainStreamDeadline, if positive, is handed to every queue proxy as
+	// SERVEKIT_DRAIN_STREAM_DEADLINE: how long a draining pod lets long-lived streams
+	// go on before it closes them cleanly (config-deployment's
+	// queue-sidecar-drain-stream-deadline). A pod's terminationGracePeriodSeconds is
+	// then the longer of it and the revision's timeout. Zero means the revision's
+	// timeout (the sidecar's default).
+	DrainStreamDeadline time.Duration
 	// PeerTokenSecret, if not nil, is the Secret key handed to every queue proxy as
 	// SERVEKIT_PEER_TOKEN (see queue.ProxyOptions.PeerToken). Nil means none. With
 	// PeerToken empty the Secret is the user's to create in each namespace.
@@ -176,6 +183,7 @@ func New(opts Options) (*Backend, error) {
 		pc: podConfig{
 			queueImage:      opts.QueueImage,
 			queueCPURequest: opts.QueueCPURequest,
+			streamDeadline:  opts.DrainStreamDeadline,
 			peerTokenSecret: opts.PeerTokenSecret,
 		},
 	}

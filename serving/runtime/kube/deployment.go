@@ -70,6 +70,7 @@ type podConfig struct {
 	queueImage      string
 	queueCPURequest resource.Quantity
 	peerTokenSecret *corev1.SecretKeySelector
+	streamDeadline  time.Duration // SERVEKIT_DRAIN_STREAM_DEADLINE; zero: none set
 }
 
 // h2c reports whether the revision speaks cleartext HTTP/2 (its port is named h2c).
@@ -334,6 +335,11 @@ func makePodSpec(rev *v1.Revision, pc podConfig) (*corev1.PodSpec, error) {
 	if grace <= 0 {
 		grace = defaultTimeoutSeconds
 	}
+	// The queue proxy closes long-lived streams at its drain stream deadline: the
+	// pod must live until then.
+	if d := pc.streamDeadline; d > 0 {
+		grace = max(grace, int64((d+time.Second-1)/time.Second))
+	}
 	spec.TerminationGracePeriodSeconds = &grace
 	if spec.Affinity == nil {
 		spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
@@ -394,6 +400,9 @@ func makeQueueContainer(rev *v1.Revision, pc podConfig, userPort int32, isH2C bo
 		// binary's admin listener is on loopback unless told otherwise.
 		{Name: "SERVEKIT_ADMIN_HOST", Value: "$(" + queue.EnvPodIP + ")"},
 		{Name: queue.EnvMetricsPort, Value: strconv.Itoa(QueueMetricsPort)},
+	}
+	if pc.streamDeadline > 0 {
+		env = append(env, corev1.EnvVar{Name: queue.EnvDrainStreamDeadline, Value: pc.streamDeadline.String()})
 	}
 	if pc.peerTokenSecret != nil {
 		env = append(env, corev1.EnvVar{Name: queue.EnvPeerToken, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: pc.peerTokenSecret.DeepCopy()}})

@@ -3,6 +3,7 @@ package kube
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -389,6 +390,56 @@ func TestDeploymentOptions(t *testing.T) {
 	}
 	if got := env["REVISION_TIMEOUT_SECONDS"]; got != "45" {
 		t.Errorf("REVISION_TIMEOUT_SECONDS = %q", got)
+	}
+}
+
+// TestDrainStreamDeadline: Options.DrainStreamDeadline (config-deployment's
+// queue-sidecar-drain-stream-deadline) reaches each sidecar as
+// SERVEKIT_DRAIN_STREAM_DEADLINE, in a form queue.ParseEnv reads, and a pod lives
+// long enough for it: terminationGracePeriodSeconds is the longer of it and the
+// revision timeout. Unset, neither changes.
+func TestDrainStreamDeadline(t *testing.T) {
+	timeout := int64(30)
+	for _, tc := range []struct {
+		deadline  time.Duration
+		env       string
+		wantGrace int64
+	}{
+		{0, "", 30},
+		{10 * time.Second, "10s", 30},
+		{90500 * time.Millisecond, "1m30.5s", 91},
+	} {
+		rev := seedRevision(t)
+		rev.Spec.TimeoutSeconds = &timeout
+		pc := testPodConfig
+		pc.streamDeadline = tc.deadline
+		d, err := makeDeployment(rev, pc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := envMap(container(t, d.Spec.Template.Spec, "queue-proxy").Env)
+		if got := env[queue.EnvDrainStreamDeadline]; got != tc.env {
+			t.Errorf("deadline %v: %s = %q, want %q", tc.deadline, queue.EnvDrainStreamDeadline, got, tc.env)
+		}
+		if got := *d.Spec.Template.Spec.TerminationGracePeriodSeconds; got != tc.wantGrace {
+			t.Errorf("deadline %v: terminationGracePeriodSeconds %d, want %d", tc.deadline, got, tc.wantGrace)
+		}
+		if tc.env != "" {
+			e, err := queue.ParseEnv(func(k string) string {
+				switch k {
+				case queue.EnvDrainStreamDeadline:
+					return tc.env
+				case queue.EnvContainerConcurrency, queue.EnvRevisionTimeout:
+					return "1"
+				case queue.EnvServingPort, queue.EnvUserPort:
+					return "8080"
+				}
+				return ""
+			})
+			if err != nil || e.DrainStreamDeadline != tc.deadline {
+				t.Errorf("the queue proxy reads %s=%q as %v, %v; want %v", queue.EnvDrainStreamDeadline, tc.env, e.DrainStreamDeadline, err, tc.deadline)
+			}
+		}
 	}
 }
 

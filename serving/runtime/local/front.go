@@ -48,4 +48,8 @@ type FrontConfig struct {
 	// DrainQuietPeriod is how long a drain waits with no new request before the pod
 	// stops (Knative: 30s; traffic here learns of a leaving pod at once).
 	DrainQuietPeriod time.Duration
+	// DrainStreamDeadline is how long a drain lets long-lived streams (websockets,
+	// gRPC calls, event streams) go on before it closes them cleanly
+	// (queue.ProxyOptions.DrainStreamDeadline); zero means Timeout.
+	DrainStreamDeadline time.Duration
 }

@@ -42,6 +42,7 @@ func newQueueFront(cfg FrontConfig) (Front, error) {
 		ReadinessProbes:      probes,
 		PeerToken:            cfg.PeerToken,
 		DrainQuietPeriod:     cfg.DrainQuietPeriod,
+		DrainStreamDeadline:  cfg.DrainStreamDeadline,
 		PodName:              cfg.Pod,
 	})
 	if err != nil {
@@ -66,7 +67,8 @@ func (f *queueFront) InFlight() int { return f.proxy.InFlight() }
 // requests still in flight (queue.Proxy.WaitDrained: woken by the last one, no
 // polling), so the process is stopped only after they are answered. Long-lived
 // streams (websockets, gRPC calls, event streams) are closed cleanly at the stream
-// deadline (the revision timeout from the start of the drain), or just before ctx
+// deadline (FrontConfig.DrainStreamDeadline, by default the revision timeout, from
+// the start of the drain), or just before ctx
 // ends if that is sooner. The runtime's ctx bounds the whole drain, as Knative's
 // queue proxy drain is bounded by the pod's termination grace: a request still
 // running then is cut.

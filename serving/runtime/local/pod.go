@@ -361,19 +361,22 @@ func (p *pod) stopProcess(ctx context.Context, pr *process) {
 }
 
 // streamCloseGrace is added to a leaving pod's drain bound: the front closes the
-// long-lived streams still open at the revision's timeout (its stream deadline), and
-// their close handshakes (a websocket's close frames) need a moment to finish.
+// long-lived streams still open at its stream deadline (the revision's timeout by
+// default), and their close handshakes (a websocket's close frames) need a moment
+// to finish.
 const streamCloseGrace = 3 * time.Second
 
 // drainContext bounds a leaving pod's drain. A pod that leaves while the runtime runs
 // (scale-down, its revision deleted or replaced) waits for its requests up to the
-// revision's timeoutSeconds (plus streamCloseGrace), as a Knative pod does: Knative
-// sets the pod's terminationGracePeriodSeconds to the revision's timeout, and the
-// queue proxy drains within it. A revision with no timeout (one not defaulted by a controller) waits
-// Options.DrainTimeout. Once the runtime shuts down (ctx done), whatever is left of
-// the wait is cut to Options.DrainTimeout, the platform's --drain-timeout.
+// revision's timeoutSeconds, or its stream deadline if that is longer (plus
+// streamCloseGrace), as a Knative pod does: Knative sets the pod's
+// terminationGracePeriodSeconds to the revision's timeout (the Kubernetes runtime to
+// the longer of the two), and the queue proxy drains within it. A revision with no
+// timeout (one not defaulted by a controller) waits Options.DrainTimeout. Once the
+// runtime shuts down (ctx done), whatever is left of the wait is cut to
+// Options.DrainTimeout, the platform's --drain-timeout.
 func (p *pod) drainContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	bound := p.rev.spec.front.Timeout + streamCloseGrace
+	bound := max(p.rev.spec.front.Timeout, p.rev.spec.front.DrainStreamDeadline) + streamCloseGrace
 	if p.rev.spec.front.Timeout <= 0 || ctx.Err() != nil {
 		bound = p.r.opts.DrainTimeout
 	}

@@ -67,6 +67,13 @@ type Options struct {
 	// same process and stop routing to a leaving pod at once, so Knative's 30s (which
 	// covers load balancers and the activator learning of it) is not needed.
 	DrainQuietPeriod time.Duration
+	// DrainStreamDeadline is how long a leaving pod's front lets long-lived streams
+	// (websockets, gRPC calls, event streams) go on before it closes them cleanly
+	// (FrontConfig.DrainStreamDeadline; config-deployment's
+	// queue-sidecar-drain-stream-deadline). Zero means each revision's
+	// timeoutSeconds. SetDrainStreamDeadline changes it for the revisions applied
+	// from then on.
+	DrainStreamDeadline time.Duration
 	// DrainTimeout bounds the drain of the pods still running when the runtime shuts
 	// down (Run's ctx done), and of a leaving pod whose revision has no timeoutSeconds;
 	// a pod that leaves while the runtime runs waits for its requests up to its
@@ -166,6 +173,9 @@ type Runtime struct {
 	ports   portSet // the user ports handed out to pods
 	// imageMap is Options.ImageMap, then SetImageMap's: read by Apply.
 	imageMap atomic.Pointer[ImageMap]
+	// streamDeadline is Options.DrainStreamDeadline, then SetDrainStreamDeadline's
+	// (a time.Duration): read by Apply.
+	streamDeadline atomic.Int64
 
 	mu struct {
 		sync.Mutex
@@ -243,6 +253,7 @@ func New(opts Options) (*Runtime, error) {
 	}
 	r := &Runtime{opts: opts, clock: opts.Clock, logger: opts.Logger}
 	r.imageMap.Store(&opts.ImageMap)
+	r.SetDrainStreamDeadline(opts.DrainStreamDeadline)
 	switch {
 	case opts.MaxPods == 0:
 		r.maxPods = DefaultMaxPods()
@@ -331,6 +342,14 @@ func (r *Runtime) SetImageMap(m ImageMap) {
 		m = DefaultImageMap()
 	}
 	r.imageMap.Store(&m)
+}
+
+// SetDrainStreamDeadline replaces Options.DrainStreamDeadline for the revisions
+// applied from now on (zero: each revision's timeoutSeconds); those applied before
+// keep theirs, as a Deployment keeps its sidecar's environment. A negative d is
+// taken as zero. It is safe to call while the Runtime runs.
+func (r *Runtime) SetDrainStreamDeadline(d time.Duration) {
+	r.streamDeadline.Store(int64(max(d, 0)))
 }
 
 // Scale sets the number of pods of a revision. Scaling down drains the least busy
@@ -613,7 +632,8 @@ func (r *Runtime) specFor(rev *v1.Revision) (podSpec, error) {
 		"K_CONFIGURATION="+rev.Labels[serving.ConfigurationLabelKey],
 		"K_REVISION="+rev.Name,
 	)
-	fc := FrontConfig{PeerToken: r.opts.PeerToken, DrainQuietPeriod: r.opts.DrainQuietPeriod}
+	fc := FrontConfig{PeerToken: r.opts.PeerToken, DrainQuietPeriod: r.opts.DrainQuietPeriod,
+		DrainStreamDeadline: time.Duration(r.streamDeadline.Load())}
 	if cc := rev.Spec.ContainerConcurrency; cc != nil {
 		fc.ContainerConcurrency = int(*cc)
 	}

@@ -63,6 +63,16 @@ func collectGarbage(t *testing.T, dyn dynamic.Interface, cs kubernetes.Interface
 			return cs.CoreV1().Services("default").Delete(ctx, s.Name, metav1.DeleteOptions{})
 		}})
 	}
+	hpas, err := cs.AutoscalingV2().HorizontalPodAutoscalers("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range hpas.Items {
+		h := &hpas.Items[i]
+		children = append(children, child{h, func() error {
+			return cs.AutoscalingV2().HorizontalPodAutoscalers("default").Delete(ctx, h.Name, metav1.DeleteOptions{})
+		}})
+	}
 	for _, c := range children {
 		if o := metav1.GetControllerOf(c.meta); o != nil && !alive[o.UID] {
 			if err := c.delete(); err != nil && !apierrors.IsNotFound(err) {

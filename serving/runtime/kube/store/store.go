@@ -970,7 +970,7 @@ func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Uns
 		return nil, false, fmt.Errorf("store: %s already exists and is not controlled by %s %s", ref, wantOwner.Kind, wantOwner.Name)
 	}
 	if ref.Resource == RevisionsGVR.Resource {
-		return cur, false, nil // immutable
+		return s.syncRouting(ctx, ref, cur, want)
 	}
 	s.mu.Lock()
 	last, wrote := s.mu.wroteSpec[ref]
@@ -1004,6 +1004,67 @@ func (s *Store) ensureChild(ctx context.Context, ref Ref, want *unstructured.Uns
 	s.mu.Lock()
 	s.mu.wroteSpec[ref] = want.Object["spec"]
 	s.mu.Unlock()
+	return updated, true, nil
+}
+
+// routingKeys are the metadata of a Revision that follow the Routes (Knative's
+// labeler writes them): the routing state label, the routes annotation and when the
+// state last changed.
+var routingKeys = struct{ labels, annotations []string }{
+	labels:      []string{serving.RoutingStateLabelKey},
+	annotations: []string{serving.RoutesAnnotationKey, serving.RoutingStateModifiedAnnotationKey},
+}
+
+// syncRouting brings the routing metadata (routingKeys) of the stored Revision cur
+// to want's: its spec is immutable, but whether a Route reaches it is not, and
+// `kubectl get revisions -l serving.knative.dev/routingState=reserve` must say so
+// as on Knative. Nothing else of cur is written (the UID labels a Revision was made
+// with stay). It returns the Revision as stored, and whether it wrote it now.
+func (s *Store) syncRouting(ctx context.Context, ref Ref, cur, want *unstructured.Unstructured) (*unstructured.Unstructured, bool, error) {
+	same := func(a, b map[string]string, keys []string) bool {
+		for _, k := range keys {
+			va, oka := a[k]
+			vb, okb := b[k]
+			if oka != okb || va != vb {
+				return false
+			}
+		}
+		return true
+	}
+	copyKeys := func(dst, src map[string]string, keys []string) map[string]string {
+		if dst == nil {
+			dst = map[string]string{}
+		}
+		for _, k := range keys {
+			if v, ok := src[k]; ok {
+				dst[k] = v
+			} else {
+				delete(dst, k)
+			}
+		}
+		return dst
+	}
+	if same(cur.GetLabels(), want.GetLabels(), routingKeys.labels) && same(cur.GetAnnotations(), want.GetAnnotations(), routingKeys.annotations) {
+		return cur, false, nil
+	}
+	res := s.resource(ref)
+	var updated *unstructured.Unstructured
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		next := cur.DeepCopy()
+		next.SetLabels(copyKeys(next.GetLabels(), want.GetLabels(), routingKeys.labels))
+		next.SetAnnotations(copyKeys(next.GetAnnotations(), want.GetAnnotations(), routingKeys.annotations))
+		var err error
+		updated, err = res.Update(ctx, next, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if got, gerr := res.Get(ctx, ref.Name, metav1.GetOptions{}); gerr == nil {
+				cur = got
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: update %s routing state: %w", ref, err)
+	}
 	return updated, true, nil
 }
 
