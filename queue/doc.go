@@ -68,7 +68,9 @@
 // A gRPC call whose app fails before answering (refused connection, reset stream)
 // gets a gRPC status instead of a 502, as from Envoy: DeadlineExceeded once its
 // grpc-timeout has passed, Unavailable otherwise (WriteGRPCUpstreamError, which the
-// activator and the ingress use too).
+// activator and the ingress use too). A gRPC call past one of the revision timeouts
+// gets DeadlineExceeded ("queue: request timeout"), trailers-only or in the trailers
+// after what was sent, instead of Knative's 504 and its appended text.
 //
 // # Stats
 //

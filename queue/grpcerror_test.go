@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -121,6 +122,55 @@ func TestProxyGRPCUpstreamError(t *testing.T) {
 			}
 			if tc.grpcStatus != "" && res.Header.Get("Content-Type") != "application/grpc" {
 				t.Errorf("Content-Type %q, want application/grpc", res.Header.Get("Content-Type"))
+			}
+		})
+	}
+}
+
+// TestProxyGRPCRevisionTimeout: a gRPC call past the revision timeout ends with
+// status DeadlineExceeded from the queue proxy — trailers-only when the app has not
+// answered, in the trailers after what it sent when it had — not with Knative's 504
+// (read as Unavailable) or "request timeout" appended to a gRPC body. A plain
+// request keeps the 504.
+func TestProxyGRPCRevisionTimeout(t *testing.T) {
+	app := startApp(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/started" {
+			w.Header().Set("Content-Type", "application/grpc")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte{0, 0, 0, 0, 0}) // one empty message
+			http.NewResponseController(w).Flush()
+		}
+		<-r.Context().Done()
+	}))
+	rp := startProxy(t, app, ProxyOptions{Timeout: 300 * time.Millisecond})
+	c := h2cClient()
+	defer c.CloseIdleConnections()
+	type answer struct {
+		Code                                 int
+		Status, Message, TrailerStatus, Body string
+	}
+	for _, tc := range []struct {
+		name, path, contentType string
+		want                    answer
+	}{
+		{"gRPC, nothing answered", "/", "application/grpc", answer{Code: 200, Status: "4", Message: "queue: request timeout"}},
+		{"gRPC, answer started", "/started", "application/grpc", answer{Code: 200, TrailerStatus: "4", Body: "\x00\x00\x00\x00\x00"}},
+		{"plain", "/", "text/plain", answer{Code: 504, Body: "request timeout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := c.Do(mustReq(t, "POST", rp.url+tc.path, map[string]string{"Content-Type": tc.contentType}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				t.Fatalf("reading the body: %v", err)
+			}
+			got := answer{Code: res.StatusCode, Status: res.Header.Get("Grpc-Status"), Message: res.Header.Get("Grpc-Message"),
+				TrailerStatus: res.Trailer.Get("Grpc-Status"), Body: string(body)}
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
 	}
