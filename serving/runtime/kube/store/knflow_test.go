@@ -476,16 +476,19 @@ func TestRealKnFlow(t *testing.T) {
 			}
 		}
 		const missing = `Revision "hello-00001" referenced in traffic not found.`
-		var got *unstructured.Unstructured
-		waitFor(t, "the Service reporting hello-00001 missing", func() bool {
-			got, _ = ksvc.Get(ctx, "hello", metav1.GetOptions{})
-			c := conditionOf(got, "Ready")
-			return c != nil && c["status"] == "False"
+		// The Route's and the Service's statuses are separate writes: wait for
+		// both (kn reads the Service; kubectl get route, the Route).
+		var got, rt *unstructured.Unstructured
+		waitFor(t, "the Service and the Route reporting hello-00001 missing", func() bool {
+			var err1, err2 error
+			got, err1 = ksvc.Get(ctx, "hello", metav1.GetOptions{})
+			rt, err2 = get(ctx, admin, store.RoutesGVR, "hello")
+			if err1 != nil || err2 != nil {
+				return false
+			}
+			c, rc := conditionOf(got, "Ready"), conditionOf(rt, "AllTrafficAssigned")
+			return c != nil && c["status"] == "False" && rc != nil && rc["status"] == "False"
 		})
-		rt, err := get(ctx, admin, store.RoutesGVR, "hello")
-		if err != nil {
-			t.Fatal(err)
-		}
 		for what, c := range map[string]map[string]any{
 			"Route AllTrafficAssigned": conditionOf(rt, "AllTrafficAssigned"),
 			"Service RoutesReady":      conditionOf(got, "RoutesReady"),
