@@ -84,6 +84,13 @@ func startReplica(t *testing.T, cfg *rest.Config, name, podIP string) *replica {
 func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
 	dial func(context.Context, string, string) (net.Conn, error), peersService, configDir string) *replica {
 	t.Helper()
+	return startReplicaOpts(t, cfg, name, podIP, dial, peersService, configDir, nil)
+}
+
+// startReplicaOpts is startReplicaWith with more options set by opts (nil: none).
+func startReplicaOpts(t *testing.T, cfg *rest.Config, name, podIP string,
+	dial func(context.Context, string, string) (net.Conn, error), peersService, configDir string, opts func(*cluster.Options)) *replica {
+	t.Helper()
 	r := &replica{name: name, podIP: podIP, done: make(chan error, 1)}
 	var err error
 	if r.ingress, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
@@ -101,12 +108,16 @@ func startReplicaWith(t *testing.T, cfg *rest.Config, name, podIP string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := cluster.New(cluster.Options{
+	o := cluster.Options{
 		REST: cfg, QueueImage: "example.com/servekit/queue-proxy:v1", LeaseNamespace: "servekit", LeaseName: "servekit-controller",
 		Identity: name, PodIP: podIP, PeersService: peersService, PeerTokenSecret: "servekit-peer-token", Config: &cc,
 		Ingress: r.ingress, AdminListener: r.admin, DrainTimeout: 5 * time.Second, DialContext: dial,
 		Logger: slog.New(slog.NewTextHandler(&r.logs, nil)), Reporter: reporter, ActivatorHooks: activatorMetrics.Hooks(), Metrics: metrics,
-	})
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	c, err := cluster.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

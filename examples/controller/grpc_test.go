@@ -272,7 +272,7 @@ func TestGRPC(t *testing.T) {
 			})
 
 			t.Run("bidirectional stream survives a scale-up", func(t *testing.T) {
-				grpcStreamScaleUp(t, tp, conn, tc.svc, rev)
+				grpcStreamScaleUp(t, conn, func() *controller.RevisionStatus { return revision(tp.status(t), tc.svc, rev) })
 			})
 		})
 	}
@@ -281,8 +281,16 @@ func TestGRPC(t *testing.T) {
 // grpcStreamScaleUp sends 10,000 messages on one bidirectional stream and reads each
 // echo. Halfway it adds load until the revision has a second ready pod, so the stream
 // lives through a scale-up; every echo must arrive, in order, and the stream end OK.
-func grpcStreamScaleUp(t *testing.T, tp *testPlatform, conn *grpc.ClientConn, svc, rev string) {
+// rev reads the revision's status (nil before it exists): the platform's, local or
+// cluster.
+func grpcStreamScaleUp(t *testing.T, conn *grpc.ClientConn, rev func() *controller.RevisionStatus) {
 	const messages = 10000
+	// Start from one ready pod, so that the second one comes while the stream is
+	// open (the calls before may have left a second one, which then goes).
+	waitFor(t, "one ready pod before the stream", time.Minute, func() bool {
+		r := rev()
+		return r != nil && r.ReadyPods == 1 && r.ActualPods == 1
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, streamMethod)
@@ -310,10 +318,12 @@ func grpcStreamScaleUp(t *testing.T, tp *testPlatform, conn *grpc.ClientConn, sv
 					}
 				})
 			}
-			tp.waitStatus(t, "a second ready pod under load", time.Minute, func(st controller.Status) bool {
-				r := revision(st, svc, rev)
+			start := time.Now()
+			waitFor(t, "a second ready pod under load", time.Minute, func() bool {
+				r := rev()
 				return r != nil && r.ReadyPods >= 2
 			})
+			t.Logf("one ready pod when the stream opened, a second one at message %d (%v after the extra load began)", i, time.Since(start).Round(time.Millisecond))
 			close(stop)
 			wg.Wait()
 			if err, _ := loadErr.Load().(error); err != nil {

@@ -2,20 +2,19 @@ package main
 
 import (
 	"context"
-	"errors"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/servekit/servekit/serving/controller"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // grpcServiceTimeout is grpcService with the revision's timeoutSeconds.
@@ -32,7 +31,8 @@ func grpcServiceTimeout(name, tbc string, timeoutSeconds int) string {
 // and ingress → queue proxy → app: a unary call from zero pods (scale from zero on a
 // gRPC call), the deadline the app sees, DeadlineExceeded for a call past its own
 // deadline and for one past the revision's timeoutSeconds, Unavailable from the app
-// with its header and trailer, and a bidirectional stream.
+// with its header and trailer, and a 10,000-message bidirectional stream that
+// survives a scale-up (issue 13 item 2).
 func TestRealGRPCThroughAFakeKubelet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds binaries and starts a real API server")
@@ -45,6 +45,10 @@ func TestRealGRPCThroughAFakeKubelet(t *testing.T) {
 	fc := startFakeCluster(t, grpcConfig, map[string]string{testImage: self})
 	fc.apply(t, grpcServiceTimeout("grpc-act", "-1", int(revisionTimeout/time.Second)))
 	fc.apply(t, grpcServiceTimeout("grpc-direct", "0", int(revisionTimeout/time.Second)))
+	// The long stream runs on Services with the default timeoutSeconds (300 s): on
+	// the ones above their 4 s would cut it, as it cuts any request in Knative.
+	fc.apply(t, grpcService("grpc-act-stream", "-1"))
+	fc.apply(t, grpcService("grpc-direct-stream", "0"))
 	for _, tc := range []struct{ svc, via string }{{"grpc-act", "activator"}, {"grpc-direct", "direct"}} {
 		t.Run(tc.via, func(t *testing.T) {
 			t.Parallel() // two Services, independent of each other
@@ -129,32 +133,29 @@ func TestRealGRPCThroughAFakeKubelet(t *testing.T) {
 				t.Errorf("header x-app-header = %q, want [h]", v)
 			}
 
-			// A bidirectional stream: each message echoed in order, then status OK.
-			ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			s, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, streamMethod)
+			if r := revision(fc.status(t), tc.svc, rev); r == nil || r.ReadyPods < 1 {
+				t.Errorf("after its calls: %+v, want a ready pod", r)
+			}
+
+			// A 10,000-message bidirectional stream that lives through a scale-up
+			// (a second pod, started by the kubelet and ready in its EndpointSlice):
+			// each message echoed in order, then status OK. On the -stream Service,
+			// from zero pods too, once its path has settled as above.
+			ssvc := tc.svc + "-stream"
+			sconn, err := grpc.NewClient("passthrough:///"+fc.r.ingress.Addr().String(),
+				grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithAuthority(ssvc+".default.example.com"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := range 200 {
-				want := "m" + strconv.Itoa(i)
-				if err := s.SendMsg(wrapperspb.String(want)); err != nil {
-					t.Fatalf("send %d: %v", i, err)
+			defer sconn.Close()
+			waitFor(t, ssvc+" calls via="+tc.via, time.Minute, func() bool {
+				got, err := unary(context.Background(), sconn, grpcWho)
+				if err != nil {
+					t.Fatal(err)
 				}
-				got := new(wrapperspb.StringValue)
-				if err := s.RecvMsg(got); err != nil || got.Value != want {
-					t.Fatalf("echo %d = %q, %v; want %q", i, got.Value, err, want)
-				}
-			}
-			if err := s.CloseSend(); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.RecvMsg(new(wrapperspb.StringValue)); !errors.Is(err, io.EOF) {
-				t.Errorf("end of stream: %v, want io.EOF (status OK)", err)
-			}
-			if r := revision(fc.status(t), tc.svc, rev); r == nil || r.ReadyPods < 1 {
-				t.Errorf("at the end: %+v, want a ready pod", r)
-			}
+				return strings.HasPrefix(got, "via="+tc.via+" ")
+			})
+			grpcStreamScaleUp(t, sconn, func() *controller.RevisionStatus { return revision(fc.status(t), ssvc, ssvc+"-00001") })
 		})
 	}
 }

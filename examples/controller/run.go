@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&lo.PollInterval, "poll", time.Second, "how often the manifests directory is scanned")
 	fs.DurationVar(&lo.DrainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
 	fs.IntVar(&lo.MaxHeaderBytes, "max-header-bytes", platform.DefaultMaxHeaderBytes, "the most bytes of request line and headers the ingress reads per request (431 beyond)")
-	fs.StringVar(&lo.TLSListen, "tls-listen", "", "HTTPS ingress address (e.g. 127.0.0.1:8443), beside --listen: the same routing over TLS 1.2+, HTTP/1.1 and HTTP/2; needs --tls-cert and --tls-key, or --tls-dir (local mode)")
+	fs.StringVar(&lo.TLSListen, "tls-listen", "", "HTTPS ingress address (e.g. 127.0.0.1:8443), beside --listen: the same routing over TLS 1.2+, HTTP/1.1 and HTTP/2; needs --tls-cert and --tls-key, or --tls-dir (with --kubeconfig also the TLS Secrets DomainMappings name, spec.tls.secretName)")
 	fs.StringVar(&lo.TLSCertFile, "tls-cert", "", "the HTTPS ingress's default certificate (PEM, leaf then intermediates), served to a client whose host has none in --tls-dir; watched")
 	fs.StringVar(&lo.TLSKeyFile, "tls-key", "", "the private key (PEM) of --tls-cert")
 	fs.StringVar(&lo.TLSDir, "tls-dir", "", "directory of per-host certificates chosen by SNI: DIR/HOST/tls.crt and DIR/HOST/tls.key (a Kubernetes TLS Secret's layout), HOST a name or a wildcard such as *.example.com; watched: a renewed certificate is served without a restart")
@@ -157,6 +157,7 @@ func (f *flags) run(ctx context.Context) error {
 		co.Config, co.Ingress, co.AdminListener, co.DrainTimeout = lo.Config, lo.Ingress, lo.AdminListener, lo.DrainTimeout
 		co.Logger, co.Reporter, co.ActivatorHooks, co.Metrics = lo.Logger, lo.Reporter, lo.ActivatorHooks, lo.Metrics
 		co.MaxHeaderBytes, co.MaxConns = lo.MaxHeaderBytes, lo.MaxConns
+		co.TLSIngress, co.TLSCertFile, co.TLSKeyFile, co.TLSDir, co.PollInterval = lo.TLSIngress, lo.TLSCertFile, lo.TLSKeyFile, lo.TLSDir, lo.PollInterval
 		c, err := cluster.New(*co)
 		if err != nil {
 			return err
@@ -182,13 +183,13 @@ func (f *flags) checkTLS() error {
 	lo := &f.local
 	files := lo.TLSCertFile != "" || lo.TLSKeyFile != "" || lo.TLSDir != ""
 	switch {
-	case lo.TLSListen != "" && f.kubeconfig != "":
-		return errors.New("--tls-listen: HTTPS is served in local mode only, not yet with --kubeconfig")
 	case (lo.TLSCertFile == "") != (lo.TLSKeyFile == ""):
 		return errors.New("--tls-cert and --tls-key go together (a certificate and its private key)")
 	case files && lo.TLSListen == "":
 		return errors.New("--tls-listen: required with --tls-cert or --tls-dir (the HTTPS ingress address, e.g. 127.0.0.1:8443)")
-	case lo.TLSListen != "" && !files:
+	case lo.TLSListen != "" && !files && f.kubeconfig == "":
+		// With --kubeconfig the DomainMappings' TLS Secrets may be the only
+		// certificates.
 		return errors.New("--tls-listen: HTTPS needs --tls-cert and --tls-key, or --tls-dir")
 	}
 	return nil

@@ -225,7 +225,7 @@ func TestTLSFlagErrors(t *testing.T) {
 		{"cert without key", []string{"--tls-listen", "127.0.0.1:0", "--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
 		{"dir without listener", []string{"--tls-dir", dir}, "--tls-listen: required with --tls-cert or --tls-dir"},
 		{"listener without certificates", []string{"--tls-listen", "127.0.0.1:0"}, "--tls-listen: HTTPS needs --tls-cert and --tls-key, or --tls-dir"},
-		{"cluster mode", []string{"--tls-listen", "127.0.0.1:0", "--tls-dir", dir, "--kubeconfig", "in-cluster"}, "local mode only"},
+		{"cluster mode, certificates without a listener", []string{"--tls-dir", dir, "--kubeconfig", "in-cluster"}, "--tls-listen: required with --tls-cert or --tls-dir"},
 		{"missing dir", []string{"--tls-listen", "127.0.0.1:0", "--tls-dir", filepath.Join(dir, "nope")}, filepath.Join(dir, "nope")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,6 +55,7 @@ type Controller struct {
 	dial       func(ctx context.Context, network, addr string) (net.Conn, error) // nil: net.Dialer
 	actTr      *http.Transport                                                   // the activator's, when dial is set
 	store      Store                                                             // nil: nothing is kept across restarts
+	certs      DomainCertificates                                                // nil: no HTTPS ingress
 	scaler     *autoscaler.MultiScaler
 	throttler  *activator.Throttler
 	act        *activator.Handler
@@ -167,6 +168,7 @@ func New(o Options) (*Controller, error) {
 		onActStat:  o.OnActivatorStat,
 		dial:       o.DialContext,
 		store:      o.Store,
+		certs:      o.Certificates,
 		kickCh:     make(chan struct{}, 1),
 	}
 	if c.clock == nil {

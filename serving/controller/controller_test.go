@@ -38,6 +38,9 @@ type fakeBackend struct {
 	neverReady map[types.NamespacedName]bool
 	deleted    []string
 	notify     func(types.NamespacedName)
+	// stopped is set when Run has closed the pods: a Scale racing the
+	// controller's shutdown starts no server (it would outlive the test).
+	stopped bool
 }
 
 func newFakeBackend() *fakeBackend {
@@ -51,6 +54,7 @@ func (b *fakeBackend) Run(ctx context.Context, notify func(types.NamespacedName)
 	<-ctx.Done()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.stopped = true
 	for k, pods := range b.revs {
 		for _, p := range pods {
 			p.Close()
@@ -78,7 +82,7 @@ func (b *fakeBackend) Apply(rev *v1.Revision) error {
 func (b *fakeBackend) Scale(key types.NamespacedName, n int) error {
 	b.mu.Lock()
 	pods := b.revs[key]
-	for len(pods) < n {
+	for len(pods) < n && !b.stopped {
 		name := key.Name
 		pods = append(pods, httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get(queue.ProbeHeaderName) == queue.ProbeHeaderValue {

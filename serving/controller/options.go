@@ -70,6 +70,16 @@ type Options struct {
 	// ActivatorHooks observe the activator's cold starts, queue waits and
 	// rejections (e.g. activator/ocmetrics). Nil fields are no-ops.
 	ActivatorHooks activator.Hooks
+	// Certificates, if not nil, are the HTTPS ingress's certificates as the
+	// DomainMapping reconciler sees them (see DomainCertificates): a mapping whose
+	// host the HTTPS ingress serves with a valid certificate gets an https URL and
+	// CertificateProvisioned True; one whose spec.tls names a certificate that is
+	// not there gets CertificateProvisioned False (Unknown while it is looked
+	// for). Call CertificatesChanged when they change. Nil means the platform
+	// serves no HTTPS: every mapping's URL is http and CertificateProvisioned
+	// True, reason TLSNotEnabled, but a mapping with spec.tls, whose
+	// CertificateProvisioned is False, reason HTTPSNotEnabled.
+	Certificates DomainCertificates
 	// Store, if not nil, keeps the Controller's objects across restarts (see
 	// Store): New loads them, and every change is committed before anyone can
 	// observe it (Apply, Delete and each reconcile commit before they return). Nil

@@ -52,7 +52,7 @@ type CertificateSource interface {
 }
 
 // CertificatesOptions configure [Certificates]. CertFile and KeyFile go together;
-// at least they or Dir are required.
+// at least they, Dir or Sources are required.
 type CertificatesOptions struct {
 	// CertFile and KeyFile are the default certificate (PEM: the leaf, then any
 	// intermediates) and its private key (PEM), presented to a client whose
@@ -74,10 +74,21 @@ type CertificatesOptions struct {
 	// Logger receives a line per certificate loaded, replaced or removed by Run,
 	// and its errors; nil discards.
 	Logger *slog.Logger
+	// Sources, if any, are asked first, in order, for the certificate of a
+	// handshake's server name (GetCertificate), before Dir and the default: e.g.
+	// serving/platform/cluster's certificates from the Kubernetes TLS Secrets that
+	// DomainMappings name. Certificate, Covers and Hosts do not ask them.
+	Sources []CertificateSource
+	// OnChange, if not nil, is called after a Scan has replaced a certificate
+	// (loaded, renewed or removed one), from the goroutine of Scan (Run's); e.g.
+	// to tell the controller that a DomainMapping's host may have gained or lost
+	// its certificate. It must not call Scan.
+	OnChange func()
 }
 
 // Certificates are the HTTPS ingress's certificates, read from files: a default
-// pair and a directory of per-host pairs (see [CertificatesOptions]). Run follows
+// pair and a directory of per-host pairs (see [CertificatesOptions]); other
+// sources (CertificatesOptions.Sources) are asked first at each handshake. Run follows
 // the files: a changed pair (by modification time and size) is read again and
 // replaces the old one for the handshakes that start from then on; a new host
 // directory adds its certificate, a removed one removes it. A pair that fails to
@@ -128,8 +139,8 @@ func NewCertificates(o CertificatesOptions) (*Certificates, error) {
 	switch {
 	case (o.CertFile == "") != (o.KeyFile == ""):
 		return nil, errors.New("ingress: CertificatesOptions: CertFile and KeyFile go together (a certificate and its key)")
-	case o.CertFile == "" && o.Dir == "":
-		return nil, errors.New("ingress: CertificatesOptions: a default certificate (CertFile, KeyFile) or a directory (Dir) is required")
+	case o.CertFile == "" && o.Dir == "" && len(o.Sources) == 0:
+		return nil, errors.New("ingress: CertificatesOptions: a default certificate (CertFile, KeyFile), a directory (Dir) or a source (Sources) is required")
 	}
 	if o.Interval <= 0 {
 		o.Interval = DefaultCertificatesInterval
@@ -190,6 +201,19 @@ func (s *certSet) lookup(host string) *tls.Certificate {
 	return nil
 }
 
+// Covers reports whether the files give a handshake for host a certificate
+// valid for host: its own in Dir, the wildcard covering it, or the default
+// certificate if host is one of its names. (A DomainMapping's host is served
+// over HTTPS when it is covered.)
+func (c *Certificates) Covers(host string) bool {
+	set := c.cur.Load()
+	if set.lookup(host) != nil {
+		return true
+	}
+	return set.def != nil && set.def.Leaf != nil && host != "" &&
+		set.def.Leaf.VerifyHostname(strings.TrimSuffix(host, ".")) == nil
+}
+
 // Default returns the default certificate, or nil without one.
 func (c *Certificates) Default() *tls.Certificate { return c.cur.Load().def }
 
@@ -205,9 +229,15 @@ func (c *Certificates) Hosts() []string {
 }
 
 // GetCertificate is tls.Config's GetCertificate: the certificate of the client's
-// server name (Certificate), else the default one. Without either the handshake
+// server name from the first of Sources that has one, else from Dir
+// (Certificate), else the default one. Without either the handshake
 // fails with an error naming the server name.
 func (c *Certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	for _, src := range c.o.Sources {
+		if cert := src.Certificate(hello.ServerName); cert != nil {
+			return cert, nil
+		}
+	}
 	set := c.cur.Load()
 	if cert := set.lookup(hello.ServerName); cert != nil {
 		return cert, nil
@@ -295,6 +325,9 @@ func (c *Certificates) Scan() {
 	}
 	if changed {
 		c.cur.Store(next)
+		if c.o.OnChange != nil {
+			c.o.OnChange()
+		}
 	}
 }
 
@@ -400,7 +433,27 @@ func loadPair(crt, key, host string) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fileErr("key", key, err)
 	}
-	// The certificate alone first, so that an error in it names its file.
+	pair, err := parsePair(certPEM, keyPEM, "certificate "+crt, "key "+key+" (of certificate "+crt+")", host)
+	if err != nil {
+		return nil, fmt.Errorf("ingress: %w", err)
+	}
+	return pair, nil
+}
+
+// ParseCertificate parses a certificate (PEM: the leaf, then any
+// intermediates) and its private key (PEM), as a Kubernetes TLS Secret holds
+// them under tls.crt and tls.key, and, if host is not "", checks that the
+// certificate is valid for host (a DNS name, or a wildcard "*.example.com" the
+// certificate names). Its errors name the part at fault by its Secret key
+// (CertFileName, KeyFileName); the caller says where the data came from.
+func ParseCertificate(certPEM, keyPEM []byte, host string) (*tls.Certificate, error) {
+	return parsePair(certPEM, keyPEM, CertFileName, KeyFileName, host)
+}
+
+// parsePair is loadPair and ParseCertificate on data: certName and keyName name
+// the certificate and the key in errors.
+func parsePair(certPEM, keyPEM []byte, certName, keyName, host string) (*tls.Certificate, error) {
+	// The certificate alone first, so that an error in it names it.
 	var block *pem.Block
 	for rest := certPEM; ; {
 		if block, rest = pem.Decode(rest); block == nil || block.Type == "CERTIFICATE" {
@@ -408,25 +461,25 @@ func loadPair(crt, key, host string) (*tls.Certificate, error) {
 		}
 	}
 	if block == nil {
-		return nil, fmt.Errorf("ingress: certificate %s: no PEM CERTIFICATE block in it", crt)
+		return nil, fmt.Errorf("%s: no PEM CERTIFICATE block in it", certName)
 	}
 	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-		return nil, fmt.Errorf("ingress: certificate %s: %w", crt, err)
+		return nil, fmt.Errorf("%s: %w", certName, err)
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("ingress: key %s (of certificate %s): %w", key, crt, err)
+		return nil, fmt.Errorf("%s: %w", keyName, err)
 	}
 	leaf := pair.Leaf
 	switch {
 	case host == "":
 	case strings.HasPrefix(host, "*."):
 		if !slices.ContainsFunc(leaf.DNSNames, func(n string) bool { return strings.EqualFold(n, host) }) {
-			return nil, fmt.Errorf("ingress: certificate %s is not valid for %s: its names are %v", crt, host, leaf.DNSNames)
+			return nil, fmt.Errorf("%s is not valid for %s: its names are %v", certName, host, leaf.DNSNames)
 		}
 	default:
 		if err := leaf.VerifyHostname(host); err != nil {
-			return nil, fmt.Errorf("ingress: certificate %s is not valid for %s: its names are %v", crt, host, leaf.DNSNames)
+			return nil, fmt.Errorf("%s is not valid for %s: its names are %v", certName, host, leaf.DNSNames)
 		}
 	}
 	return &pair, nil

@@ -384,3 +384,123 @@ func TestHTTPSForwardedProto(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// mapSource is an ingress.CertificateSource of fixed certificates by host.
+type mapSource map[string]*tls.Certificate
+
+func (m mapSource) Certificate(host string) *tls.Certificate { return m[host] }
+
+// TestCertificatesSourcesCoversOnChange: a source's certificate is served before
+// the directory's and the default; Covers says which hosts the files give a
+// certificate valid for them (not the sources'); OnChange is called after a scan
+// that changed something, and only then.
+func TestCertificatesSourcesCoversOnChange(t *testing.T) {
+	d := newCertDir(t)
+	d.put("shop.example.com", "shop.example.com")
+	d.put("*.example.net", "*.example.net")
+	defDir := t.TempDir()
+	defSerial := (&certDir{t: t, ca: d.ca, dir: defDir}).put("", "default.test", "named.example.org")
+	crt, key, srcSerial, err := d.ca.Issue("shop.example.com", "byo.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcCert, err := ingress.ParseCertificate(crt, key, "byo.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := 0
+	c, err := ingress.NewCertificates(ingress.CertificatesOptions{
+		CertFile: filepath.Join(defDir, "tls.crt"), KeyFile: filepath.Join(defDir, "tls.key"), Dir: d.dir,
+		Sources:  []ingress.CertificateSource{mapSource{"byo.example.com": srcCert, "shop.example.com": srcCert}},
+		OnChange: func() { changes++ },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		sni  string
+		want *big.Int
+	}{
+		{"byo.example.com", srcSerial},
+		{"shop.example.com", srcSerial}, // the source before the directory
+		{"named.example.org", defSerial},
+	} {
+		got, err := served(t, c, d.ca, tc.sni, 0)
+		if err != nil || got.Cmp(tc.want) != 0 {
+			t.Errorf("server name %s: %v, %v; want serial %v", tc.sni, got, err, tc.want)
+		}
+	}
+	for host, want := range map[string]bool{
+		"shop.example.com":   true,  // its directory
+		"a.example.net":      true,  // the wildcard's
+		"named.example.org":  true,  // the default certificate names it
+		"NAMED.example.org.": true,  // case and a trailing dot
+		"byo.example.com":    false, // only a source has it
+		"other.example.org":  false, // the default does not name it
+		"a.b.example.net":    false, // one label for the wildcard
+		"":                   false,
+	} {
+		if got := c.Covers(host); got != want {
+			t.Errorf("Covers(%q) = %v, want %v", host, got, want)
+		}
+	}
+	c.Scan()
+	if changes != 0 {
+		t.Errorf("OnChange called %d times by a scan that changed nothing", changes)
+	}
+	d.put("blog.example.com", "blog.example.com")
+	c.Scan()
+	if changes != 1 || !c.Covers("blog.example.com") {
+		t.Errorf("after a new host directory: OnChange called %d times, Covers %v; want 1, true", changes, c.Covers("blog.example.com"))
+	}
+
+	// Sources alone, no files: their hosts are served, any other handshake fails.
+	only, err := ingress.NewCertificates(ingress.CertificatesOptions{Sources: []ingress.CertificateSource{mapSource{"byo.example.com": srcCert}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := served(t, only, d.ca, "byo.example.com", 0); err != nil || got.Cmp(srcSerial) != 0 {
+		t.Errorf("sources only, byo.example.com: %v, %v; want %v", got, err, srcSerial)
+	}
+	if _, err := served(t, only, d.ca, "shop.example.com", 0); err == nil {
+		t.Errorf("sources only, a host none has: the handshake succeeded")
+	}
+}
+
+// TestParseCertificate: a Secret's tls.crt and tls.key parse; each fault is named
+// by its key.
+func TestParseCertificate(t *testing.T) {
+	ca, err := testcert.NewCA("servekit test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt, key, _, err := ca.Issue("byo.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, _, err := ca.Issue("byo.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := ingress.ParseCertificate(crt, key, "byo.example.com"); err != nil || c.Leaf.DNSNames[0] != "byo.example.com" {
+		t.Fatalf("ParseCertificate = %v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		name      string
+		crt, key  []byte
+		host      string
+		wantError string
+	}{
+		{"no certificate", nil, key, "", "tls.crt: no PEM CERTIFICATE block in it"},
+		{"not PEM", []byte("garbage"), key, "", "tls.crt: no PEM CERTIFICATE block in it"},
+		{"another key", crt, otherKey, "", "tls.key: tls: private key does not match public key"},
+		{"no key", crt, nil, "", "tls.key: "},
+		{"another host", crt, key, "shop.example.com", "tls.crt is not valid for shop.example.com: its names are [byo.example.com]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ingress.ParseCertificate(tc.crt, tc.key, tc.host); err == nil || !strings.HasPrefix(err.Error(), tc.wantError) {
+				t.Errorf("ParseCertificate = %v, want an error starting %q", err, tc.wantError)
+			}
+		})
+	}
+}

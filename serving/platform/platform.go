@@ -36,6 +36,7 @@ import (
 	"github.com/servekit/servekit/serving/platform/internal/serve"
 	"github.com/servekit/servekit/serving/runtime/local"
 	"github.com/servekit/servekit/serving/store"
+	"github.com/servekit/servekit/serving/v1beta1"
 )
 
 // Default addresses: both on loopback, so that nothing is exposed unless asked.
@@ -274,7 +275,12 @@ func New(o Options) (*Platform, error) {
 	} else {
 		log.Info("servekit: state kept in memory only (no state directory)")
 	}
+	var domainCerts controller.DomainCertificates // nil without HTTPS
+	if p.certs != nil {
+		domainCerts = fileDomainCertificates{certs: p.certs, dir: o.TLSDir}
+	}
 	ctrl, err := controller.New(controller.Options{
+		Certificates:   domainCerts,
 		Store:          ctrlStore,
 		Backend:        local.Backend{Runtime: rt},
 		Logger:         log,
@@ -343,6 +349,9 @@ func (p *Platform) newCertificates() error {
 	}
 	certs, err := ingress.NewCertificates(ingress.CertificatesOptions{
 		CertFile: o.TLSCertFile, KeyFile: o.TLSKeyFile, Dir: o.TLSDir, Interval: o.PollInterval, Logger: p.log,
+		// A DomainMapping's host may have gained or lost its certificate. (Scans
+		// run in Run, after New has set p.ctrl.)
+		OnChange: func() { p.ctrl.CertificatesChanged() },
 	})
 	if err != nil {
 		return fmt.Errorf("platform: %w", err)
@@ -350,6 +359,36 @@ func (p *Platform) newCertificates() error {
 	p.certs = certs
 	return nil
 }
+
+// fileDomainCertificates are the HTTPS ingress's certificate files as the
+// DomainMapping reconciler asks about them (controller.DomainCertificates), on
+// the local runtime, where there are no Secrets: a DomainMapping's host has a
+// certificate when the files give it one valid for it (Certificates.Covers: its
+// own directory, a wildcard's, or the default certificate). A mapping's
+// spec.tls.secretName is not read: its certificate is the host's in the files,
+// the same rule with or without spec.tls (docs/user-guide.md, differences from
+// Knative).
+type fileDomainCertificates struct {
+	certs *ingress.Certificates
+	dir   string // Options.TLSDir, named in the message of a host without one
+}
+
+// DomainCertificate says whether the files give d.Host a certificate valid for
+// it; when not, the message names the directory the certificate belongs in.
+func (f fileDomainCertificates) DomainCertificate(d controller.DomainTLS) controller.CertificateStatus {
+	if f.certs.Covers(d.Host) {
+		return controller.CertificateStatus{Ready: true}
+	}
+	where := "no certificate directory (TLSDir, --tls-dir)"
+	if f.dir != "" {
+		where = filepath.Join(f.dir, d.Host) + string(filepath.Separator) + ingress.CertFileName + " (or a wildcard's)"
+	}
+	return controller.CertificateStatus{Reason: v1beta1.ReasonCertificateMissing, Message: fmt.Sprintf(
+		"the HTTPS ingress has no certificate for %s: none in %s, and the default certificate (if any) does not name it", d.Host, where)}
+}
+
+// SetDomains does nothing: the files are followed whatever the mappings are.
+func (fileDomainCertificates) SetDomains([]controller.DomainTLS) {}
 
 // sameManifests refuses a state directory whose objects all came from manifest
 // files of another directory: the first scan would delete every one of them (their

@@ -43,6 +43,24 @@ const (
 	ReasonIngressNotConfigured = "IngressNotConfigured"
 )
 
+// servekit's reasons of CertificateProvisioned False (Knative hands spec.tls to
+// its ingress and does not look at the Secret).
+const (
+	// ReasonHTTPSNotEnabled: spec.tls is set, but the platform serves no HTTPS.
+	ReasonHTTPSNotEnabled = "HTTPSNotEnabled"
+	// ReasonCertificateMissing: the HTTPS ingress has no certificate for the
+	// host (the local runtime, where a certificate is a file).
+	ReasonCertificateMissing = "CertificateMissing"
+	// ReasonSecretNotFound: the Secret spec.tls.secretName names does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretForbidden: the controller may not read Secrets in the
+	// mapping's namespace (RBAC).
+	ReasonSecretForbidden = "SecretForbidden"
+	// ReasonCertificateInvalid: the Secret is not a TLS certificate and key
+	// valid for the host.
+	ReasonCertificateInvalid = "CertificateInvalid"
+)
+
 func domainMappingCondSet() v1.ConditionSet {
 	return v1.NewLivingConditionSet(DomainMappingConditionDomainClaimed, DomainMappingConditionReferenceResolved,
 		DomainMappingConditionIngressReady, DomainMappingConditionCertificateProvisioned)
@@ -109,6 +127,13 @@ func (dms *DomainMappingStatus) MarkCertificateReady(now time.Time) {
 // CertificateNotReady, with message.
 func (dms *DomainMappingStatus) MarkCertificateNotReady(now time.Time, message string) {
 	dms.ConditionManager().MarkUnknown(now, DomainMappingConditionCertificateProvisioned, "CertificateNotReady", message)
+}
+
+// MarkCertificateFailed sets CertificateProvisioned False with reason and
+// message: the host's certificate is not there (e.g. spec.tls names a Secret
+// that does not exist).
+func (dms *DomainMappingStatus) MarkCertificateFailed(now time.Time, reason, message string) {
+	dms.ConditionManager().MarkFalse(now, DomainMappingConditionCertificateProvisioned, reason, message)
 }
 
 // MarkIngressNotConfigured sets IngressReady Unknown, reason

@@ -30,6 +30,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -42,6 +43,7 @@ import (
 	"github.com/servekit/servekit/route"
 	"github.com/servekit/servekit/serving/config"
 	"github.com/servekit/servekit/serving/controller"
+	"github.com/servekit/servekit/serving/ingress"
 	"github.com/servekit/servekit/serving/platform/internal/serve"
 	"github.com/servekit/servekit/serving/platform/peers"
 	"github.com/servekit/servekit/serving/runtime/kube"
@@ -140,6 +142,31 @@ type Options struct {
 	// (4096), a negative value no limit.
 	MaxConns int
 
+	// TLSIngress, if not nil, is the HTTPS ingress listener (Run closes it);
+	// otherwise New binds TLSListen when it is not "".
+	TLSIngress net.Listener
+	// TLSListen, if not "", is the HTTPS ingress's address: the same routing as
+	// the ingress over TLS 1.2 or later, HTTP/1.1 and HTTP/2 (ALPN h2), as
+	// serving/platform's (see docs/protocols.md). Its certificates: a
+	// DomainMapping's host is served with the certificate of the Kubernetes TLS
+	// Secret its spec.tls.secretName names (in its namespace), read by name
+	// every SecretInterval; any other server name with the files below (a host's
+	// own in TLSDir, a wildcard's, else the default pair). The files are
+	// optional here. "" and no TLSIngress: no HTTPS.
+	TLSListen string
+	// TLSCertFile and TLSKeyFile are the HTTPS ingress's default certificate and
+	// key, and TLSDir its directory of per-host certificates chosen by SNI, as
+	// serving/platform's (ingress.CertificatesOptions): New fails naming the file
+	// of a certificate that does not load; Run follows them every PollInterval.
+	TLSCertFile, TLSKeyFile, TLSDir string
+	// PollInterval is how often the certificate files are looked at; zero means
+	// ingress.DefaultCertificatesInterval (1 s).
+	PollInterval time.Duration
+	// SecretInterval is how often the TLS Secrets DomainMappings name are read
+	// again (a Secret newly named is read at once); zero means
+	// DefaultSecretInterval.
+	SecretInterval time.Duration
+
 	// Logger receives the platform's logs; nil discards them.
 	Logger *slog.Logger
 	// Reporter receives the controller's metrics (e.g.
@@ -164,6 +191,11 @@ type Cluster struct {
 	ingress net.Listener
 	admin   net.Listener
 	webhook net.Listener // nil: no webhooks
+	https   net.Listener // nil: no HTTPS
+	// certs are the HTTPS ingress's certificates (files, and secrets first);
+	// nil without HTTPS.
+	certs   *ingress.Certificates
+	secrets *secretCertificates
 }
 
 // New checks o, makes the API clients and binds the listeners, so that their
@@ -205,9 +237,12 @@ func New(o Options) (*Cluster, error) {
 	if len(o.Config.Ignored) > 0 && o.Logger != nil {
 		o.Logger.Warn("config: these ConfigMaps are not used by servekit and are ignored", "configMaps", o.Config.Ignored)
 	}
-	c := &Cluster{o: o, log: o.Logger, ingress: o.Ingress, admin: o.AdminListener}
+	c := &Cluster{o: o, log: o.Logger, ingress: o.Ingress, admin: o.AdminListener, https: o.TLSIngress}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
+	}
+	if err := c.newCertificates(); err != nil {
+		return nil, err
 	}
 	cfg := o.REST
 	if cfg.QPS == 0 && cfg.Burst == 0 {
@@ -246,7 +281,49 @@ func New(o Options) (*Cluster, error) {
 			return nil, fmt.Errorf("cluster: Options.WebhookListen %q: a host the API server can reach is required to register the webhooks by URL (or set WebhookService)", c.webhook.Addr())
 		}
 	}
+	if c.https == nil && o.TLSListen != "" {
+		if c.https, err = net.Listen("tcp", o.TLSListen); err != nil {
+			c.closeListeners()
+			return nil, fmt.Errorf("cluster: Options.TLSListen: %w", err)
+		}
+	}
 	return c, nil
+}
+
+// newCertificates reads the HTTPS ingress's certificate files, if it has an
+// HTTPS ingress, and makes its source of Secrets.
+func (c *Cluster) newCertificates() error {
+	o := c.o
+	files := o.TLSCertFile != "" || o.TLSKeyFile != "" || o.TLSDir != ""
+	if o.TLSListen == "" && o.TLSIngress == nil {
+		if files {
+			return errors.New("cluster: Options.TLSCertFile, TLSKeyFile, TLSDir: certificates given without an HTTPS listener (TLSListen)")
+		}
+		return nil
+	}
+	interval := o.SecretInterval
+	if interval <= 0 {
+		interval = DefaultSecretInterval
+	}
+	c.secrets = newSecretCertificates(func(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+		return c.cs.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	}, interval, c.log)
+	certs, err := ingress.NewCertificates(ingress.CertificatesOptions{
+		CertFile: o.TLSCertFile, KeyFile: o.TLSKeyFile, Dir: o.TLSDir, Interval: o.PollInterval, Logger: c.log,
+		Sources: []ingress.CertificateSource{c.secrets},
+		// A DomainMapping's host may have gained or lost its certificate.
+		// (Scans run in Run, after it has set secrets.changed.)
+		OnChange: func() {
+			if f := c.secrets.changed; f != nil {
+				f()
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	c.certs, c.secrets.files = certs, certs
+	return nil
 }
 
 // closeListeners closes the listeners of a Cluster New does not return.
@@ -255,6 +332,9 @@ func (c *Cluster) closeListeners() {
 	c.admin.Close()
 	if c.webhook != nil {
 		c.webhook.Close()
+	}
+	if c.https != nil {
+		c.https.Close()
 	}
 }
 
@@ -267,6 +347,14 @@ func or(s, def string) string {
 
 // IngressAddr is the address the ingress listens on.
 func (c *Cluster) IngressAddr() net.Addr { return c.ingress.Addr() }
+
+// HTTPSAddr is the address the HTTPS ingress listens on, or nil without one.
+func (c *Cluster) HTTPSAddr() net.Addr {
+	if c.https == nil {
+		return nil
+	}
+	return c.https.Addr()
+}
 
 // AdminAddr is the address the admin listener listens on: GET /status, /metrics,
 // /healthz, /readyz ("ok leader" or "ok follower" once the informers have synced,
@@ -289,6 +377,9 @@ func (c *Cluster) Run(ctx context.Context) error {
 	o, log, cs := c.o, c.log, c.cs
 	if c.webhook != nil {
 		defer c.webhook.Close() // already closed by the webhook server if it ran
+	}
+	if c.https != nil {
+		defer c.https.Close() // already closed by its server if it ran
 	}
 	var token string
 	var tokenRef *corev1.SecretKeySelector
@@ -338,12 +429,18 @@ func (c *Cluster) Run(ctx context.Context) error {
 		// they survive restarts and leader changes (see docs/kubernetes-cluster.md).
 		SourceGenerations: true,
 	}
+	if c.secrets != nil {
+		ctrlOpts.Certificates = c.secrets // nil: no HTTPS
+	}
 	if o.PeersService != "" {
 		ctrlOpts.OnActivatorStat = func(ns, name string, conc, reqs float64) { pr.Observe(ns, name, conc, reqs) }
 	}
 	ctrl, err := controller.New(ctrlOpts)
 	if err != nil {
 		return err
+	}
+	if c.secrets != nil {
+		c.secrets.changed = ctrl.CertificatesChanged // before any goroutine reads it
 	}
 	if o.PeersService != "" {
 		_, port, err := net.SplitHostPort(c.admin.Addr().String())
@@ -395,14 +492,24 @@ func (c *Cluster) Run(ctx context.Context) error {
 	}
 
 	var leading, synced atomic.Bool
-	log.Info("servekit: cluster mode", "server", o.REST.Host, "namespace", o.Namespace, "identity", o.Identity,
-		"ingress", c.ingress.Addr().String(), "admin", c.admin.Addr().String(), "peers", o.PeersService, "peerToken", token != "")
+	attrs := []any{"server", o.REST.Host, "namespace", o.Namespace, "identity", o.Identity,
+		"ingress", c.ingress.Addr().String(), "admin", c.admin.Addr().String(), "peers", o.PeersService, "peerToken", token != ""}
+	if c.https != nil {
+		attrs = append(attrs, "https", c.https.Addr().String())
+	}
+	log.Info("servekit: cluster mode", attrs...)
 
 	g, gctx := errgroup.WithContext(ctx)
-	serve.Go(gctx, g, o.DrainTimeout,
-		serve.Listener{Handler: ctrl.Handler(), Listener: c.ingress, H2C: true,
-			Limits: serve.Limits{MaxHeaderBytes: o.MaxHeaderBytes, MaxConns: o.MaxConns}},
-		serve.Listener{Handler: c.adminHandler(ctrl, pr, &leading, &synced), Listener: c.admin})
+	limits := serve.Limits{MaxHeaderBytes: o.MaxHeaderBytes, MaxConns: o.MaxConns}
+	listeners := []serve.Listener{{Handler: ctrl.Handler(), Listener: c.ingress, H2C: true, Limits: limits}}
+	if c.https != nil {
+		// The same handler as the plain ingress (serving/platform's HTTPS).
+		listeners = append(listeners, serve.Listener{Handler: ctrl.Handler(), Listener: c.https, TLS: c.certs.TLSConfig(), Limits: limits})
+		g.Go(func() error { return c.certs.Run(gctx) })
+		g.Go(func() error { return c.secrets.Run(gctx) })
+	}
+	listeners = append(listeners, serve.Listener{Handler: c.adminHandler(ctrl, pr, &leading, &synced), Listener: c.admin})
+	serve.Go(gctx, g, o.DrainTimeout, listeners...)
 	g.Go(func() error { return ctrl.Run(gctx) })
 	g.Go(func() error { return st.Run(gctx) })
 	if wh != nil {

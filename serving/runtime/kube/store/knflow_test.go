@@ -476,17 +476,18 @@ func TestRealKnFlow(t *testing.T) {
 			}
 		}
 		const missing = `Revision "hello-00001" referenced in traffic not found.`
+		// The Route's and the Service's statuses are separate writes: wait for
+		// both (kn reads the Service; kubectl get route, the Route).
 		var got, rt *unstructured.Unstructured
-		// The store writes the Route's status and the Service's separately:
-		// wait for both.
 		waitFor(t, "the Service and the Route reporting hello-00001 missing", func() bool {
-			got, _ = ksvc.Get(ctx, "hello", metav1.GetOptions{})
-			rt, _ = get(ctx, admin, store.RoutesGVR, "hello")
-			if got == nil || rt == nil {
+			var err1, err2 error
+			got, err1 = ksvc.Get(ctx, "hello", metav1.GetOptions{})
+			rt, err2 = get(ctx, admin, store.RoutesGVR, "hello")
+			if err1 != nil || err2 != nil {
 				return false
 			}
-			c, r := conditionOf(got, "Ready"), conditionOf(rt, "AllTrafficAssigned")
-			return c != nil && c["status"] == "False" && r != nil && r["status"] == "False"
+			c, rc := conditionOf(got, "Ready"), conditionOf(rt, "AllTrafficAssigned")
+			return c != nil && c["status"] == "False" && rc != nil && rc["status"] == "False"
 		})
 		for what, c := range map[string]map[string]any{
 			"Route AllTrafficAssigned": conditionOf(rt, "AllTrafficAssigned"),

@@ -19,6 +19,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -101,9 +102,37 @@ func TestRealLeastPrivilegeRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	sa := kubetest.ServiceAccountConfig(cfg, "servekit", "servekit-controller")
-	// The service account may not do more than it needs, e.g. read Secrets.
-	if _, err := kubernetes.NewForConfigOrDie(sa).CoreV1().Secrets("default").List(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+	// The service account may not do more than it needs: no Secret can be listed,
+	// watched or read, until a namespace binds servekit-domainmapping-secrets to it
+	// for its DomainMappings' TLS Secrets; then it reads one by name.
+	saSecrets := kubernetes.NewForConfigOrDie(sa).CoreV1().Secrets("default")
+	if _, err := saSecrets.List(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("listing Secrets as the controller = %v, want Forbidden", err)
+	}
+	if _, err := saSecrets.Watch(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("watching Secrets as the controller = %v, want Forbidden", err)
+	}
+	admin := kubernetes.NewForConfigOrDie(cfg)
+	tlsSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hello-tls", Namespace: "default"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: []byte("crt"), corev1.TLSPrivateKeyKey: []byte("key")}}
+	if _, err := admin.CoreV1().Secrets("default").Create(context.Background(), tlsSecret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := saSecrets.Get(context.Background(), "hello-tls", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("reading a Secret as the controller, no RoleBinding = %v, want Forbidden", err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "servekit-domainmapping-secrets", Namespace: "default"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "servekit-domainmapping-secrets"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "servekit", Name: "servekit-controller"}}}
+	if _, err := admin.RbacV1().RoleBindings("default").Create(context.Background(), rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the TLS Secret readable by name once bound", func() bool {
+		got, err := saSecrets.Get(context.Background(), "hello-tls", metav1.GetOptions{})
+		return err == nil && string(got.Data[corev1.TLSCertKey]) == "crt"
+	})
+	if _, err := saSecrets.List(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("listing Secrets as the controller with the RoleBinding = %v, want Forbidden", err)
 	}
 	led := false
 	err = leader.Run(context.Background(), leader.Options{
