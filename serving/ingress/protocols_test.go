@@ -162,9 +162,13 @@ func TestH2C(t *testing.T) {
 	}
 }
 
-// Connections are reused on every hop: 200 requests, 20 at a time, open at most 20
+// Connections are reused on every hop: 200 requests, 20 at a time, open about 20
 // connections to the app over HTTP/1.1 and one over h2c (streams share it; the
-// concurrent first requests wait for one dial instead of each dialling).
+// concurrent first requests wait for one dial instead of each dialling). HTTP/1.1 is
+// allowed a quarter more than the concurrency: net/http's transport may start a dial
+// for a request, hand the request a connection that came back idle meanwhile, and
+// keep the dialled one in its pool (seen once under load: 21). A connection per
+// request would be 200.
 func TestConnectionReuse(t *testing.T) {
 	const requests, conc = 200, 20
 	for _, path := range []struct {
@@ -175,7 +179,7 @@ func TestConnectionReuse(t *testing.T) {
 			name   string
 			h2c    bool
 			maxNew int64
-		}{{"HTTP/1.1", false, conc}, {"h2c", true, 1}} {
+		}{{"HTTP/1.1", false, conc + conc/4}, {"h2c", true, 1}} {
 			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
 				addr, appConns := h2Stack(t, protoApp, protocols(!tc.h2c, tc.h2c), tc.h2c, path.inPath)
 				c := client(t, tc.h2c)
