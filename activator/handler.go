@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/http/httputil"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -160,9 +159,7 @@ func (a *attempt) endGRPCOnTimeout(w http.ResponseWriter) {
 	if v != http.ErrAbortHandler || !errors.Is(a.Err(), context.DeadlineExceeded) {
 		panic(v)
 	}
-	h := w.Header()
-	h.Set(http.TrailerPrefix+"Grpc-Status", strconv.Itoa(queue.GRPCDeadlineExceeded))
-	h.Set(http.TrailerPrefix+"Grpc-Message", "activator request timeout")
+	queue.SetGRPCTrailerStatus(w, queue.GRPCDeadlineExceeded, "activator request timeout")
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -96,6 +96,16 @@ func WriteGRPCStatus(w http.ResponseWriter, code int, msg string) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// SetGRPCTrailerStatus sets a gRPC status code and message (percent-encoded) as
+// trailers of a response whose headers are already written: how a hop ends a call
+// whose answer had started (a deadline passed, a drain cut it). The trailers are sent
+// when the handler returns; any status the app would still send is replaced.
+func SetGRPCTrailerStatus(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set(http.TrailerPrefix+"Grpc-Status", strconv.Itoa(code))
+	h.Set(http.TrailerPrefix+"Grpc-Message", grpcEncodeMessage(msg))
+}
+
 // grpcEncodeMessage percent-encodes what a grpc-message may not carry as is: bytes
 // outside printable ASCII and '%'.
 func grpcEncodeMessage(s string) string {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -138,6 +137,17 @@ func (tw *timeoutWriter) status() int {
 	return tw.code
 }
 
+// endGRPCLocked ends a gRPC call with status code: trailers-only when nothing was
+// written yet, else in the trailers of the response under way.
+func (tw *timeoutWriter) endGRPCLocked(code int, msg string) {
+	if !tw.wrote {
+		WriteGRPCStatus(tw.w, code, msg)
+		tw.code, tw.wrote = http.StatusOK, true
+		return
+	}
+	SetGRPCTrailerStatus(tw.w, code, msg)
+}
+
 // timeoutLocked answers the request with a timeout, as Knative does: 504 with the
 // body "request timeout", or, if the response has started, that text appended. A
 // gRPC call gets status DeadlineExceeded instead (trailers-only, or trailers after
@@ -149,15 +159,7 @@ func (tw *timeoutWriter) timeoutLocked() {
 	}
 	tw.timedOut = true
 	if tw.grpc {
-		const msg = "queue: " + timeoutBody
-		if !tw.wrote {
-			WriteGRPCStatus(tw.w, GRPCDeadlineExceeded, msg)
-			tw.code, tw.wrote = http.StatusOK, true
-		} else {
-			h := tw.w.Header()
-			h.Set(http.TrailerPrefix+"Grpc-Status", strconv.Itoa(GRPCDeadlineExceeded))
-			h.Set(http.TrailerPrefix+"Grpc-Message", grpcEncodeMessage(msg))
-		}
+		tw.endGRPCLocked(GRPCDeadlineExceeded, "queue: "+timeoutBody)
 		tw.cancel()
 		if tw.reqBody != nil {
 			_ = tw.reqBody.Close() // as endStream: ends a bidirectional stream's upload
@@ -316,15 +318,7 @@ func (tw *timeoutWriter) endStream(seq uint64) (ended, http2 bool) {
 	}
 	tw.ended = true
 	if tw.grpc {
-		const msg = "queue: the pod is shutting down (drain stream deadline passed)"
-		if !tw.wrote {
-			WriteGRPCStatus(tw.w, GRPCUnavailable, msg)
-			tw.code, tw.wrote = http.StatusOK, true
-		} else {
-			h := tw.w.Header()
-			h.Set(http.TrailerPrefix+"Grpc-Status", strconv.Itoa(GRPCUnavailable))
-			h.Set(http.TrailerPrefix+"Grpc-Message", grpcEncodeMessage(msg))
-		}
+		tw.endGRPCLocked(GRPCUnavailable, "queue: the pod is shutting down (drain stream deadline passed)")
 	}
 	tw.cancel()
 	if tw.reqBody != nil {
