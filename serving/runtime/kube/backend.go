@@ -548,13 +548,23 @@ func (b *Backend) Scale(key types.NamespacedName, replicas int) error {
 	if replicas < 0 || replicas > 1<<31-1 {
 		return fmt.Errorf("kube: scale revision %s: replicas %d out of range", key, replicas)
 	}
+	return b.recordAndSync(key, "scale revision", func(info *revInfo) {
+		info.replicas, info.scaled = replicas, true
+	})
+}
+
+// recordAndSync applies set to the applied revision's record under the Backend's
+// lock and, as the leader, syncs the revision's objects (as a follower it only
+// records: a new leader writes what was recorded). what names the operation in the
+// error for a revision that was never applied.
+func (b *Backend) recordAndSync(key types.NamespacedName, what string, set func(*revInfo)) error {
 	b.mu.Lock()
 	info := b.mu.revs[key]
 	if info == nil {
 		b.mu.Unlock()
-		return fmt.Errorf("kube: scale revision %s: revision not applied", key)
+		return fmt.Errorf("kube: %s %s: revision not applied", what, key)
 	}
-	info.replicas, info.scaled = replicas, true
+	set(info)
 	leader := b.mu.leader
 	b.mu.Unlock()
 	if !leader {

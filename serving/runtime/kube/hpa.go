@@ -114,23 +114,9 @@ func hpaAnnotations(rev *v1.Revision) map[string]string {
 // the revision, and a new leader does not write them either. As a follower, SetHPA
 // only records it.
 func (b *Backend) SetHPA(key types.NamespacedName, spec autoscaler.Spec) error {
-	b.mu.Lock()
-	info := b.mu.revs[key]
-	if info == nil {
-		b.mu.Unlock()
-		return fmt.Errorf("kube: SetHPA %s: revision not applied", key)
-	}
-	info.hpa = makeHPA(info.rev, spec)
-	leader := b.mu.leader
-	b.mu.Unlock()
-	if !leader {
-		return nil
-	}
-	ctx, cancel := b.requestContext(context.Background())
-	defer cancel()
-	info.sync.Lock()
-	defer info.sync.Unlock()
-	return b.syncLocked(ctx, key, info)
+	return b.recordAndSync(key, "SetHPA", func(info *revInfo) {
+		info.hpa = makeHPA(info.rev, spec)
+	})
 }
 
 // HPAStatus reads the revision's HorizontalPodAutoscaler (from the Backend's
